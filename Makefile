@@ -1,0 +1,30 @@
+# Thin wrappers. Every target bootstraps .venv itself; the venv is reinstalled only when
+# pyproject.toml changes (the stamp file carries a hash of it).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:16])")
+JOBS   ?= 2
+
+.PHONY: venv test data-smoke data-quick clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,render]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+data-smoke: $(STAMP)
+	$(VENV)/bin/relight render --preset smoke --jobs $(JOBS)
+
+data-quick: $(STAMP)
+	$(VENV)/bin/relight render --preset quick --jobs $(JOBS)
+
+clean-venv:
+	rm -rf $(VENV)

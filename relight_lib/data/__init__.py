@@ -1,0 +1,1 @@
+"""Data: the VIDIT layout, the SynVIDIT renderer and the loaders."""
