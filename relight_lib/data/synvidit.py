@@ -628,3 +628,80 @@ def render_contact_sheet(out: str | os.PathLike, seed: int = 0, index: int = 0, 
     out = Path(out)
     _atomic_write_bytes(out, _png_bytes(sheet))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# variant choice and speed benchmark
+
+
+def resolve_variant(variant: str = "scalar_rgb") -> str:
+    """``'auto'`` -> ``'cuda_rgb'`` when Mitsuba can use a GPU here, else ``'scalar_rgb'``;
+    any other name is checked and returned."""
+    import mitsuba as mi
+
+    if variant != "auto":
+        _import_mitsuba(variant)
+        return variant
+    if "cuda_rgb" in mi.variants():
+        try:
+            mi.set_variant("cuda_rgb")
+            return "cuda_rgb"
+        except Exception:  # no CUDA driver or device: the CPU variant works everywhere
+            pass
+    mi.set_variant("scalar_rgb")
+    return "scalar_rgb"
+
+
+def benchmark_render(sizes: list[int], spps: list[int], n_scenes: int = 2, jobs: int = 1,
+                     variant: str = "scalar_rgb", conditions: str = "all") -> list[dict]:
+    """Render ``n_scenes`` scenes at each size into a temporary folder and time it.
+
+    Returns one row per size with ``images_per_second`` and the context (CPU count, jobs,
+    variant, Mitsuba version, host), ready for :func:`append_csv`.
+    """
+    import platform
+    import shutil
+
+    rows = []
+    for size, spp in zip(sizes, spps):
+        tmp = Path(tempfile.mkdtemp(prefix="synvidit-bench-"))
+        try:
+            cfg = RenderConfig(n_scenes=n_scenes, size=size, spp=spp, seed=12345,
+                               conditions=tuple(c.tag for c in layout.parse_conditions(conditions)),
+                               variant=variant)
+            s = render_dataset(tmp, cfg, jobs=jobs, progress=False)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        rows.append({
+            "benchmark": "synvidit_render", "size": size, "spp": spp, "bounces": cfg.bounces,
+            "scenes": n_scenes, "images": s.images, "seconds": round(s.seconds, 3),
+            "images_per_second": round(s.images_per_second, 3),
+            "bytes_per_image": round(s.bytes / max(s.images, 1)),
+            "jobs": jobs, "cpus": os.cpu_count(), "variant": variant,
+            "mitsuba": _mitsuba_version(), "host": platform.node(),
+            "machine": platform.machine(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "generator_version": GENERATOR_VERSION,
+        })
+    return rows
+
+
+def append_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
+    """Append rows to a CSV (header from the first row), atomically (read, extend, replace)."""
+    import csv
+    import io
+
+    path = Path(path)
+    old: list[dict] = []
+    if path.exists():
+        with path.open(newline="") as f:
+            old = list(csv.DictReader(f))
+    allrows = old + rows
+    fields: list[str] = []
+    for r in allrows:
+        fields += [k for k in r if k not in fields]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(allrows)
+    _atomic_write_bytes(path, buf.getvalue().encode())
+    return path

@@ -1,0 +1,197 @@
+"""The ``relight`` command.
+
+Sub-commands (this issue): ``render`` (SynVIDIT), ``check-data`` (any VIDIT-format folder),
+``contact-sheet`` (a figure for the book) and ``bench-render`` (render speed, written to
+``results/bench/``). Later issues add ``reproduce``, ``predict`` and ``bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data/synvidit")
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="render a SynVIDIT set (VIDIT layout) with Mitsuba 3",
+        description="Render SynVIDIT, either a named preset (smoke, quick, gpu) into "
+        "DATA_DIR/<set>, or a custom set into OUT. Interrupted renders resume: scenes whose "
+        "files match manifest.json are skipped.",
+    )
+    p.add_argument("out", nargs="?", type=Path, help="output folder (custom set)")
+    p.add_argument("--preset", choices=["smoke", "quick", "gpu"],
+                   help="named set(s), written under --data-dir")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                   help=f"where presets go (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--scenes", type=int, default=8, help="number of scenes (default 8)")
+    p.add_argument("--size", type=int, default=64, help="image side in px (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    p.add_argument("--conditions", default="all",
+                   help="'all', named sets 'track1', 'mbnet', or tags like 6500_N, comma-separated")
+    p.add_argument("--spp", type=int, default=16, help="samples per pixel (default 16)")
+    p.add_argument("--bounces", type=int, default=0,
+                   help="indirect bounces (default 0: direct light, black shadows)")
+    p.add_argument("--families", default=None,
+                   help="comma-separated scene families (default: all four)")
+    p.add_argument("--variant", default="scalar_rgb",
+                   help="Mitsuba variant: scalar_rgb (CPU, default), cuda_rgb, or auto")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: number of CPU cores)")
+    p.add_argument("--force", action="store_true",
+                   help="re-render a folder that holds a set with other parameters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _cmd_render(args) -> int:
+    import os
+
+    from relight_lib.data import synvidit
+    from relight_lib.data.layout import parse_conditions
+    from relight_lib.data.scenes import FAMILIES
+
+    if args.preset and args.out:
+        raise SystemExit("relight render: give either OUT or --preset, not both")
+    if args.preset:
+        jobs_sets = [(args.data_dir / name, cfg)
+                     for name, cfg in synvidit.PRESETS[args.preset].items()]
+    elif args.out:
+        families = tuple(f.strip() for f in args.families.split(",")) if args.families else FAMILIES
+        cfg = synvidit.RenderConfig(
+            n_scenes=args.scenes, size=args.size, seed=args.seed, spp=args.spp,
+            bounces=args.bounces, families=families,
+            conditions=tuple(c.tag for c in parse_conditions(args.conditions)))
+        jobs_sets = [(args.out, cfg)]
+    else:
+        raise SystemExit("relight render: give an output folder or --preset (see --help)")
+    variant = synvidit.resolve_variant(args.variant)
+    jobs = args.jobs or os.cpu_count() or 1
+    if variant.startswith("cuda"):
+        jobs = 1  # one process drives the GPU
+    for root, cfg in jobs_sets:
+        cfg.variant = variant
+        s = synvidit.render_dataset(root, cfg, jobs=jobs, progress=not args.no_progress,
+                                    force=args.force)
+        print(f"{root}: {s.rendered} scenes rendered, {s.skipped} already complete; "
+              f"{s.images} images in {s.seconds:.1f} s"
+              + (f" ({s.images_per_second:.1f} images/s)" if s.images else "")
+              + f"; {s.bytes / 1e6:.1f} MB on disk ({variant}, {jobs} job(s))")
+    return 0
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check-data", help="check a VIDIT-format folder (SynVIDIT or real VIDIT)",
+                       description="Report missing or extra files, scene and condition counts, "
+                       "wrong image sizes, unreadable PNGs and bad depth files, each with its "
+                       "file name. Exit status 1 when there are problems.")
+    p.add_argument("root", type=Path)
+
+
+def _cmd_check(args) -> int:
+    from relight_lib.data.check import check_data, format_report
+
+    report = check_data(args.root)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def _add_sheet(sub) -> None:
+    p = sub.add_parser("contact-sheet",
+                       help="PNG of one scene under the 8 directions and the 5 temperatures",
+                       description="Render one SynVIDIT scene (seed, index) under 8 directions "
+                       "at 6500 K and 5 temperatures at E, and save the sheet as a PNG.")
+    p.add_argument("out", type=Path, help="output PNG")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--index", type=int, default=0, help="scene index")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--spp", type=int, default=16)
+    p.add_argument("--variant", default="scalar_rgb")
+
+
+def _cmd_sheet(args) -> int:
+    from relight_lib.data import synvidit
+
+    out = synvidit.render_contact_sheet(args.out, seed=args.seed, index=args.index,
+                                        size=args.size, spp=args.spp,
+                                        variant=synvidit.resolve_variant(args.variant))
+    print(out)
+    return 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench-render", help="measure SynVIDIT render speed; write a CSV",
+                       description="Render a few scenes with all 40 conditions at each size and "
+                       "append images per second to a CSV (results/bench/ by default).")
+    p.add_argument("--sizes", default="64,128,256")
+    p.add_argument("--scenes", type=int, default=2, help="scenes per size (default 2)")
+    p.add_argument("--spp", default="8,16,32", help="spp per size, comma-separated")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--variant", default="scalar_rgb")
+    p.add_argument("--out", type=Path, default=Path("results/bench/synvidit_render.csv"))
+
+
+def _cmd_bench(args) -> int:
+    import os
+
+    from relight_lib.data import synvidit
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    spps = [int(s) for s in args.spp.split(",")]
+    if len(spps) == 1:
+        spps = spps * len(sizes)
+    if len(spps) != len(sizes):
+        raise SystemExit("--spp needs one value or one per size")
+    rows = synvidit.benchmark_render(sizes, spps, n_scenes=args.scenes,
+                                     jobs=args.jobs or os.cpu_count() or 1,
+                                     variant=synvidit.resolve_variant(args.variant))
+    synvidit.append_csv(args.out, rows)
+    for r in rows:
+        print(f"{r['size']:>5} px  spp {r['spp']:>3}  {r['images']} images  "
+              f"{r['seconds']:.1f} s  {r['images_per_second']:.2f} images/s")
+    print(f"appended to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from relight_lib import __version__
+
+    parser = argparse.ArgumentParser(prog="relight",
+                                     description="VIDIT relighting replication suite")
+    parser.add_argument("--version", action="version", version=f"relight_lib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_render(sub)
+    _add_check(sub)
+    _add_sheet(sub)
+    _add_bench(sub)
+    return parser
+
+
+COMMANDS = {
+    "render": _cmd_render,
+    "check-data": _cmd_check,
+    "contact-sheet": _cmd_sheet,
+    "bench-render": _cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from relight_lib.data.imageio import DataError
+    from relight_lib.data.synvidit import RenderError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (RenderError, DataError, ValueError, FileNotFoundError) as e:
+        print(f"relight {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"relight {args.command}: interrupted; finished scenes are kept, rerun to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

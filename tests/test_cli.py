@@ -1,0 +1,71 @@
+"""The ``relight`` command, run in-process through ``main(argv)`` and once as a real console
+script."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relight_lib import cli
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    pytest.importorskip("mitsuba")
+    root = tmp_path_factory.mktemp("cli") / "set"
+    rc = cli.main(["render", str(root), "--scenes", "3", "--size", "16", "--spp", "1",
+                   "--conditions", "track1,mbnet", "--jobs", "1", "--no-progress"])
+    assert rc == 0
+    return root
+
+
+@pytest.mark.render
+def test_render_custom_set(small_set, capsys):
+    m = json.loads((small_set / "manifest.json").read_text())
+    assert m["params"]["conditions"] == ["4500_E", "4500_W", "6500_N", "6500_NE"]
+    assert len(m["files"]) == 3 * (4 + 1 + 3)
+    # a second run finds everything complete
+    rc = cli.main(["render", str(small_set), "--scenes", "3", "--size", "16", "--spp", "1",
+                   "--conditions", "track1,mbnet", "--jobs", "1", "--no-progress"])
+    assert rc == 0
+    assert "0 scenes rendered, 3 already complete" in capsys.readouterr().out
+
+
+@pytest.mark.render
+def test_render_refuses_other_parameters(small_set, capsys):
+    rc = cli.main(["render", str(small_set), "--scenes", "3", "--size", "20", "--spp", "1",
+                   "--conditions", "track1,mbnet", "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "manifest.json" in err and "size" in err and "--force" in err
+
+
+@pytest.mark.render
+def test_check_data_clean_and_damaged(small_set, tmp_path, capsys):
+    assert cli.main(["check-data", str(small_set)]) == 0
+    damaged = tmp_path / "damaged"
+    shutil.copytree(small_set, damaged)
+    victim = damaged / "any2any" / "train" / "Image000_6500_NE.png"
+    victim.write_bytes(b"not a png")
+    capsys.readouterr()
+    assert cli.main(["check-data", str(damaged)]) == 1
+    assert "Image000_6500_NE.png" in capsys.readouterr().out
+
+
+def test_usage_errors(capsys):
+    with pytest.raises(SystemExit, match="output folder or --preset"):
+        cli.main(["render"])
+    with pytest.raises(SystemExit):
+        cli.main(["render", "--preset", "huge"])
+    assert cli.main(["render", "/tmp/x", "--conditions", "sunset", "--no-progress"]) == 2
+    assert "sunset" in capsys.readouterr().err
+
+
+def test_console_script_installed():
+    exe = Path(sys.executable).with_name("relight")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("render", "check-data", "contact-sheet", "bench-render"):
+        assert command in out
