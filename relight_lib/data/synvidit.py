@@ -47,6 +47,8 @@ import numpy as np
 
 from relight_lib.data import layout
 from relight_lib.data.colour import cct_to_linear_srgb, linear_to_srgb, luminance
+from relight_lib.data.depth import depth_bytes
+from relight_lib.data.imageio import atomic_write
 from relight_lib.data.layout import (
     ALL_CONDITIONS,
     ANY2ANY_DIR,
@@ -342,16 +344,8 @@ def _sha256(path: Path) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _png_bytes(img: np.ndarray) -> bytes:
@@ -362,16 +356,6 @@ def _png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     # fixed settings -> identical bytes for identical pixels
     Image.fromarray(img, mode="RGB").save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
-
-
-def _depth_bytes(depth: np.ndarray, ref_center_dis: float) -> bytes:
-    """VIDIT's depth format: a .npy holding a pickled dict (``np.load(..).item()`` reads it)."""
-    import io
-
-    buf = io.BytesIO()
-    record = {"normalized_depth": depth.astype(np.float32), "ref_center_dis": float(ref_center_dis)}
-    np.save(buf, np.array(record, dtype=object), allow_pickle=True)
     return buf.getvalue()
 
 
@@ -394,7 +378,7 @@ def write_scene(root: Path, cfg: RenderConfig, index: int, split: str, r: SceneR
     blobs: dict[str, bytes] = {}
     for tag, img in r.images.items():
         blobs[f"{ANY2ANY_DIR}/{split}/{name}_{tag}.png"] = _png_bytes(img)
-    depth = _depth_bytes(r.depth, r.ref_center_dis)
+    depth = depth_bytes(r.depth, r.ref_center_dis)
     blobs[f"{ANY2ANY_DIR}/{split}/{layout.depth_name(name)}"] = depth
     if cfg.writes_track1:
         blobs[f"{TRACK1_DIR}/{split}/input/{name}.png"] = blobs[
