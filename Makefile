@@ -6,7 +6,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:16])")
 JOBS   ?= 2
 
-.PHONY: venv test data-smoke data-quick clean-venv
+PROFILE ?= quick
+FORCE   ?=
+
+.PHONY: venv test book data-smoke data-quick clean-venv
 
 venv: $(STAMP)
 
@@ -19,6 +22,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Bring the profile's results up to date (rows whose cache key changed), then build the HTML book.
+book: $(STAMP)
+	$(VENV)/bin/relight reproduce --profile $(PROFILE) --jobs 1 $(if $(FORCE),--force,)
+	$(VENV)/bin/relight book --profile $(PROFILE)
 
 data-smoke: $(STAMP)
 	$(VENV)/bin/relight render --preset smoke --jobs $(JOBS)

@@ -1,8 +1,9 @@
 """The ``relight`` command.
 
-Sub-commands (this issue): ``render`` (SynVIDIT), ``check-data`` (any VIDIT-format folder),
-``contact-sheet`` (a figure for the book) and ``bench-render`` (render speed, written to
-``results/bench/``). Later issues add ``reproduce``, ``predict`` and ``bench``.
+Sub-commands: ``render`` (SynVIDIT), ``check-data`` (any VIDIT-format folder),
+``contact-sheet`` (a figure for the book), ``bench-render`` (render speed, written to
+``results/bench/``), ``reproduce`` (papermill runs of the table rows) and ``book`` (the Jupyter
+Book). Later issues add ``predict`` and ``bench``.
 """
 
 from __future__ import annotations
@@ -155,6 +156,60 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _add_reproduce(sub) -> None:
+    p = sub.add_parser(
+        "reproduce", help="run the notebooks' table rows with papermill (skips up-to-date rows)",
+        description="Run one papermill job per table row (notebooks/<paper>/runs.yaml) into "
+        "results/<profile>/. A row whose cache key matches its committed result is skipped "
+        "unless --force. Failing rows do not stop the others; exit status 1 if any failed.")
+    p.add_argument("--profile", default="quick", help="smoke | quick | gpu | paper")
+    p.add_argument("--paper")
+    p.add_argument("--table")
+    p.add_argument("--variant")
+    p.add_argument("--jobs", type=int, default=1, help="rows run in parallel (default 1)")
+    p.add_argument("--force", action="store_true", help="rerun rows even when up to date")
+    p.add_argument("--list", action="store_true", help="list the rows and their state only")
+
+
+def _cmd_reproduce(args) -> int:
+    from relight_lib import reproduce
+
+    if args.list:
+        rows = reproduce.select_rows(reproduce.load_rows(), args.paper, args.table, args.variant)
+        for r in rows:
+            print(f"{r.name}  ({r.notebook}, parameters {r.params})")
+        return 0
+    outcomes = reproduce.reproduce(args.profile, args.paper, args.table, args.variant,
+                                   jobs=args.jobs, force=args.force)
+    print(reproduce.summary(outcomes))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _add_book(sub) -> None:
+    p = sub.add_parser("book", help="build the Jupyter Book for a profile",
+                       description="Check the TOC and glue keys, then run jupyter-book build "
+                       "-W into _build/<profile>/_build/html.")
+    p.add_argument("--profile", default="quick")
+    p.add_argument("--toc-only", action="store_true",
+                   help="only (re)write the committed _toc.yml (quick profile)")
+
+
+def _cmd_book(args) -> int:
+    from relight_lib import book
+
+    if args.toc_only:
+        Path("_toc.yml").write_text(book.toc_text(book.make_toc(args.profile), args.profile))
+        print("_toc.yml")
+        return 0
+    try:
+        html = book.build(args.profile)
+    except RuntimeError as e:
+        print(f"relight book: {e}", file=sys.stderr)
+        return 1
+    print(f"book built: open {html.resolve() / 'index.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from relight_lib import __version__
 
@@ -166,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_sheet(sub)
     _add_bench(sub)
+    _add_reproduce(sub)
+    _add_book(sub)
     return parser
 
 
@@ -174,6 +231,8 @@ COMMANDS = {
     "check-data": _cmd_check,
     "contact-sheet": _cmd_sheet,
     "bench-render": _cmd_bench,
+    "reproduce": _cmd_reproduce,
+    "book": _cmd_book,
 }
 
 
@@ -184,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (RenderError, DataError, ValueError, FileNotFoundError) as e:
+    except (RenderError, DataError, ValueError, KeyError, FileNotFoundError) as e:
         print(f"relight {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

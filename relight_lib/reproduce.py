@@ -1,0 +1,311 @@
+"""The runner behind ``relight reproduce``: one papermill run per table row.
+
+Rows live in ``notebooks/<paper>/runs.yaml``::
+
+    tables:
+      onetoone:                       # the table key (results/<profile>/<paper>/<table>/...)
+        notebook: onetoone.ipynb
+        title: One-to-one baselines
+        variants:
+          identity: {method: identity}          # one row = one papermill run
+          colour_lstsq: {method: colour_lstsq}
+
+Every run gets the parameters ``profile``, ``paper``, ``table``, ``variant``, ``results_root``
+and ``cache_key`` plus the row's own; a name that the notebook's ``parameters`` cell does not
+define is an error (papermill only warns). The executed notebook goes to
+``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``.
+
+Cache: a row is skipped when the ``cache_key`` recorded in its committed ``run.json`` files
+equals the key computed now, a hash of the notebook's source, the resolved parameters, the
+library source and the data's identity. ``--force`` reruns anyway. So a fresh clone with
+committed results does nothing, and a change reruns exactly the rows it affects.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relight_lib import profiles
+
+KERNEL_NAME = "relight"
+NOTEBOOKS_DIR = Path("notebooks")
+RESULTS_DIR = Path("results")
+#: Parameters the runner passes to every notebook.
+RUNNER_PARAMETERS = ("profile", "paper", "table", "variant", "results_root", "cache_key")
+
+
+@dataclass
+class Row:
+    """One table row to run."""
+
+    paper: str
+    table: str
+    variant: str
+    notebook: Path
+    title: str
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.paper}/{self.table}/{self.variant}"
+
+    def executed_path(self, profile: str, results_root: Path = RESULTS_DIR) -> Path:
+        return results_root / profile / "executed" / self.paper / f"{self.table}__{self.variant}.ipynb"
+
+    def result_dir(self, profile: str, results_root: Path = RESULTS_DIR) -> Path:
+        return results_root / profile / self.paper / self.table / self.variant
+
+
+class RunsFileError(ValueError):
+    """A runs.yaml or notebook does not fit the runner's rules."""
+
+
+def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
+    """All rows of all ``notebooks/*/runs.yaml`` files, in a stable order."""
+    rows: list[Row] = []
+    for runs in sorted(Path(notebooks_dir).glob("*/runs.yaml")):
+        paper = runs.parent.name
+        try:
+            spec = yaml.safe_load(runs.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise RunsFileError(f"{runs}: not valid YAML ({e})") from e
+        tables = spec.get("tables")
+        if not isinstance(tables, dict) or not tables:
+            raise RunsFileError(f"{runs}: needs a non-empty 'tables:' mapping")
+        for table, tspec in tables.items():
+            for key in ("notebook", "variants"):
+                if key not in (tspec or {}):
+                    raise RunsFileError(f"{runs}: table {table!r} has no {key!r}")
+            nb = runs.parent / tspec["notebook"]
+            if not nb.exists():
+                raise RunsFileError(f"{runs}: table {table!r} names {nb}, which does not exist")
+            for variant, params in tspec["variants"].items():
+                params = dict(params or {})
+                clash = sorted(set(params) & set(RUNNER_PARAMETERS))
+                if clash:
+                    raise RunsFileError(f"{runs}: {table}/{variant} sets runner parameters {clash}")
+                rows.append(Row(paper, str(table), str(variant), nb,
+                                str(tspec.get("title", table)), params))
+    return rows
+
+
+def select_rows(rows: list[Row], paper: str | None = None, table: str | None = None,
+                variant: str | None = None) -> list[Row]:
+    out = [r for r in rows if (paper is None or r.paper == paper)
+           and (table is None or r.table == table) and (variant is None or r.variant == variant)]
+    if not out:
+        known = sorted({r.name for r in rows})
+        raise RunsFileError(f"no row matches paper={paper} table={table} variant={variant}; "
+                            f"known rows: {known}")
+    return out
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """Names and literal values of the notebook's ``parameters`` cell (exactly one required)."""
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise RunsFileError(f"{path}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    src = "".join(cells[0]["source"])
+    out: dict[str, Any] = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if not isinstance(t, ast.Name):
+                    raise RunsFileError(f"{path}: parameters cell may only assign plain names")
+                try:
+                    out[t.id] = ast.literal_eval(node.value)
+                except ValueError as e:
+                    raise RunsFileError(f"{path}: parameter {t.id} is not a literal") from e
+    return out
+
+
+def _notebook_source_hash(path: Path) -> str:
+    nb = json.loads(Path(path).read_text())
+    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def library_hash() -> str:
+    """sha256 over the library's Python source files (path and content)."""
+    import relight_lib
+
+    root = Path(relight_lib.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def resolved_parameters(row: Row, profile: str, results_root: Path) -> dict[str, Any]:
+    declared = notebook_parameters(row.notebook)
+    params = {"profile": profile, "paper": row.paper, "table": row.table, "variant": row.variant,
+              "results_root": str(results_root), **row.params}
+    unknown = sorted(set(params) - set(declared) - {"cache_key"})
+    if unknown:
+        raise RunsFileError(f"{row.notebook}: unknown parameter(s) {unknown} for row {row.name}; "
+                            f"the parameters cell defines {sorted(declared)}")
+    return params
+
+
+def cache_key(row: Row, profile: str, params: dict[str, Any], lib_hash: str) -> str:
+    prof = profiles.resolve(profile)
+    payload = {
+        "notebook": _notebook_source_hash(row.notebook),
+        "params": {k: v for k, v in params.items() if k != "results_root"},
+        "library": lib_hash,
+        "data": profiles.data_identity(prof),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def committed_cache_keys(row: Row, profile: str, results_root: Path) -> set[str | None]:
+    """Cache keys in the run.json files of a row's seeds (empty set when there are none)."""
+    keys = set()
+    for rj in sorted(row.result_dir(profile, results_root).glob("seed=*/run.json")):
+        try:
+            keys.add(json.loads(rj.read_text()).get("cache_key"))
+        except (OSError, json.JSONDecodeError):
+            keys.add(None)
+    return keys
+
+
+def ensure_kernel() -> str:
+    """Install a kernel spec named ``relight`` for this interpreter inside its own prefix (the
+    notebooks' kernelspec name), so papermill never depends on a user-level kernel."""
+    kdir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (relight)",
+        "language": "python",
+        "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    }
+    path = kdir / "kernel.json"
+    if not path.exists() or json.loads(path.read_text()) != spec:
+        kdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(spec, indent=1))
+    return KERNEL_NAME
+
+
+def clean_notebook(path: Path) -> None:
+    """Make an executed notebook read well in the book: progress-bar redraws ('\\r') collapse to
+    their final state, widget state is dropped."""
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+                lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+                out["text"] = "\n".join(lines)
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                data.pop("application/vnd.jupyter.widget-view+json")
+                data.setdefault("text/plain", "")
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class Outcome:
+    row: Row
+    status: str  # ran | cached | failed
+    seconds: float = 0.0
+    error: str = ""
+    failed_notebook: Path | None = None
+
+
+def run_row(row: Row, profile: str, results_root: Path, force: bool, lib_hash: str,
+            log=print) -> Outcome:
+    params = resolved_parameters(row, profile, results_root)
+    key = cache_key(row, profile, params, lib_hash)
+    out_nb = row.executed_path(profile, results_root)
+    if not force and out_nb.exists() and committed_cache_keys(row, profile, results_root) == {key}:
+        return Outcome(row, "cached")
+    import papermill as pm
+
+    params["cache_key"] = key
+    tmp_nb = out_nb.with_name(f".{out_nb.stem}.running.ipynb")
+    tmp_nb.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    log(f"[run] {row.name} ({profile})")
+    try:
+        pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
+                            kernel_name=ensure_kernel(), cwd=str(Path.cwd()),
+                            progress_bar=False, log_output=False,
+                            report_mode=False)
+    except Exception as e:  # papermill raises its own types; keep the failed notebook
+        failed = Path("_build") / "failed" / profile / f"{row.paper}__{row.table}__{row.variant}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if tmp_nb.exists():
+            shutil.move(str(tmp_nb), failed)
+        msg = str(e).strip().splitlines()
+        return Outcome(row, "failed", time.perf_counter() - t0,
+                       "\n".join(msg[-12:]) or traceback.format_exc(limit=2),
+                       failed if failed.exists() else None)
+    clean_notebook(tmp_nb)
+    os.replace(tmp_nb, out_nb)
+    return Outcome(row, "ran", time.perf_counter() - t0)
+
+
+def reproduce(profile: str, paper: str | None = None, table: str | None = None,
+              variant: str | None = None, jobs: int = 1, force: bool = False,
+              results_root: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+              render: bool = True, log=print) -> list[Outcome]:
+    """Bring the selected rows of ``profile`` up to date; returns one outcome per row.
+
+    Rows that fail do not stop the others. The profile's SynVIDIT set is rendered first when a
+    row actually needs to run and the data is missing.
+    """
+    prof = profiles.resolve(profile)
+    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    lib_hash = library_hash()
+    # decide what must run before rendering anything: a cached book needs no data
+    todo = []
+    outcomes: dict[str, Outcome] = {}
+    for row in rows:
+        params = resolved_parameters(row, profile, results_root)  # validates names early
+        key = cache_key(row, profile, params, lib_hash)
+        fresh = (row.executed_path(profile, results_root).exists()
+                 and committed_cache_keys(row, profile, results_root) == {key})
+        if fresh and not force:
+            outcomes[row.name] = Outcome(row, "cached")
+        else:
+            todo.append(row)
+    if todo and render:
+        profiles.ensure_data(prof, progress=True)
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, lib_hash, log)
+                    for r in todo}
+            for name, fut in futs.items():
+                outcomes[name] = fut.result()
+    return [outcomes[r.name] for r in rows]
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    lines = []
+    for o in outcomes:
+        extra = f" in {o.seconds:.1f} s" if o.status == "ran" else ""
+        lines.append(f"  {o.status:<7} {o.row.name}{extra}")
+        if o.status == "failed":
+            lines += ["          " + line for line in o.error.splitlines()]
+            if o.failed_notebook:
+                lines.append(f"          failed notebook kept at {o.failed_notebook}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ran", "cached", "failed")}
+    lines.append(f"{counts['ran']} ran, {counts['cached']} cached, {counts['failed']} failed")
+    return "\n".join(lines)

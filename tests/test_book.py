@@ -1,0 +1,92 @@
+"""The book: TOC and glue checks, and an end-to-end smoke build (papermill rows -> results ->
+jupyter-book build -W) in a copy of the book sources, so the repository is left untouched."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from relight_lib import book, reproduce
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_committed_toc_matches_the_quick_results():
+    os.chdir(REPO)
+    toc = book.make_toc("quick")
+    assert (REPO / "_toc.yml").read_text() == book.toc_text(toc, "quick"), (
+        "_toc.yml is stale: run `relight book --toc-only`")
+    assert book.check_toc(toc, "quick", REPO) == []
+
+
+def test_every_glue_key_used_is_glued():
+    assert book.check_glue(sorted((REPO / "book").rglob("*.md"))) == []
+
+
+def test_check_glue_finds_a_missing_key(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text('```{code-cell}\nglue("a", 1)\n```\n{glue:text}`a` and {glue}`b`\n')
+    (problem,) = book.check_glue([page])
+    assert "'b'" in problem
+
+
+def test_check_toc_finds_missing_and_unlisted(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# x\n")
+    nb = tmp_path / "results" / "smoke" / "executed" / "p" / "t__v.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/gone"}]}
+    problems = book.check_toc(toc, "smoke", tmp_path)
+    assert any("book/gone" in p for p in problems)
+    assert any("t__v.ipynb is not in the TOC" in p for p in problems)
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    pytest.importorskip("mitsuba")
+    root = tmp_path_factory.mktemp("bookroot")
+    for name in ("_config.yml", "book", "notebooks", "results/reported", "results/bench"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        outcomes = reproduce.reproduce("smoke", jobs=2, log=lambda *a: None)
+        failed = [(o.row.name, o.error) for o in outcomes if o.status == "failed"]
+        assert not failed, failed
+        html = book.build("smoke")
+        yield root, html, outcomes
+    finally:
+        os.chdir(old)
+
+
+@pytest.mark.slow
+def test_smoke_book_builds_with_results_and_provenance(smoke_book):
+    root, html, outcomes = smoke_book
+    assert {o.status for o in outcomes} == {"ran"}
+    page = (html / "book" / "baselines" / "index.html").read_text()
+    assert "profile <strong>smoke</strong>" in page
+    assert "colour_lstsq" in page and "identity" in page
+    for variant in ("identity", "colour_lstsq"):
+        assert (html / "results" / "smoke" / "executed" / "baselines"
+                / f"onetoone__{variant}.html").exists()
+        assert (root / "results" / "smoke" / "baselines" / "onetoone" / variant / "seed=0"
+                / "run.json").exists()
+    assert (html / "book" / "data.html").exists() and (html / "book" / "metrics.html").exists()
+
+
+@pytest.mark.slow
+def test_rerun_is_cached_and_one_row_can_be_forced(smoke_book):
+    root, _, _ = smoke_book
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        again = reproduce.reproduce("smoke", log=lambda *a: None)
+        assert {o.status for o in again} == {"cached"}
+        one = reproduce.reproduce("smoke", paper="baselines", table="onetoone",
+                                  variant="identity", force=True, log=lambda *a: None)
+        assert [(o.row.variant, o.status) for o in one] == [("identity", "ran")]
+    finally:
+        os.chdir(old)

@@ -1,0 +1,41 @@
+import pytest
+
+from relight_lib import profiles
+
+
+def test_profiles_follow_the_architecture():
+    assert profiles.list_profiles() == ["smoke", "quick", "gpu", "paper"]
+    sizes = [profiles.PROFILES[p].size for p in profiles.list_profiles()]
+    assert sizes == [64, 128, 256, 1024]
+    assert len(profiles.PROFILES["gpu"].seeds) == 3
+    assert profiles.PROFILES["paper"].allow_random_backbone is False
+    assert all(profiles.PROFILES[p].allow_random_backbone for p in ("smoke", "quick", "gpu"))
+
+
+def test_resolve_overrides_and_errors(monkeypatch):
+    p = profiles.resolve("quick", size=96, seeds=[1, 2], data_root=None)
+    assert (p.size, p.seeds, p.render_preset) == (96, (1, 2), "quick")
+    real = profiles.resolve("quick", data_root="/data/vidit")
+    assert real.track1_root == real.any2any_root == "/data/vidit" and real.render_preset is None
+    with pytest.raises(TypeError, match="sise"):
+        profiles.resolve("quick", sise=96)
+    with pytest.raises(KeyError, match="huge"):
+        profiles.resolve("huge")
+    monkeypatch.delenv("RELIGHT_VIDIT", raising=False)
+    with pytest.raises(ValueError, match="RELIGHT_VIDIT"):
+        profiles.resolve("paper")
+    monkeypatch.setenv("RELIGHT_VIDIT", "/vidit")
+    assert profiles.resolve("paper").track1_root == "/vidit"
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    d = profiles.resolve("smoke").to_dict()
+    assert json.loads(json.dumps(d))["seeds"] == [0]
+
+
+def test_data_identity_needs_no_files():
+    ident = profiles.data_identity(profiles.resolve("quick"))
+    assert set(ident) == {"quick-track1", "quick-any2any"}
+    assert ident["quick-track1"]["size"] == 128

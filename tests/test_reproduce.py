@@ -1,0 +1,130 @@
+"""The papermill runner: runs.yaml rules, parameter checks, cache keys, output cleaning."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from relight_lib import reproduce
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, params_src: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params_src)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, path)
+
+
+def _runs(tmp_path: Path, yaml_text: str, params_src: str = 'profile = "smoke"\npaper = ""\n'
+          'table = ""\nvariant = ""\nresults_root = ""\ncache_key = ""\nmethod = "a"\n') -> Path:
+    d = tmp_path / "notebooks" / "demo"
+    d.mkdir(parents=True)
+    _notebook(d / "t.ipynb", params_src)
+    (d / "runs.yaml").write_text(yaml_text)
+    return tmp_path / "notebooks"
+
+
+def test_committed_runs_files_are_valid():
+    rows = reproduce.load_rows(REPO / "notebooks")
+    assert {r.name for r in rows} >= {"baselines/onetoone/identity",
+                                      "baselines/onetoone/colour_lstsq"}
+    for r in rows:
+        params = reproduce.resolved_parameters(r, "smoke", Path("results"))
+        assert params["variant"] == r.variant
+
+
+def test_unknown_parameter_is_an_error(tmp_path):
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                            "      a: {method: a, lr: 0.1}\n")
+    (row,) = reproduce.load_rows(nbdir)
+    with pytest.raises(reproduce.RunsFileError, match=r"unknown parameter\(s\) \['lr'\]"):
+        reproduce.resolved_parameters(row, "smoke", Path("results"))
+
+
+@pytest.mark.parametrize("text, match", [
+    ("tables: {}\n", "non-empty"),
+    ("tables:\n  t1: {notebook: t.ipynb}\n", "no 'variants'"),
+    ("tables:\n  t1: {notebook: missing.ipynb, variants: {a: {}}}\n", "does not exist"),
+    ("tables:\n  t1: {notebook: t.ipynb, variants: {a: {profile: gpu}}}\n", "runner parameters"),
+    ("tables: [\n", "not valid YAML"),
+])
+def test_runs_file_errors(tmp_path, text, match):
+    nbdir = _runs(tmp_path, text)
+    with pytest.raises(reproduce.RunsFileError, match=match):
+        reproduce.load_rows(nbdir)
+
+
+def test_parameters_cell_rules(tmp_path):
+    p = tmp_path / "n.ipynb"
+    _notebook(p, "a = 1\nb = [1, 'x']\nc = None\n")
+    assert reproduce.notebook_parameters(p) == {"a": 1, "b": [1, "x"], "c": None}
+    _notebook(p, "a = len('x')\n")
+    with pytest.raises(reproduce.RunsFileError, match="not a literal"):
+        reproduce.notebook_parameters(p)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1")]
+    nbformat.write(nb, p)
+    with pytest.raises(reproduce.RunsFileError, match="exactly one cell tagged"):
+        reproduce.notebook_parameters(p)
+
+
+def test_select_rows(tmp_path):
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                            "      a: {method: a}\n      b: {method: b}\n")
+    rows = reproduce.load_rows(nbdir)
+    assert [r.variant for r in reproduce.select_rows(rows, variant="b")] == ["b"]
+    with pytest.raises(reproduce.RunsFileError, match="known rows"):
+        reproduce.select_rows(rows, table="t9")
+
+
+def test_cache_key_changes_with_what_matters(tmp_path):
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                            "      a: {method: a}\n      b: {method: b}\n")
+    a, b = reproduce.load_rows(nbdir)
+    pa = reproduce.resolved_parameters(a, "smoke", Path("results"))
+    pb = reproduce.resolved_parameters(b, "smoke", Path("results"))
+    k = reproduce.cache_key(a, "smoke", pa, "lib1")
+    assert k == reproduce.cache_key(a, "smoke", pa, "lib1")  # stable
+    assert k != reproduce.cache_key(b, "smoke", pb, "lib1")  # parameters
+    assert k != reproduce.cache_key(a, "smoke", pa, "lib2")  # library source
+    pq = reproduce.resolved_parameters(a, "quick", Path("results"))
+    assert k != reproduce.cache_key(a, "quick", pq, "lib1")  # profile and data
+    # the results folder is where a run is written, not what it computes
+    pr = reproduce.resolved_parameters(a, "smoke", Path("elsewhere"))
+    assert k == reproduce.cache_key(a, "smoke", pr, "lib1")
+    nb = nbformat.read(a.notebook, as_version=4)
+    nb.cells[1].source = "x = 2"
+    nbformat.write(nb, a.notebook)
+    assert k != reproduce.cache_key(a, "smoke", pa, "lib1")  # notebook source
+
+
+def test_library_hash_is_stable():
+    assert reproduce.library_hash() == reproduce.library_hash()
+
+
+def test_clean_notebook_collapses_progress_bars(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                           text="a  0%|\r a 50%|\r a 100%|\nsecond line\n")]
+    nb.cells = [cell]
+    nb.metadata["widgets"] = {"state": {}}
+    p = tmp_path / "x.ipynb"
+    nbformat.write(nb, p)
+    reproduce.clean_notebook(p)
+    out = json.loads(p.read_text())
+    assert "widgets" not in out["metadata"]
+    assert out["cells"][0]["outputs"][0]["text"] == " a 100%|\nsecond line\n"
+
+
+def test_kernel_spec_points_at_this_interpreter():
+    import sys
+
+    name = reproduce.ensure_kernel()
+    spec = json.loads((Path(sys.prefix) / "share/jupyter/kernels" / name / "kernel.json")
+                      .read_text())
+    assert spec["argv"][0] == sys.executable
