@@ -113,18 +113,31 @@ def repo_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no book root (_config.yml beside book/) above {here}")
 
 
-def page_setup() -> "Any":
+def page_setup(paper: str | None = None) -> "Any":
     """First cell of every page: move to the repository root (Jupyter Book runs a page in its
-    own folder) and return the provenance note as Markdown."""
+    own folder) and return the provenance note as Markdown (with the runs of ``paper``)."""
     from IPython.display import Markdown
 
     os.chdir(repo_root())
-    return Markdown(provenance_note())
+    return Markdown(provenance_note(paper=paper))
 
 
-def provenance_note(profile: str | None = None, results: "Any" = None) -> str:
+def run_commits(profile: str, paper: str) -> list[str]:
+    """Git commits (with a '+' when the tree was dirty) recorded in the run.json files of a
+    paper's results for a profile."""
+    out = set()
+    for rj in Path("results", profile, paper).glob("*/*/seed=*/run.json"):
+        prov = json.loads(rj.read_text()).get("provenance", {})
+        commit = prov.get("git_commit")
+        if commit:
+            out.add(commit[:10] + ("+" if prov.get("git_dirty") else ""))
+    return sorted(out)
+
+
+def provenance_note(profile: str | None = None, paper: str | None = None) -> str:
     """A one-paragraph Markdown note for the top of a page: library version, the book's git
-    commit, the profile, and the commits that produced the results shown."""
+    commit, the profile, and the commits that produced the results shown ('+': the run's tree
+    had uncommitted changes)."""
     from relight_lib import __version__
     from relight_lib.results import provenance
 
@@ -134,11 +147,11 @@ def provenance_note(profile: str | None = None, results: "Any" = None) -> str:
     profile = profile or current_profile()
     text = (f"Built with relight_lib {__version__} at commit `{commit}`{dirty}, "
             f"profile **{profile}**.")
-    if results is not None and len(results):
-        commits = sorted({str(c)[:10] for c in results.get("git_commit", []) if c})
-        if commits:
-            text += " Results on this page come from runs at commit(s) " + ", ".join(
-                f"`{c}`" for c in commits) + "."
+    if paper is not None:
+        commits = run_commits(profile, paper)
+        text += (" Results on this page come from runs at commit(s) "
+                 + ", ".join(f"`{c}`" for c in commits) + "." if commits
+                 else " No results have been run for this page yet.")
     return text
 
 

@@ -1,0 +1,1323 @@
+"""Writing and reading results, with provenance; comparison tables and claim verdicts.
+
+This module is the contract between the run notebooks and the book (ARCHITECTURE.md sections 2 and
+5). One evaluated row of a paper table, at one profile and one seed, lives in::
+
+    results/<profile>/<paper>/<table>/<variant>/seed=<k>/
+        per_image.csv   image,metric,value        one row per image and metric (NaN allowed)
+        metrics.csv     the tidy long schema       one row per metric, source=ours
+        run.json        parameters and provenance  (git commit, versions, device, timings, ...)
+        figures/        optional, written by the notebook after :func:`write_run`
+
+The papers' own numbers live in ``results/reported/<paper>.csv`` in the same long schema with
+``source=reported`` (typed by hand from the papers, see ``results/README.md``).
+
+The long schema (:data:`SCHEMA`), one row per number:
+
+``paper, table, variant, label, profile, dataset, split, seed, metric, value, n_images, source,
+where, note``
+
+Typical use in a run notebook::
+
+    run = write_run(results_root, paper="ltnet", table="table2", variant="i_d_n", profile="quick",
+                    seed=0, dataset="SynVIDIT", split="validation", per_image=df, params=params,
+                    notes={"lpips": "AlexNet weights not available", "mps": "needs lpips"})
+
+and in a book page::
+
+    ours = load_results("../../results", "quick", paper="ltnet", table="table2")
+    reported = load_reported("ltnet", "table2", root="../../results/reported")
+    table = compare_table(ours, reported, ["psnr", "ssim", "lpips", "mps"])
+    claims = load_claims("claims.yaml", paper="ltnet")
+    verdicts = claims_table(claims, load_per_image("../../results", "quick", "ltnet", "table2"),
+                            notes=ours)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "PER_IMAGE_COLUMNS",
+    "SCHEMA",
+    "VERDICTS",
+    "Claim",
+    "claim_verdict",
+    "claims_table",
+    "compare_table",
+    "format_mean_sd",
+    "load_claims",
+    "load_per_image",
+    "load_reported",
+    "load_results",
+    "load_run_json",
+    "provenance",
+    "reported_difference",
+    "run_dir",
+    "validate_long",
+    "write_run",
+]
+
+#: Columns of ``metrics.csv`` and ``results/reported/<paper>.csv``, in this order.
+SCHEMA: tuple[str, ...] = (
+    "paper", "table", "variant", "label", "profile", "dataset", "split", "seed",
+    "metric", "value", "n_images", "source", "where", "note",
+)
+
+#: Columns of ``per_image.csv``.
+PER_IMAGE_COLUMNS: tuple[str, ...] = ("image", "metric", "value")
+
+#: Metrics for which a smaller number is better.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"lpips", "mse", "runtime_s"})
+
+#: The four verdicts a claim can get.
+VERDICTS: tuple[str, ...] = ("supported", "not supported", "contradicted", "not testable here")
+
+#: Fewest values (paired differences, or values per side) :func:`claim_verdict` bootstraps.
+MIN_VALUES = 2
+
+#: Metric names that may appear in a reported CSV.
+KNOWN_METRICS: frozenset[str] = frozenset({"psnr", "ssim", "lpips", "mps", "mse", "runtime_s"})
+
+_SPLITS = frozenset({"train", "validation", "test"})
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_TABLE = re.compile(r"^table[0-9]+$")
+_STRING_COLUMNS = tuple(c for c in SCHEMA if c not in ("seed", "value", "n_images"))
+_GIT_IGNORED_FOR_DIRTY = ("results", "data")
+_VERSION_PACKAGES = (
+    "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas",
+)
+
+# --------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------
+
+
+def _check_component(name: str, value: object) -> str:
+    text = str(value)
+    if not _COMPONENT.match(text):
+        raise ValueError(
+            f"{name}={value!r} cannot be a results path component: use letters, digits, '_', "
+            "'-', '.' or '+', not starting with '.' or a separator"
+        )
+    return text
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def run_dir(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str,
+    table: str,
+    variant: str,
+    seed: int,
+) -> Path:
+    """The directory of one run: ``<root>/<profile>/<paper>/<table>/<variant>/seed=<k>``.
+
+    Args:
+        results_root: the ``results/`` folder (or a temporary folder in tests and smoke runs).
+        profile: ``smoke``, ``quick``, ``gpu`` or ``paper``.
+        paper: paper key (``ltnet``, ``mbnet``, ``msrnet``, ``swapnet``).
+        table: ``table1``, ``table2``, ...
+        variant: the row's slug.
+        seed: the training seed (non-negative integer).
+
+    Returns:
+        The path (not created).
+
+    Raises:
+        ValueError: a component that is not a safe single path component, or a bad seed.
+
+    Example:
+        >>> run_dir("results", "quick", "ltnet", "table2", "i_d_n", 0).as_posix()
+        'results/quick/ltnet/table2/i_d_n/seed=0'
+    """
+    parts = [
+        _check_component("profile", profile),
+        _check_component("paper", paper),
+        _check_component("table", table),
+        _check_component("variant", variant),
+        f"seed={_check_seed(seed)}",
+    ]
+    return Path(results_root).joinpath(*parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------------
+
+
+def _git(args: Sequence[str], cwd: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def _git_state(repo_dir: Path) -> tuple[str | None, bool | None]:
+    top = _git(["rev-parse", "--show-toplevel"], repo_dir)
+    if top is None:
+        return None, None
+    top_path = Path(top.strip())
+    commit = _git(["rev-parse", "HEAD"], top_path)
+    excludes = [f":(exclude){p}" for p in _GIT_IGNORED_FOR_DIRTY]
+    status = _git(["status", "--porcelain", "--", ".", *excludes], top_path)
+    dirty = None if status is None else bool(status.strip())
+    return (commit.strip() if commit else None), dirty
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSION_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _cpu_name() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _device() -> dict[str, Any]:
+    info: dict[str, Any] = {"device": "cpu", "device_name": _cpu_name()}
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return info
+    info["cuda_version"] = torch.version.cuda
+    try:
+        if torch.cuda.is_available():
+            info["device"] = "cuda"
+            info["device_name"] = torch.cuda.get_device_name(torch.cuda.current_device())
+            info["cuda_device_count"] = torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - a broken driver must not stop a run from being recorded
+        pass
+    return info
+
+
+def provenance(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Where and with what a result was produced.
+
+    Args:
+        repo_dir: a directory inside the git checkout to describe; by default the checkout that
+            holds this package (falls back to the current directory when the package is installed
+            outside a checkout).
+
+    Returns:
+        A JSON-safe dict with keys ``git_commit`` (``None`` outside a repository), ``git_dirty``
+        (``True`` when ``git status --porcelain`` lists changes outside ``results/`` and
+        ``data/``; ``None`` outside a repository), ``versions`` (python and those of torch,
+        torchvision, numpy, relight_lib, mitsuba, lpips, pandas that are installed), ``platform``,
+        ``cpu_count``, ``device``, ``device_name``, ``cuda_version``, ``hostname`` and
+        ``timestamp_utc`` (ISO 8601).
+    """
+    if repo_dir is None:
+        commit, dirty = _git_state(Path(__file__).resolve().parent)
+        if commit is None:
+            commit, dirty = _git_state(Path.cwd())
+    else:
+        commit, dirty = _git_state(Path(repo_dir))
+    info: dict[str, Any] = {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+    info.update(_device())
+    info["hostname"] = socket.gethostname()
+    info["timestamp_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+# Writing one run
+# --------------------------------------------------------------------------------------------
+
+
+def _json_safe(obj: Any) -> Any:
+    """Convert numpy values, paths, sets, dataclasses, ... into JSON-safe values.
+
+    NaN becomes ``None``; infinities become the strings ``"inf"`` / ``"-inf"``.
+
+    Example:
+        >>> _json_safe({"lr": np.float32(0.5), "size": (np.int64(64), 64), "x": float("nan")})
+        {'lr': 0.5, 'size': [64, 64], 'x': None}
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return float(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, enum.Enum):
+        return _json_safe(obj.value)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _json_safe(dataclasses.asdict(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (set, frozenset)):
+        return sorted((_json_safe(v) for v in obj), key=repr)
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):  # torch tensors and similar
+        try:
+            return _json_safe(obj.tolist())
+        except Exception:  # noqa: BLE001
+            pass
+    return str(obj)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def _write_json(obj: Any, path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
+        f.write("\n")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _normalise_per_image(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Return per-image scores in long form ``image, metric, value`` (float values)."""
+    if not isinstance(per_image, pd.DataFrame):
+        raise TypeError(f"per_image must be a pandas DataFrame, got {type(per_image).__name__}")
+    df = per_image
+    if "image" not in df.columns:
+        raise ValueError(f"per_image needs an 'image' column; it has {list(df.columns)}")
+    if not {"metric", "value"} <= set(df.columns):
+        # wide form: image plus one column per metric
+        df = df.melt(id_vars=["image"], var_name="metric", value_name="value")
+    df = df.loc[:, list(PER_IMAGE_COLUMNS)].copy()
+    df["image"] = df["image"].astype(str)
+    df["metric"] = df["metric"].astype(str)
+    values = pd.to_numeric(df["value"], errors="coerce")
+    bad = values.isna() & df["value"].notna()
+    if bad.any():
+        row = df.loc[bad].iloc[0]
+        raise ValueError(
+            f"per_image has a non-numeric value {row['value']!r} "
+            f"(image {row['image']!r}, metric {row['metric']!r})"
+        )
+    df["value"] = values.astype("float64")
+    dup = df.duplicated(["image", "metric"], keep=False)
+    if dup.any():
+        row = df.loc[dup].iloc[0]
+        raise ValueError(
+            f"per_image has several values for image {row['image']!r}, metric {row['metric']!r}"
+        )
+    return df.reset_index(drop=True)
+
+
+def _summarise(
+    per_image: pd.DataFrame, notes: Mapping[str, str]
+) -> list[tuple[str, float, int, str]]:
+    """(metric, mean over finite values, count used, note) for each metric."""
+    rows = []
+    metrics = list(dict.fromkeys(per_image["metric"]))
+    metrics += [m for m in notes if m not in metrics]
+    for metric in metrics:
+        values = per_image.loc[per_image["metric"] == metric, "value"].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        note_parts = []
+        if finite.size == 0:
+            value = float("nan")
+            if metric not in notes:
+                note_parts.append(
+                    "no finite value for any image (no reason recorded)" if values.size
+                    else "not computed (no reason recorded)"
+                )
+        else:
+            value = float(finite.mean())
+            if finite.size < values.size:
+                note_parts.append(
+                    f"{values.size - finite.size} of {values.size} images have no finite value; "
+                    f"mean over the other {finite.size}"
+                )
+        if notes.get(metric):
+            note_parts.insert(0, str(notes[metric]))
+        rows.append((metric, value, int(finite.size), "; ".join(note_parts)))
+    return rows
+
+
+def write_run(
+    results_root: str | os.PathLike[str],
+    *,
+    paper: str,
+    table: str,
+    variant: str,
+    profile: str,
+    seed: int,
+    dataset: str,
+    split: str,
+    per_image: pd.DataFrame,
+    params: dict,
+    notes: dict[str, str] | None = None,
+    label: str | None = None,
+    weights: dict | None = None,
+    deviations: list[str] | None = None,
+    wall_time_s: float | None = None,
+    peak_memory_mb: float | None = None,
+    cache_key: str | None = None,
+    data_manifest_sha256: str | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write one run (``per_image.csv``, ``metrics.csv``, ``run.json``) atomically.
+
+    Everything is written into a temporary sibling directory which is then renamed into place.
+    An existing result is first renamed aside and deleted only after the swap, so a crash never
+    leaves half a result and never destroys the previous one. Stale ``figures/`` of a previous
+    run are replaced too: save figures into ``run_dir / "figures"`` after this call.
+
+    Args:
+        results_root: the ``results/`` folder (a temporary folder for smoke runs and tests).
+        paper: paper key, e.g. ``"ltnet"``.
+        table: ``"table2"`` etc.
+        variant: the row's slug, as in ``results/reported/<paper>.csv``.
+        profile: ``smoke``, ``quick``, ``gpu`` or ``paper``.
+        seed: training seed.
+        dataset: e.g. ``"SynVIDIT quick"`` or ``"VIDIT (NTIRE 2021 Track 1)"``.
+        split: ``validation`` or ``test`` (or ``train``).
+        per_image: per-image scores, long (``image, metric, value``) or wide (``image`` plus one
+            column per metric). NaN marks a metric that could not be computed for an image.
+        params: every parameter of the run (papermill parameters, resolved profile values).
+        notes: metric -> reason, for metrics that are missing or partly missing (for example
+            ``{"lpips": "AlexNet weights not available"}``). A metric named here but absent from
+            ``per_image`` still gets a ``metrics.csv`` row (NaN, ``n_images`` 0).
+        label: human-readable row label (defaults to ``variant``).
+        weights: which pretrained weights were used (or that a random init stood in).
+        deviations: departures from the paper's settings, one sentence each.
+        wall_time_s: wall-clock seconds of the run.
+        peak_memory_mb: peak memory in MiB.
+        cache_key: the runner's cache key (hash of notebook, parameters, library, data manifest).
+        data_manifest_sha256: sha256 of the data manifest the run read.
+        extra: anything else JSON-safe worth keeping.
+
+    Returns:
+        The run directory.
+
+    Raises:
+        ValueError: bad path components, seed, split, or per-image table.
+    """
+    final = run_dir(results_root, profile, paper, table, variant, seed)
+    seed = _check_seed(seed)
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
+    notes = {str(k): str(v) for k, v in (notes or {}).items()}
+    long = _normalise_per_image(per_image)
+    if long.empty and not notes:
+        raise ValueError("per_image is empty and no notes explain the missing metrics")
+
+    rel = final.relative_to(Path(results_root)).as_posix()
+    summary = _summarise(long, notes)
+    metrics = pd.DataFrame(
+        [
+            {
+                "paper": paper, "table": table, "variant": variant,
+                "label": label if label is not None else variant, "profile": profile,
+                "dataset": dataset, "split": split, "seed": seed, "metric": metric,
+                "value": value, "n_images": n, "source": "ours", "where": rel, "note": note,
+            }
+            for metric, value, n, note in summary
+        ],
+        columns=list(SCHEMA),
+    )
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        _write_csv(long, tmp / "per_image.csv")
+        _write_csv(metrics, tmp / "metrics.csv")
+        record = {
+            "schema_version": 1,
+            "paper": paper, "table": table, "variant": variant,
+            "label": label if label is not None else variant,
+            "profile": profile, "seed": seed, "dataset": dataset, "split": split,
+            "params": _json_safe(params),
+            "metrics": {m: _json_safe(v) for m, v, _, _ in summary},
+            "n_images": {m: n for m, _, n, _ in summary},
+            "notes": notes,
+            "weights": _json_safe(weights or {}),
+            "deviations": [str(d) for d in (deviations or [])],
+            "wall_time_s": _json_safe(wall_time_s),
+            "peak_memory_mb": _json_safe(peak_memory_mb),
+            "cache_key": cache_key,
+            "data_manifest_sha256": data_manifest_sha256,
+            "provenance": provenance(),
+            "extra": _json_safe(extra or {}),
+            "files": ["metrics.csv", "per_image.csv", "run.json"],
+            "sha256": {
+                "metrics.csv": _sha256(tmp / "metrics.csv"),
+                "per_image.csv": _sha256(tmp / "per_image.csv"),
+            },
+        }
+        _write_json(record, tmp / "run.json")
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside and removed afterwards."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    aside = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(final, aside)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.replace(aside, final)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading runs back
+# --------------------------------------------------------------------------------------------
+
+
+def _coerce_long(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a long-schema frame its dtypes: strings ('' for empty), float value, Int64 counts."""
+    df = df.copy()
+    for col in _STRING_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].fillna("").astype(str)
+    if "value" in df.columns:
+        df["value"] = pd.to_numeric(df["value"], errors="coerce").astype("float64")
+    for col in ("seed", "n_images"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce").round().astype("Int64")
+    return df
+
+
+def _empty_long() -> pd.DataFrame:
+    return _coerce_long(pd.DataFrame({c: pd.Series(dtype=object) for c in SCHEMA}))
+
+
+def _glob_runs(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str | None,
+    table: str | None,
+    variant: str | None = None,
+) -> list[Path]:
+    """Run directories under ``<root>/<profile>`` (temporary and aside copies skipped), sorted."""
+    base = Path(results_root) / _check_component("profile", profile)
+    pattern = "/".join([
+        _check_component("paper", paper) if paper else "*",
+        _check_component("table", _table_name(table)) if table else "*",
+        _check_component("variant", variant) if variant else "*",
+        "seed=*",
+    ])
+    runs = []
+    for path in sorted(base.glob(pattern)):
+        rel = path.relative_to(base).parts
+        if path.is_dir() and all(not p.startswith(".") for p in rel):
+            runs.append(path)
+    return runs
+
+
+def _seed_of(path: Path) -> int:
+    return int(path.name.split("=", 1)[1])
+
+
+def load_results(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str | None = None,
+    table: str | int | None = None,
+) -> pd.DataFrame:
+    """All ``metrics.csv`` rows under ``<root>/<profile>`` (optionally one paper / table).
+
+    Args:
+        results_root: the ``results/`` folder.
+        profile: which profile's runs to read.
+        paper: restrict to one paper.
+        table: restrict to one table (``"table2"`` or ``2``).
+
+    Returns:
+        The long schema (:data:`SCHEMA`), one row per run and metric; ``value`` float,
+        ``seed`` and ``n_images`` nullable integers, text columns ``''`` when empty. An empty
+        frame with these columns when nothing was found.
+    """
+    frames = []
+    for path in _glob_runs(results_root, profile, paper, table):
+        csv_path = path / "metrics.csv"
+        if csv_path.is_file():
+            frames.append(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
+    if not frames:
+        return _empty_long()
+    df = pd.concat(frames, ignore_index=True)
+    missing = [c for c in SCHEMA if c not in df.columns]
+    if missing:
+        raise ValueError(f"metrics.csv under {results_root}/{profile} lacks columns {missing}")
+    return _coerce_long(df.loc[:, list(SCHEMA)])
+
+
+def load_per_image(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str,
+    table: str | int,
+    variant: str | None = None,
+) -> pd.DataFrame:
+    """Per-image scores of every run of one table, with ``paper, table, variant, seed`` added.
+
+    Args:
+        results_root: the ``results/`` folder.
+        profile: which profile's runs to read.
+        paper: paper key.
+        table: table name (``"table2"`` or ``2``).
+        variant: restrict to one row.
+
+    Returns:
+        Columns ``paper, table, variant, seed, image, metric, value`` (empty frame with these
+        columns when nothing was found).
+    """
+    columns = ["paper", "table", "variant", "seed", "image", "metric", "value"]
+    frames = []
+    for path in _glob_runs(results_root, profile, paper, table, variant):
+        csv_path = path / "per_image.csv"
+        if not csv_path.is_file():
+            continue
+        df = pd.read_csv(csv_path, dtype={"image": str, "metric": str})
+        df.insert(0, "seed", _seed_of(path))
+        df.insert(0, "variant", path.parent.name)
+        df.insert(0, "table", path.parent.parent.name)
+        df.insert(0, "paper", path.parent.parent.parent.name)
+        frames.append(df.loc[:, columns])
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object)
+                             for c in columns})
+    out = pd.concat(frames, ignore_index=True)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+    out["seed"] = out["seed"].astype(int)
+    return out
+
+
+def load_run_json(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str,
+    table: str,
+    variant: str,
+    seed: int,
+) -> dict[str, Any]:
+    """The ``run.json`` of one run.
+
+    Raises:
+        FileNotFoundError: when the run has not been written.
+    """
+    path = run_dir(results_root, profile, paper, table, variant, seed) / "run.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no run.json at {path}: has this row been run at this profile?")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# --------------------------------------------------------------------------------------------
+# Reported numbers
+# --------------------------------------------------------------------------------------------
+
+
+def _table_name(table: str | int) -> str:
+    return f"table{table}" if isinstance(table, (int, np.integer)) else str(table)
+
+
+def _resolve_reported_root(root: str | os.PathLike[str]) -> Path:
+    root = Path(root)
+    if root.is_absolute() or root.exists():
+        return root
+    # relative default used from somewhere else (a book page, a notebook folder): try the
+    # checkout that holds this package
+    candidate = Path(__file__).resolve().parent.parent / root
+    return candidate if candidate.exists() else root
+
+
+def validate_long(df: pd.DataFrame, *, source: str, name: str = "<frame>") -> pd.DataFrame:
+    """Check a long-schema frame read as text and return it with proper dtypes.
+
+    Args:
+        df: the frame, all columns as strings (``pd.read_csv(..., dtype=str,
+            keep_default_na=False)``).
+        source: the required ``source`` value (``"reported"`` or ``"ours"``).
+        name: the file name used in error messages.
+
+    Returns:
+        The coerced frame (see :func:`load_results` for dtypes).
+
+    Raises:
+        ValueError: naming ``name`` and the problem: missing or unexpected columns, a bad table
+            name, variant slug, split or metric, a non-numeric value (NaN is allowed only for
+            ``source="ours"``), a bad ``n_images``, a wrong ``source``, or a duplicate
+            ``(table, variant, split, metric)`` (per seed for ours).
+    """
+    missing = [c for c in SCHEMA if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name}: missing columns {missing} (expected {list(SCHEMA)})")
+    unexpected = [c for c in df.columns if c not in SCHEMA]
+    if unexpected:
+        raise ValueError(f"{name}: unexpected columns {unexpected} (expected {list(SCHEMA)})")
+    if df.empty:
+        raise ValueError(f"{name}: no rows")
+
+    def fail(i: int, problem: str) -> None:
+        # line numbers as in the file: header is line 1
+        raise ValueError(f"{name}, line {i + 2}: {problem}")
+
+    for i, row in df.reset_index(drop=True).iterrows():
+        if row["source"] != source:
+            fail(i, f"source is {row['source']!r}, expected {source!r}")
+        if not _TABLE.match(row["table"]):
+            fail(i, f"table {row['table']!r} is not 'table<N>'")
+        if not _SLUG.match(row["variant"]):
+            fail(i, f"variant {row['variant']!r} is not a lowercase ascii slug")
+        if row["split"] not in _SPLITS:
+            fail(i, f"split {row['split']!r} is not one of {sorted(_SPLITS)}")
+        if source == "reported" and row["metric"] not in KNOWN_METRICS:
+            fail(i, f"metric {row['metric']!r} is not one of {sorted(KNOWN_METRICS)}")
+        text = row["value"].strip()
+        try:
+            value = float(text)
+        except ValueError:
+            fail(i, f"value {row['value']!r} is not a number")
+        if source == "reported" and not math.isfinite(value):
+            fail(i, f"value {row['value']!r} is not a finite number")
+        n = row["n_images"].strip()
+        if n and not (n.isdigit()):
+            fail(i, f"n_images {row['n_images']!r} is not empty or a non-negative integer")
+        seed = row["seed"].strip()
+        if source == "reported" and seed:
+            fail(i, f"seed {row['seed']!r} must be empty for reported numbers")
+    keys = ["table", "variant", "split", "metric"] + (["seed"] if source != "reported" else [])
+    dup = df.duplicated(keys, keep=False)
+    if dup.any():
+        first = df.loc[dup, keys].iloc[0].to_dict()
+        lines = [int(i) + 2 for i in df.index[dup & (df[keys] == pd.Series(first)).all(axis=1)]]
+        raise ValueError(f"{name}: duplicate ({', '.join(keys)}) {first} on lines {lines}")
+    return _coerce_long(df)
+
+
+def load_reported(
+    paper: str,
+    table: str | int | None = None,
+    root: str | os.PathLike[str] = "results/reported",
+    *,
+    printed: bool = False,
+) -> pd.DataFrame:
+    """The paper's own numbers from ``<root>/<paper>.csv``, validated.
+
+    Args:
+        paper: paper key (``ltnet``, ``mbnet``, ``msrnet``, ``swapnet``).
+        table: restrict to one table (``"table2"`` or ``2``).
+        root: folder of the reported CSVs. A relative path that does not exist from the current
+            directory is also tried relative to the checkout that holds this package.
+        printed: add a column ``value_printed`` with the number exactly as printed (keeps
+            trailing zeros such as ``0.0300``).
+
+    Returns:
+        The long schema with ``source == "reported"``, in the papers' row order.
+
+    Raises:
+        FileNotFoundError: no such paper file.
+        ValueError: the file breaks the schema (see :func:`validate_long`), or ``table`` is not
+            in it.
+    """
+    path = _resolve_reported_root(root) / f"{_check_component('paper', paper)}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reported numbers for paper {paper!r}: {path} does not exist")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = validate_long(raw, source="reported", name=str(path))
+    wrong_paper = df["paper"] != paper
+    if wrong_paper.any():
+        i = int(np.flatnonzero(wrong_paper.to_numpy())[0])
+        raise ValueError(
+            f"{path}, line {i + 2}: paper is {df['paper'].iloc[i]!r}, expected {paper!r}"
+        )
+    if printed:
+        df["value_printed"] = raw["value"].str.strip()
+    if table is not None:
+        name = _table_name(table)
+        if name not in set(df["table"]):
+            raise ValueError(f"{path}: no table {name!r} (has {sorted(set(df['table']))})")
+        df = df[df["table"] == name].reset_index(drop=True)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison tables
+# --------------------------------------------------------------------------------------------
+
+
+def compare_table(
+    ours: pd.DataFrame,
+    reported: pd.DataFrame,
+    metrics: list[str],
+    *,
+    by_split: bool | None = None,
+) -> pd.DataFrame:
+    """Reported numbers next to ours (mean and sd over seeds), one row per variant.
+
+    Rows are matched by ``variant`` (and by ``split`` as well when ``by_split``; by default that
+    happens only when a variant appears with several splits, as in MBNet Table 3). Rows present
+    on one side only are kept, with NaN on the other; reported rows come first, in the paper's
+    order.
+
+    Args:
+        ours: rows of :func:`load_results` for one table (one value per seed and metric).
+        reported: rows of :func:`load_reported` for the same table.
+        metrics: which metrics to show, e.g. ``["psnr", "ssim", "lpips", "mps"]``.
+        by_split: match on ``(variant, split)``; ``None`` decides as above.
+
+    Returns:
+        Columns ``variant, label, split`` and, for each metric ``m``: ``m_reported``, ``m_mean``
+        (mean over seeds of our per-seed values), ``m_sd`` (sample sd over seeds, NaN for one
+        seed), ``m_n_seeds`` (seeds with a finite value) and ``m_diff`` (ours - reported).
+
+    Example:
+        >>> rep = pd.DataFrame({"variant": ["a", "b"], "label": ["A", "B"], "split": "validation",
+        ...                     "metric": "psnr", "value": [17.0, 18.0], "source": "reported"})
+        >>> ours = pd.DataFrame({"variant": ["a", "a"], "label": "a", "split": "validation",
+        ...                      "seed": [0, 1], "metric": "psnr", "value": [16.0, 17.0],
+        ...                      "source": "ours"})
+        >>> t = compare_table(ours, rep, ["psnr"])
+        >>> t[["variant", "psnr_reported", "psnr_mean", "psnr_n_seeds", "psnr_diff"]]
+          variant  psnr_reported  psnr_mean  psnr_n_seeds  psnr_diff
+        0       a           17.0       16.5             2       -0.5
+        1       b           18.0        NaN             0        NaN
+    """
+    if "source" in ours.columns:
+        ours = ours[ours["source"] != "reported"]
+    if "source" in reported.columns:
+        reported = reported[reported["source"] == "reported"]
+    ours = ours[ours["metric"].isin(metrics)].copy()
+    reported = reported[reported["metric"].isin(metrics)].copy()
+    for frame in (ours, reported):
+        if "split" not in frame.columns:
+            frame["split"] = ""
+        if "label" not in frame.columns:
+            frame["label"] = frame["variant"]
+    if by_split is None:
+        by_split = bool(
+            (reported.groupby(["variant", "metric"])["split"].nunique() > 1).any()
+            if not reported.empty else False
+        ) or bool(
+            (ours.groupby(["variant", "metric"])["split"].nunique() > 1).any()
+            if not ours.empty else False
+        )
+    keys = ["variant", "split"] if by_split else ["variant"]
+
+    order: list[tuple] = []
+    labels: dict[tuple, str] = {}
+    splits: dict[tuple, str] = {}
+    for frame in (reported, ours):
+        for _, row in frame.iterrows():
+            key = tuple(row[k] for k in keys)
+            if key not in labels:
+                order.append(key)
+                labels[key] = str(row["label"]) if str(row["label"]) else str(row["variant"])
+                splits[key] = str(row["split"])
+
+    out: dict[str, list] = {"variant": [k[0] for k in order], "label": [labels[k] for k in order],
+                            "split": [splits[k] for k in order]}
+    for metric in metrics:
+        rep_m = reported[reported["metric"] == metric]
+        our_m = ours[ours["metric"] == metric]
+        rep_val, means, sds, ns = [], [], [], []
+        for key in order:
+            sel = np.ones(len(rep_m), dtype=bool)
+            for k, v in zip(keys, key):
+                sel &= (rep_m[k] == v).to_numpy()
+            vals = rep_m.loc[sel, "value"].to_numpy(dtype=float)
+            rep_val.append(float(vals[0]) if vals.size else float("nan"))
+            sel = np.ones(len(our_m), dtype=bool)
+            for k, v in zip(keys, key):
+                sel &= (our_m[k] == v).to_numpy()
+            vals = our_m.loc[sel, "value"].to_numpy(dtype=float)
+            vals = vals[np.isfinite(vals)]
+            ns.append(int(vals.size))
+            means.append(float(vals.mean()) if vals.size else float("nan"))
+            sds.append(float(vals.std(ddof=1)) if vals.size > 1 else float("nan"))
+        out[f"{metric}_reported"] = rep_val
+        out[f"{metric}_mean"] = means
+        out[f"{metric}_sd"] = sds
+        out[f"{metric}_n_seeds"] = ns
+        out[f"{metric}_diff"] = [m - r for m, r in zip(means, rep_val)]
+    return pd.DataFrame(out)
+
+
+def format_mean_sd(mean: float | None, sd: float | None = None, digits: int = 2) -> str:
+    """``"17.20 ± 0.31"``; just the mean when the sd is missing; ``"n/a"`` when the mean is.
+
+    Example:
+        >>> format_mean_sd(17.2049, 0.3112, 2)
+        '17.20 ± 0.31'
+        >>> format_mean_sd(0.68281, float("nan"), 4)
+        '0.6828'
+        >>> format_mean_sd(float("nan"), 0.1)
+        'n/a'
+    """
+    if mean is None or not np.isfinite(mean):
+        return "n/a"
+    if sd is None or not np.isfinite(sd):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Claims
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim a paper makes: ``better`` beats ``worse`` on ``metric`` in ``table``.
+
+    Attributes:
+        id: short unique name, e.g. ``"ltnet_normals_raise_mps"``.
+        text: the claim in words, as the book shows it.
+        table: the table the two rows belong to (``"table2"``).
+        metric: ``psnr``, ``ssim``, ``lpips``, ``mps``, ...
+        better: variant slug the paper says is better.
+        worse: variant slug the paper says is worse.
+        higher_is_better: ``None`` (the default) means ``False`` for lpips, mse and runtime_s and
+            ``True`` otherwise.
+        reported_difference: the paper's difference, oriented so that positive supports the
+            claim; filled from the reported CSV by :func:`load_claims` when left out.
+        note: anything the book should say next to the verdict.
+        paper: paper key (needed only to look the reported difference up).
+        split: which split, for tables reported on several (MBNet Table 3).
+
+    Example:
+        >>> Claim("c", "normals lower LPIPS", "table2", "lpips", "i_d_n", "i_d").higher_is_better
+        False
+    """
+
+    id: str
+    text: str
+    table: str
+    metric: str
+    better: str
+    worse: str
+    higher_is_better: bool | None = None
+    reported_difference: float | None = None
+    note: str = ""
+    paper: str | None = None
+    split: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.higher_is_better is None:
+            object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
+        if self.reported_difference is not None:
+            object.__setattr__(self, "reported_difference", float(self.reported_difference))
+
+    @property
+    def sign(self) -> float:
+        """+1 when higher is better, -1 otherwise."""
+        return 1.0 if self.higher_is_better else -1.0
+
+
+_CLAIM_FIELDS = {f.name: f for f in dataclasses.fields(Claim)}
+_CLAIM_REQUIRED = ("id", "text", "table", "metric", "better", "worse")
+
+
+def reported_difference(claim: Claim, reported: pd.DataFrame) -> float | None:
+    """The paper's ``better - worse`` on the claim's metric, oriented like the claim.
+
+    Returns ``None`` when either row (or the metric) is not in ``reported``.
+
+    Example:
+        >>> rep = pd.DataFrame({"table": "table2", "variant": ["a", "b"], "split": "validation",
+        ...                     "metric": "lpips", "value": [0.2780, 0.2795]})
+        >>> round(reported_difference(Claim("c", "", "table2", "lpips", "a", "b"), rep), 4)
+        0.0015
+    """
+    sel = (reported["table"] == claim.table) & (reported["metric"] == claim.metric)
+    if claim.split is not None and "split" in reported.columns:
+        sel &= reported["split"] == claim.split
+    rows = reported[sel]
+    values = []
+    for variant in (claim.better, claim.worse):
+        vals = rows.loc[rows["variant"] == variant, "value"].to_numpy(dtype=float)
+        if vals.size != 1 or not np.isfinite(vals[0]):
+            return None
+        values.append(float(vals[0]))
+    return claim.sign * (values[0] - values[1])
+
+
+def load_claims(
+    path: str | os.PathLike[str],
+    *,
+    paper: str | None = None,
+    reported: pd.DataFrame | None = None,
+) -> list[Claim]:
+    """Read claims from a YAML list of mappings (the keys are :class:`Claim`'s fields).
+
+    A claim without ``reported_difference`` gets it from ``reported`` (or, when that is not
+    given, from ``load_reported(paper)`` where the claim's or this call's ``paper`` is known),
+    when both rows exist.
+
+    Args:
+        path: the YAML file.
+        paper: default paper key for claims that do not name one.
+        reported: reported rows to compute reported differences from.
+
+    Returns:
+        The claims, in file order.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file and the entry: not a list, an entry that is not a mapping,
+            unknown keys, missing keys, wrong types, or duplicate ids.
+    """
+    import yaml
+
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a YAML list of claims, got {type(data).__name__}")
+    claims: list[Claim] = []
+    seen: set[str] = set()
+    reported_cache: dict[str, pd.DataFrame] = {}
+    for i, entry in enumerate(data):
+        where = f"{path}: claim #{i + 1}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} is not a mapping: {entry!r}")
+        if "id" in entry:
+            where += f" ({entry['id']!r})"
+        unknown = sorted(str(k) for k in entry if k not in _CLAIM_FIELDS)
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {unknown} (allowed: {sorted(_CLAIM_FIELDS)})")
+        missing = [k for k in _CLAIM_REQUIRED if entry.get(k) in (None, "")]
+        if missing:
+            raise ValueError(f"{where}: missing keys {missing}")
+        for key in ("id", "text", "table", "metric", "better", "worse", "note", "paper", "split"):
+            if key in entry and entry[key] is not None and not isinstance(entry[key], str):
+                raise ValueError(f"{where}: {key} must be a string, got {entry[key]!r}")
+        hib = entry.get("higher_is_better")
+        if hib is not None and not isinstance(hib, bool):
+            raise ValueError(f"{where}: higher_is_better must be true or false, got {hib!r}")
+        rd = entry.get("reported_difference")
+        if rd is not None and (isinstance(rd, bool) or not isinstance(rd, (int, float))):
+            raise ValueError(f"{where}: reported_difference must be a number, got {rd!r}")
+        if entry["better"] == entry["worse"]:
+            raise ValueError(f"{where}: better and worse are the same variant {entry['better']!r}")
+        if entry["id"] in seen:
+            raise ValueError(f"{where}: duplicate id {entry['id']!r}")
+        seen.add(entry["id"])
+        kwargs = dict(entry)
+        kwargs.setdefault("paper", paper)
+        kwargs["table"] = _table_name(kwargs["table"])
+        if kwargs.get("note") is None:
+            kwargs["note"] = ""
+        claim = Claim(**kwargs)
+        if claim.reported_difference is None:
+            source = reported
+            if source is None and claim.paper is not None:
+                if claim.paper not in reported_cache:
+                    reported_cache[claim.paper] = load_reported(claim.paper)
+                source = reported_cache[claim.paper]
+            if source is not None:
+                claim = dataclasses.replace(
+                    claim, reported_difference=reported_difference(claim, source)
+                )
+        claims.append(claim)
+    return claims
+
+
+def _notes_for(notes: Any, claim: Claim, variant: str) -> str:
+    """The recorded reason a metric is missing for a variant, or ''."""
+    if notes is None:
+        return ""
+    if isinstance(notes, pd.DataFrame):
+        if notes.empty or "note" not in notes.columns:
+            return ""
+        sel = (notes["variant"] == variant) & (notes["metric"] == claim.metric)
+        if "table" in notes.columns:
+            sel &= notes["table"] == claim.table
+        if claim.paper is not None and "paper" in notes.columns:
+            sel &= notes["paper"] == claim.paper
+        if "source" in notes.columns:
+            sel &= notes["source"] != "reported"
+        texts = [str(t) for t in notes.loc[sel, "note"] if isinstance(t, str) and t]
+        return "; ".join(dict.fromkeys(texts))
+    if isinstance(notes, Mapping):
+        value = notes.get(variant)
+        if isinstance(value, Mapping):
+            return str(value.get(claim.metric, "") or "")
+        value = notes.get(claim.metric)
+        return str(value) if isinstance(value, str) else ""
+    raise TypeError(f"notes must be a DataFrame or a mapping, got {type(notes).__name__}")
+
+
+def _side(df: pd.DataFrame) -> dict[int, pd.Series]:
+    """All values (NaN included) per seed: {seed: Series indexed by image}."""
+    return {int(seed): group.set_index("image")["value"].astype(float)
+            for seed, group in df.groupby("seed", sort=True)}
+
+
+def _finite(side: dict[int, pd.Series]) -> dict[int, pd.Series]:
+    """The finite values per seed, seeds without any dropped."""
+    out = {}
+    for seed, values in side.items():
+        values = values[np.isfinite(values.to_numpy())]
+        if len(values):
+            out[seed] = values
+    return out
+
+
+def _boot_means(rng: np.random.Generator, groups: list[np.ndarray], n_boot: int) -> np.ndarray:
+    """Two-level bootstrap of the mean over groups (seeds) of per-group means (images).
+
+    Each replicate draws len(groups) groups with replacement and, for every draw, resamples that
+    group's values with replacement.
+    """
+    k = len(groups)
+    seed_draws = rng.integers(0, k, size=(n_boot, k))
+    total = np.zeros(n_boot)
+    for slot in range(k):
+        slot_means = np.empty(n_boot)
+        for g, values in enumerate(groups):
+            rows = np.flatnonzero(seed_draws[:, slot] == g)
+            if rows.size == 0:
+                continue
+            n = values.size
+            chunk = max(1, 2_000_000 // max(n, 1))
+            for start in range(0, rows.size, chunk):
+                part = rows[start:start + chunk]
+                idx = rng.integers(0, n, size=(part.size, n))
+                slot_means[part] = values[idx].mean(axis=1)
+        total += slot_means
+    return total / k
+
+
+def claim_verdict(
+    claim: Claim,
+    per_image: pd.DataFrame,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    notes: pd.DataFrame | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check one claim on our per-image scores, with a bootstrap interval.
+
+    ``our_difference`` is mean(better) - mean(worse) (each the mean over seeds of per-seed
+    image means), multiplied by -1 for lower-is-better metrics, so that positive always agrees
+    with the paper. The ``1 - alpha`` percentile interval comes from a two-level bootstrap:
+    seeds are resampled with replacement and, within each drawn seed, images with replacement.
+    When both variants were evaluated on exactly the same ``(seed, image)`` keys, the paired
+    differences are resampled (a pair with a NaN on either side is dropped); otherwise each
+    side is resampled independently.
+
+    Verdicts: ``supported`` (interval above 0), ``contradicted`` (below 0), ``not supported``
+    (contains 0), ``not testable here`` (a row is missing, the metric is NaN for every image --
+    the reason says which, quoting the run's note -- or fewer than :data:`MIN_VALUES` values).
+
+    Args:
+        claim: the claim.
+        per_image: rows of :func:`load_per_image` (``variant, seed, image, metric, value``;
+            ``paper`` and ``table`` are used to filter when present).
+        n_boot: bootstrap replicates.
+        seed: seed of the numpy Generator (deterministic).
+        alpha: 1 - confidence level.
+        notes: why metrics are missing: the :func:`load_results` frame (its ``note`` column), a
+            mapping metric -> reason, or a mapping variant -> {metric -> reason}.
+
+    Returns:
+        A dict with keys ``id, text, metric, reported_difference, our_difference, ci_low,
+        ci_high, n_images, n_seeds, verdict, reason``.
+    """
+    result: dict[str, Any] = {
+        "id": claim.id, "text": claim.text, "metric": claim.metric,
+        "reported_difference": claim.reported_difference,
+        "our_difference": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+        "n_images": 0, "n_seeds": 0, "verdict": "not testable here", "reason": "",
+    }
+    df = per_image
+    if "table" in df.columns:
+        df = df[df["table"] == claim.table]
+    if claim.paper is not None and "paper" in df.columns:
+        df = df[df["paper"] == claim.paper]
+    if "seed" not in df.columns:
+        df = df.assign(seed=0)
+
+    missing_rows = [v for v in (claim.better, claim.worse) if not (df["variant"] == v).any()]
+    if missing_rows:
+        result["reason"] = "no results for " + " and ".join(
+            f"variant {v!r}" for v in missing_rows) + f" in {claim.table}"
+        return result
+
+    df = df[df["metric"] == claim.metric]
+    sides = {}
+    empty = []
+    for variant in (claim.better, claim.worse):
+        side = _side(df[df["variant"] == variant])
+        if not _finite(side):
+            empty.append(variant)
+        sides[variant] = side
+    if empty:
+        reasons = {v: _notes_for(notes, claim, v) for v in empty}
+        texts = list(dict.fromkeys(r for r in reasons.values() if r))
+        if not texts:
+            detail = "no reason recorded"
+        elif len(texts) == 1 and all(reasons.values()):
+            detail = texts[0]
+        else:
+            detail = "; ".join(f"{v}: {r or 'no reason recorded'}" for v, r in reasons.items())
+        which = "" if len(empty) == 2 else f" for {empty[0]!r}"
+        result["reason"] = f"{claim.metric} not computed{which}: {detail}"
+        return result
+
+    raw_better, raw_worse = sides[claim.better], sides[claim.worse]
+    rng = np.random.default_rng(seed)
+    # paired when both rows were evaluated on the same (seed, image) keys; a pair with a
+    # non-finite value on either side is dropped
+    paired = (set(raw_better) == set(raw_worse)
+              and all(set(raw_better[s].index) == set(raw_worse[s].index) for s in raw_better))
+    diffs = {}
+    if paired:
+        for s in sorted(raw_better):
+            d = raw_better[s] - raw_worse[s].reindex(raw_better[s].index)
+            d = d[np.isfinite(d.to_numpy())]
+            if len(d):
+                diffs[s] = d
+        if not diffs:
+            result["reason"] = (f"no image has a finite {claim.metric} for both "
+                                f"{claim.better!r} and {claim.worse!r}")
+            return result
+    better, worse = _finite(raw_better), _finite(raw_worse)
+    counts = ([sum(len(d) for d in diffs.values())] if paired
+              else [sum(len(v) for v in better.values()), sum(len(v) for v in worse.values())])
+    if min(counts) < MIN_VALUES:
+        result["reason"] = (f"too few images for an interval: {min(counts)} finite "
+                            f"{'paired difference' if paired else 'value'}(s), "
+                            f"need at least {MIN_VALUES}")
+        return result
+    if paired:
+        groups = [diffs[s].to_numpy() for s in sorted(diffs)]
+        point = float(np.mean([g.mean() for g in groups]))
+        boot = _boot_means(rng, groups, n_boot)
+        n_images = len(set().union(*(set(d.index) for d in diffs.values())))
+        n_seeds = len(diffs)
+        how = f"paired bootstrap over {n_seeds} seed(s) x {n_images} image(s)"
+    else:
+        gb = [better[s].to_numpy() for s in sorted(better)]
+        gw = [worse[s].to_numpy() for s in sorted(worse)]
+        point = float(np.mean([g.mean() for g in gb]) - np.mean([g.mean() for g in gw]))
+        boot = _boot_means(rng, gb, n_boot) - _boot_means(rng, gw, n_boot)
+        images = set().union(*(set(v.index) for v in better.values()),
+                             *(set(v.index) for v in worse.values()))
+        n_images = len(images)
+        n_seeds = min(len(better), len(worse))
+        how = (f"unpaired bootstrap ({claim.better}: {len(better)} seed(s), "
+               f"{claim.worse}: {len(worse)} seed(s); {n_images} image(s))")
+    boot = claim.sign * boot
+    point = claim.sign * point
+    lo, hi = (float(q) for q in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
+    if lo > 0:
+        verdict = "supported"
+    elif hi < 0:
+        verdict = "contradicted"
+    else:
+        verdict = "not supported"
+    level = f"{100 * (1 - alpha):g}%"
+    result.update(
+        our_difference=point, ci_low=lo, ci_high=hi, n_images=int(n_images),
+        n_seeds=int(n_seeds), verdict=verdict,
+        reason=f"{level} interval from a {how}, {n_boot} resamples",
+    )
+    return result
+
+
+def claims_table(
+    claims: Iterable[Claim],
+    per_image: pd.DataFrame,
+    notes: pd.DataFrame | Mapping[str, Any] | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`claim_verdict` for each claim, as a DataFrame (one row per claim).
+
+    Every claim uses the same bootstrap ``seed``, so a claim's numbers do not depend on the
+    others.
+    """
+    columns = ["id", "text", "metric", "reported_difference", "our_difference", "ci_low",
+               "ci_high", "n_images", "n_seeds", "verdict", "reason"]
+    rows = [claim_verdict(c, per_image, n_boot=n_boot, seed=seed, alpha=alpha, notes=notes)
+            for c in claims]
+    return pd.DataFrame(rows, columns=columns)
