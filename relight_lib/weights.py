@@ -1,8 +1,8 @@
-"""Find ImageNet / LPIPS backbone weights offline; never download them.
+"""Find ImageNet / LPIPS backbone weights offline, and fetch them only where the network allows.
 
-Our machines cannot reach the internet, so pretrained torchvision checkpoints are *looked up*,
-never fetched (ARCHITECTURE.md section 6). A checkpoint is searched for under its torchvision
-file name, in this order:
+Our machines cannot reach the internet, so pretrained torchvision checkpoints are first *looked
+up* (ARCHITECTURE.md section 6). A checkpoint is searched for under its torchvision file name, in
+this order:
 
 1. the directory named by the environment variable ``RELIGHT_WEIGHTS`` (if set and non-empty);
 2. torch's own cache, ``torch.hub.get_dir()/checkpoints``, i.e. ``$TORCH_HOME/hub/checkpoints``
@@ -12,6 +12,15 @@ file name, in this order:
 torchvision names its files ``<arch>-<hash>.pth`` where ``<hash>`` is the first 8 (or more) hex
 digits of the file's SHA-256; a found file is checked against that prefix and a mismatch is an
 error (:class:`WeightsHashMismatch`), never a silent fallback.
+
+When no file is found, :func:`fetch_weights` tries torchvision's own download address once per
+process, with a short timeout and a message on stderr (never silently), into the torch cache;
+``RELIGHT_OFFLINE=1`` turns that off. On a user's online machine this is torchvision's usual
+download; on ours it fails at once (no DNS) and the lookup result stands.
+
+Policy per profile (:func:`policy_for`): ``require`` (paper profile: a missing file is an error
+naming the file to place and where) or ``allow_random`` (smoke, quick, gpu: a seeded random init,
+a :class:`RandomInitWarning`, and ``source='random'`` in run.json and on the book page).
 
 Only *training* backbones may fall back to a seeded random init, and only where the caller allows it
 (:func:`backbone` with ``allow_random=True``; the smoke/quick/gpu profiles do, the paper profile
@@ -38,7 +47,12 @@ import torch
 from torch import nn
 
 __all__ = [
+    "DOWNLOAD_URL",
     "ENV_VAR",
+    "POLICIES",
+    "RandomInitWarning",
+    "fetch_weights",
+    "policy_for",
     "REGISTRY",
     "WeightsHashMismatch",
     "WeightsInfo",
@@ -52,6 +66,72 @@ __all__ = [
 ]
 
 ENV_VAR = "RELIGHT_WEIGHTS"
+#: torchvision's download address for its checkpoint files.
+DOWNLOAD_URL = "https://download.pytorch.org/models/{file}"
+#: What a profile does when a training backbone's weights are missing.
+POLICIES = ("require", "allow_random")
+
+
+class RandomInitWarning(UserWarning):
+    """A training backbone starts from a random init because its ImageNet weights are missing."""
+
+
+def policy_for(allow_random: bool) -> str:
+    """The weights policy of a profile (``Profile.allow_random_backbone``).
+
+    >>> policy_for(False), policy_for(True)
+    ('require', 'allow_random')
+    """
+    return "allow_random" if allow_random else "require"
+
+
+_FETCH_FAILED: dict[str, str] = {}
+
+
+def fetch_weights(name: str, timeout: float = 10.0) -> Path | None:
+    """Try to download a registered checkpoint into the torch cache (once per process).
+
+    Returns the verified file, or None when downloads are off (``RELIGHT_OFFLINE=1``) or the
+    network does not allow it (the reason is kept for :func:`fetch_failure`). A message goes to
+    stderr before any download: nothing is fetched silently.
+    """
+    import socket
+    import sys
+    import urllib.request
+
+    if os.environ.get("RELIGHT_OFFLINE", "") not in ("", "0"):
+        return None
+    if name in _FETCH_FAILED:
+        return None
+    spec = _spec(name)
+    dest_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    dest = dest_dir / spec.files[0]
+    url = DOWNLOAD_URL.format(file=spec.files[0])
+    print(f"relight: {spec.files[0]} not found locally; trying {url} (timeout {timeout:g} s)",
+          file=sys.stderr)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".part")
+        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+            while chunk := r.read(1 << 20):
+                f.write(chunk)
+        os.replace(tmp, dest)
+        _verify(dest)
+    except (OSError, socket.timeout, WeightsHashMismatch) as e:
+        _FETCH_FAILED[name] = f"download from {url} failed ({type(e).__name__}: {e})"
+        print(f"relight: {_FETCH_FAILED[name]}", file=sys.stderr)
+        if dest.exists():
+            try:
+                _verify(dest)
+            except WeightsHashMismatch:
+                dest.unlink()
+        return None
+    return dest
+
+
+def fetch_failure(name: str) -> str | None:
+    """Why the last download of ``name`` failed in this process (None if not tried)."""
+    return _FETCH_FAILED.get(name)
 
 
 @dataclass(frozen=True)
@@ -272,14 +352,15 @@ def load_backbone_state(name: str) -> dict[str, torch.Tensor]:
         WeightsHashMismatch: see :func:`find_weights`.
     """
     spec = _spec(name)
-    path = find_weights(name)
+    path = find_weights(name) or fetch_weights(name)
     if path is None:
         raise WeightsNotFound(_not_found_message(spec))
     # weights_only: a checkpoint is data, never code (ARCHITECTURE.md section 7).
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def backbone(name: str, allow_random: bool, seed: int = 0) -> tuple[nn.Module, WeightsInfo]:
+def backbone(name: str, allow_random: bool | None = None, seed: int = 0,
+             policy: str | None = None) -> tuple[nn.Module, WeightsInfo]:
     """Build a torchvision backbone with ImageNet weights from disk, or a seeded random init.
 
     The model is always built with ``weights=None`` (torchvision never downloads), then the state
@@ -291,6 +372,8 @@ def backbone(name: str, allow_random: bool, seed: int = 0) -> tuple[nn.Module, W
             (False). Profiles smoke/quick/gpu allow it; the paper profile does not.
         seed: seed of the random init (used in both cases, so construction never consumes the
             global RNG). Default 0.
+        policy: ``'require'`` or ``'allow_random'`` (:data:`POLICIES`), an alternative to
+            ``allow_random``; give one of the two.
 
     Returns:
         ``(model, info)``: the full torchvision model (classifier included; callers slice what they
@@ -302,9 +385,17 @@ def backbone(name: str, allow_random: bool, seed: int = 0) -> tuple[nn.Module, W
     """
     import torchvision  # heavy import, only when a model is built
 
+    if policy is not None:
+        if policy not in POLICIES:
+            raise ValueError(f"weights policy {policy!r} is not one of {POLICIES}")
+        if allow_random is not None and allow_random != (policy == "allow_random"):
+            raise ValueError(f"allow_random={allow_random} contradicts policy {policy!r}")
+        allow_random = policy == "allow_random"
+    if allow_random is None:
+        raise TypeError("backbone() needs allow_random=... or policy=...")
     spec = _spec(name)
     # Look up (and verify) first: a corrupt file fails before a large model is built.
-    path = find_weights(name)
+    path = find_weights(name) or fetch_weights(name)
     if path is None and not allow_random:
         raise WeightsNotFound(_not_found_message(spec))
     # fork_rng: a seeded init that leaves the caller's RNG stream untouched.
@@ -318,7 +409,11 @@ def backbone(name: str, allow_random: bool, seed: int = 0) -> tuple[nn.Module, W
             name=name, source="file", path=str(path), sha256=file_sha256(path),
             reason=f"ImageNet weights loaded from {path}",
         )
+    import warnings
+
     dirs = ", ".join(str(d) for d in search_dirs())
+    warnings.warn(f"{name}: ImageNet weights not found ({spec.files[0]}); using a random init "
+                  f"with seed {seed}, as this profile allows", RandomInitWarning, stacklevel=2)
     return model, WeightsInfo(
         name=name, source="random", path=None, sha256=None,
         reason=(

@@ -176,14 +176,16 @@ def test_backbone_from_file(empty_dirs, registry_points_at, no_network):
 
 def test_backbone_random_allowed(empty_dirs, no_network):
     rng_before = torch.get_rng_state()
-    model, info = W.backbone("alexnet", allow_random=True, seed=3)
+    with pytest.warns(W.RandomInitWarning):
+        model, info = W.backbone("alexnet", allow_random=True, seed=3)
     assert torch.equal(torch.get_rng_state(), rng_before)  # caller's RNG untouched
     assert isinstance(model, torchvision.models.AlexNet)
     assert info.source == "random" and info.path is None and info.sha256 is None
     assert "seed 3" in info.reason and "alexnet-owt-7be5be79.pth" in info.reason
-    again, _ = W.backbone("alexnet", allow_random=True, seed=3)
+    with pytest.warns(W.RandomInitWarning):
+        again, _ = W.backbone("alexnet", allow_random=True, seed=3)
+        other, _ = W.backbone("alexnet", allow_random=True, seed=4)
     assert torch.equal(model.features[0].weight, again.features[0].weight)
-    other, _ = W.backbone("alexnet", allow_random=True, seed=4)
     assert not torch.equal(model.features[0].weight, other.features[0].weight)
     out = model.eval()(torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 1000)
@@ -200,3 +202,87 @@ def test_hash_cache(tmp_path):
     assert W.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
     f.write_bytes(b"abcd")  # size changes -> recomputed
     assert W.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest()
+
+
+# --- download where the network allows, policies, the random-init warning -------------------
+
+
+class _Response:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._buf = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._buf.read(n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _fake_spec(monkeypatch, data: bytes) -> str:
+    import dataclasses
+    import hashlib
+
+    name = f"alexnet-owt-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    spec = W.REGISTRY["alexnet"]
+    monkeypatch.setitem(W.REGISTRY, "alexnet", dataclasses.replace(spec, files=(name,)))
+    monkeypatch.setattr(W, "_FETCH_FAILED", {})
+    return name
+
+
+def test_fetch_downloads_verifies_and_announces(monkeypatch, tmp_path, capsys):
+    import urllib.request
+
+    monkeypatch.delenv("RELIGHT_OFFLINE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    name = _fake_spec(monkeypatch, b"weights")
+    seen = []
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout: seen.append((url, timeout)) or _Response(b"weights"))
+    path = W.fetch_weights("alexnet", timeout=3)
+    assert path is not None and path.name == name and path.read_bytes() == b"weights"
+    assert seen == [(W.DOWNLOAD_URL.format(file=name), 3)]
+    assert "trying https://download.pytorch.org/models/" in capsys.readouterr().err
+
+
+def test_fetch_failure_is_remembered_and_bad_content_removed(monkeypatch, tmp_path):
+    import urllib.request
+
+    monkeypatch.delenv("RELIGHT_OFFLINE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    _fake_spec(monkeypatch, b"weights")
+    calls = []
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout: calls.append(url) or _Response(b"tampered"))
+    assert W.fetch_weights("alexnet") is None
+    assert "mismatch" in W.fetch_failure("alexnet")
+    assert not list((tmp_path / "th").rglob("*.pth"))
+    assert W.fetch_weights("alexnet") is None and len(calls) == 1  # tried once
+
+
+def test_offline_means_no_attempt(monkeypatch):
+    import urllib.request
+
+    monkeypatch.setenv("RELIGHT_OFFLINE", "1")
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("no download"))
+    monkeypatch.setattr(W, "_FETCH_FAILED", {})
+    assert W.fetch_weights("vgg16") is None
+
+
+def test_policies_and_random_init_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("RELIGHT_WEIGHTS", raising=False)
+    assert W.policy_for(False) == "require"
+    with pytest.raises(W.WeightsNotFound, match="alexnet-owt-7be5be79.pth"):
+        W.backbone("alexnet", policy="require")
+    with pytest.warns(W.RandomInitWarning, match="random init"):
+        _, info = W.backbone("alexnet", policy="allow_random")
+    assert info.source == "random"
+    with pytest.raises(ValueError, match="not one of"):
+        W.backbone("alexnet", policy="maybe")
+    with pytest.raises(ValueError, match="contradicts"):
+        W.backbone("alexnet", allow_random=True, policy="require")

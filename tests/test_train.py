@@ -1,0 +1,170 @@
+"""The engine: training beats identity, exact resume, schedules, checkpoints, DDP, predict."""
+
+import json
+import os
+import sys
+
+import pytest
+import torch
+
+from relight_lib import metrics, train
+from relight_lib.data import synvidit
+from relight_lib.data.vidit import OneToOneDataset
+from relight_lib.models import build_model
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    pytest.importorskip("mitsuba")
+    root = tmp_path_factory.mktemp("train") / "set"
+    cfg = synvidit.RenderConfig(n_scenes=6, size=32, spp=2, seed=3, conditions=("6500_N", "4500_E"))
+    synvidit.render_dataset(root, cfg, progress=False)
+    return root
+
+
+def l1(pred, batch):
+    return (pred - batch["target"]).abs().mean()
+
+
+def _fit(root, steps, **kw):
+    torch.manual_seed(0)
+    model = build_model("tiny_unet", width=8)
+    data = OneToOneDataset(root, split="train")
+    settings = {"steps": steps, "batch_size": 2, "lr": 2e-3, "device": "cpu",
+                **kw.pop("cfg", {})}
+    cfg = train.TrainConfig(**settings)
+    return train.fit(model, l1, data, config=cfg, progress=False, **kw), data
+
+
+def test_training_beats_identity_on_the_training_pairs(data_root):
+    res, data = _fit(data_root, 40)
+    batch = train.collate([data[i] for i in range(len(data))])
+    pred = train.predict(res.model, batch)
+    ours = metrics.psnr(pred, batch["target"]).item()
+    ident = metrics.psnr(batch["input"], batch["target"]).item()
+    assert ours > ident + 0.5
+    losses = [h["loss"] for h in res.history]
+    assert len(losses) == 40 and sum(losses[-5:]) < sum(losses[:5])
+
+
+def test_interrupted_and_resumed_run_ends_with_identical_weights(data_root, tmp_path):
+    full, _ = _fit(data_root, 8, checkpoint=tmp_path / "a.pt", cfg={"ckpt_every": 4})
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_5(step, loss):
+        if step == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        _fit(data_root, 8, checkpoint=tmp_path / "b.pt", cfg={"ckpt_every": 4},
+             on_step=stop_at_5)
+    assert train.load_checkpoint(tmp_path / "b.pt")["step"] == 4
+    resumed, _ = _fit(data_root, 8, checkpoint=tmp_path / "b.pt", cfg={"ckpt_every": 4},
+                      resume=True)
+    assert resumed.resumed_from == 4
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["loss"] for h in full.history] == [h["loss"] for h in resumed.history]
+
+
+def test_resume_refuses_another_configuration(data_root, tmp_path):
+    _fit(data_root, 2, checkpoint=tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="lr"):
+        _fit(data_root, 2, checkpoint=tmp_path / "c.pt", resume=True, cfg={"lr": 1e-2})
+
+
+def test_checkpoints_are_weights_only(tmp_path):
+    model = build_model("tiny_unet", width=4)
+    path = train.save_checkpoint(tmp_path / "m.pt", model, step=3,
+                                 model_spec={"name": "tiny_unet", "kwargs": {"width": 4}})
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 3
+    again = train.model_from_checkpoint(path)
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(again({"input": x}), model.eval()({"input": x}))
+    with pytest.raises(ValueError, match="holds a 'tiny_unet'"):
+        train.model_from_checkpoint(path, name="other")
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="not a relight checkpoint"):
+        train.load_checkpoint(bad)
+    evil = tmp_path / "evil.pt"
+    torch.save({"f": print}, evil)  # a pickled function: refused by weights_only
+    with pytest.raises(ValueError, match="not a loadable checkpoint"):
+        train.load_checkpoint(evil)
+    with pytest.raises(FileNotFoundError):
+        train.load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("schedule, kw, last", [
+    ("constant", {}, 1e-2),
+    ("step", {"step_size": 5, "gamma": 0.5}, 1e-2 * 0.5),
+    ("exponential", {"final_lr": 1e-4}, 1e-4),
+    ("cosine", {"final_lr": 1e-4}, 1e-4),
+])
+def test_schedules(schedule, kw, last):
+    cfg = train.TrainConfig(steps=10, lr=1e-2, schedule=schedule, **kw)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=cfg.lr)
+    sched = train.make_scheduler(opt, cfg, 10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(1e-2)
+    assert lrs[-1] == pytest.approx(last, rel=1e-6)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="budget"):
+        train.TrainConfig()
+    with pytest.raises(ValueError, match="final_lr"):
+        train.TrainConfig(steps=1, schedule="cosine")
+    with pytest.raises(ValueError, match="not one of"):
+        train.TrainConfig(steps=1, schedule="linear")
+
+
+def test_data_order_depends_on_seed_and_epoch_only():
+    a = [train.batch_indices(10, 3, seed=1, step=s) for s in range(6)]
+    assert a == [train.batch_indices(10, 3, seed=1, step=s) for s in range(6)]
+    assert sorted(sum(a[:3], [])) == sorted(set(sum(a[:3], [])))  # an epoch has no repeats
+    assert a != [train.batch_indices(10, 3, seed=2, step=s) for s in range(6)]
+
+
+def test_predict_pads_and_crops():
+    model = build_model("tiny_unet", width=4)
+    x = torch.rand(1, 3, 30, 33)
+    out = train.predict(model, {"input": x})
+    assert out.shape == x.shape and torch.allclose(out, x)  # the untrained net is the identity
+
+
+def test_workers_give_the_same_batches(data_root):
+    a, _ = _fit(data_root, 4)
+    b, _ = _fit(data_root, 4, cfg={"num_workers": 2})
+    assert [h["loss"] for h in a.history] == pytest.approx([h["loss"] for h in b.history])
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one(data_root, tmp_path):
+    config = {
+        "model": {"name": "tiny_unet", "kwargs": {"width": 4}},
+        "loss": [{"name": "charbonnier", "weight": 1.0}],
+        "train_data": {"type": "one_to_one", "root": str(data_root), "split": "train"},
+        "train": {"steps": 4, "batch_size": 4, "lr": 1e-3, "device": "cpu", "seed": 0},
+        "progress": False,
+    }
+    # one process
+    single = dict(config, checkpoint=str(tmp_path / "one.pt"), history=str(tmp_path / "one.json"))
+    train.run_config(single)
+    # two processes under torchrun (gloo)
+    hist = train.launch_distributed(config, devices=2, workdir=tmp_path / "ddp", timeout=300)
+    assert hist["world_size"] == 2 and len(hist["history"]) == 4
+    a = train.load_checkpoint(tmp_path / "one.pt")["model"]
+    b = train.load_checkpoint(tmp_path / "ddp" / "model.pt")["model"]
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert one["world_size"] == 1
