@@ -2,8 +2,8 @@
 
 Sub-commands: ``render`` (SynVIDIT), ``check-data`` (any VIDIT-format folder),
 ``contact-sheet`` (a figure for the book), ``bench-render`` (render speed, written to
-``results/bench/``), ``reproduce`` (papermill runs of the table rows) and ``book`` (the Jupyter
-Book). Later issues add ``predict`` and ``bench``.
+``results/bench/``), ``reproduce`` (papermill runs of the table rows), ``book`` (the Jupyter Book) and
+``predict`` (relight your own image). A later issue adds ``bench``.
 """
 
 from __future__ import annotations
@@ -210,6 +210,35 @@ def _cmd_book(args) -> int:
     return 0
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="relight your own image with a trained checkpoint",
+                       description="Relight IN.png with a trained model and write OUT.png. "
+                       "Sides the model cannot take are padded and cropped back; large images "
+                       "are processed in overlapping tiles when they do not fit in memory.")
+    p.add_argument("--model", help="registered model name (default: the one in the checkpoint)")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--image", required=True, type=Path)
+    p.add_argument("--depth", type=Path, help="depth map (.npy as in VIDIT, or a grey PNG)")
+    p.add_argument("--guide", type=Path, help="guide image (any-to-any models)")
+    p.add_argument("--guide-depth", type=Path, help="depth of the guide image")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--tile", default="auto",
+                   help="tile side in px, or 'auto' (whole image, tiles only on out-of-memory)")
+    p.add_argument("--overlap", type=int, default=32, help="tile overlap in px (default 32)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+
+
+def _cmd_predict(args) -> int:
+    from relight_lib.infer import predict_file
+    from relight_lib.utils import pick_device
+
+    tile = args.tile if args.tile == "auto" else int(args.tile)
+    print(predict_file(args.model, args.checkpoint, args.image, args.out, depth=args.depth,
+                       guide=args.guide, guide_depth=args.guide_depth, tile=tile,
+                       overlap=args.overlap, device=str(pick_device(args.device))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from relight_lib import __version__
 
@@ -223,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_reproduce(sub)
     _add_book(sub)
+    _add_predict(sub)
     return parser
 
 
@@ -233,6 +263,7 @@ COMMANDS = {
     "bench-render": _cmd_bench,
     "reproduce": _cmd_reproduce,
     "book": _cmd_book,
+    "predict": _cmd_predict,
 }
 
 
