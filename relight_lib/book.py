@@ -32,6 +32,7 @@ CHAPTERS: list[tuple[str, list[str]]] = [
     ("book/data", []),
     ("book/metrics", []),
     ("book/baselines/index", ["baselines"]),
+    ("book/ltnet/index", ["ltnet"]),
 ]
 
 
@@ -194,3 +195,100 @@ def executed_summary(profile: str) -> list[dict[str, Any]]:
         out.append({"notebook": nb.as_posix(), "duration_s": meta.get("duration"),
                     "exception": meta.get("exception")})
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# paper pages: reported vs ours, and claims
+
+DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "mps": 4, "score_l2": 3, "mse": 4, "runtime_s": 4}
+
+
+def table_view(paper: str, table: str, metrics: list[str], profile: str | None = None,
+               split: str | None = "validation") -> tuple["Any", list[str]]:
+    """A paper table as the book shows it: per row, the paper's number and ours (mean ± sd over
+    seeds; 'n/a' with a reason when we could not compute it; '—' when not run).
+
+    Returns the DataFrame (indexed by the row label) and the list of reasons for n/a values.
+    """
+    import pandas as pd
+
+    from relight_lib import results
+
+    profile = profile or current_profile()
+    ours = results.load_results("results", profile, paper=paper, table=table)
+    try:
+        rep = results.load_reported(paper, table)
+    except (FileNotFoundError, ValueError):
+        rep = pd.DataFrame(columns=results.SCHEMA)
+    if split is not None and len(rep):
+        rep = rep[rep["split"] == split]
+    cmp = results.compare_table(ours, rep, metrics)
+    run_variants = set(ours["variant"]) if len(ours) else set()
+    view = pd.DataFrame(index=cmp["label"].fillna(cmp["variant"]).tolist())
+    reasons: list[str] = []
+    for m in metrics:
+        d = DIGITS.get(m, 3)
+        view[f"{m.upper()} paper"] = [f"{v:.{d}f}" if pd.notna(v) else "—"
+                                      for v in cmp[f"{m}_reported"]]
+        col = []
+        for _, r in cmp.iterrows():
+            if r["variant"] not in run_variants:
+                col.append("—")
+            elif pd.isna(r[f"{m}_mean"]):
+                col.append("n/a")
+                note = ours.loc[(ours.variant == r["variant"]) & (ours.metric == m), "note"]
+                note = next((str(x) for x in note if isinstance(x, str) and x), "")
+                if note:
+                    reasons.append(short_reason(m, note))
+            else:
+                col.append(results.format_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"], d))
+        view[f"{m.upper()} ours"] = col
+    return view, sorted(set(reasons))
+
+
+def short_reason(metric: str, note: str) -> str:
+    """One line for a page: why ``metric`` is n/a (the full text stays in run.json)."""
+    lpips = "LPIPS unavailable" in note or "alexnet" in note.lower()
+    if "not run here" in note:
+        why = ("its loss needs LPIPS, whose AlexNet weights are not on this machine" if lpips
+               else note.split("not run here:", 1)[1].strip().splitlines()[0])
+        return f"rows marked n/a in every column were not run here: {why}"
+    if lpips:
+        return (f"{metric.upper()}: n/a because the AlexNet weights that LPIPS needs are not on "
+                "this machine (see the Metrics chapter)")
+    return f"{metric.upper()}: {note.splitlines()[0]}"
+
+
+def claims_view(paper: str, profile: str | None = None) -> "Any":
+    """The verdict of every claim in ``notebooks/<paper>/claims.yaml`` for a profile."""
+    import pandas as pd
+
+    from relight_lib import results
+
+    profile = profile or current_profile()
+    claims = results.load_claims(Path("notebooks", paper, "claims.yaml"), paper=paper)
+    frames, notes = [], []
+    for table in sorted({c.table for c in claims}):
+        if Path("results", profile, paper, table).exists():
+            frames.append(results.load_per_image("results", profile, paper, table))
+            notes.append(results.load_results("results", profile, paper=paper, table=table))
+    per_image = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["paper", "table", "variant", "seed", "image", "metric", "value"])
+    note_frame = pd.concat(notes, ignore_index=True) if notes else None
+    t = results.claims_table(claims, per_image, note_frame)
+
+    def fmt(v, metric):
+        return "—" if pd.isna(v) else f"{v:+.{DIGITS.get(metric, 3)}f}"
+
+    return pd.DataFrame({
+        "claim": t["text"],
+        "metric": t["metric"].str.upper(),
+        "paper's difference": [fmt(v, m) for v, m in zip(t["reported_difference"], t["metric"])],
+        "our difference [95% CI]": [
+            "—" if pd.isna(d) else f"{fmt(d, m)} [{fmt(lo, m)}, {fmt(hi, m)}]"
+            for d, lo, hi, m in zip(t["our_difference"], t["ci_low"], t["ci_high"], t["metric"])],
+        "verdict": t["verdict"],
+        "why": [short_reason(m, r) if isinstance(r, str) and ("LPIPS" in r or "not run" in r)
+                else (str(r).splitlines()[0] if isinstance(r, str) else "")
+                for r, m in zip(t["reason"], t["metric"])],
+    })

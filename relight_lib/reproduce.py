@@ -288,6 +288,13 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
             todo.append(row)
     if todo and render:
         profiles.ensure_data(prof, progress=True)
+    if todo and jobs > 1:
+        # each kernel gets its share of the cores: torch's default of one thread per core in
+        # every kernel oversubscribes the machine and slows small convolutions by orders of
+        # magnitude (seen on our 2-core machines)
+        share = str(max(1, (os.cpu_count() or 1) // jobs))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = share
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
             futs = {r.name: ex.submit(run_row, r, profile, results_root, True, lib_hash, log)

@@ -90,3 +90,37 @@ def test_rerun_is_cached_and_one_row_can_be_forced(smoke_book):
         assert [(o.row.variant, o.status) for o in one] == [("identity", "ran")]
     finally:
         os.chdir(old)
+
+
+def test_short_reasons():
+    assert "AlexNet" in book.short_reason("lpips", "LPIPS unavailable (no random trunk): ...")
+    r = book.short_reason("psnr", "not run here: lpips loss unavailable: cannot use LPIPS")
+    assert r.startswith("rows marked n/a") and "LPIPS" in r
+    assert book.short_reason("ssim", "3 of 14 images gave NaN\nmore") == "SSIM: 3 of 14 images gave NaN"
+
+
+@pytest.mark.slow
+def test_paper_pages_show_reported_and_ours(smoke_book):
+    root, html, _ = smoke_book
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        view, reasons = book.table_view("ltnet", "table2", ["psnr", "ssim", "mps"], "smoke")
+        assert list(view.index) == ["I,D", "I,D,V", "I,D,N", "I,D,V,N"]
+        assert view.loc["I,D", "PSNR paper"] == "16.85"
+        assert view["PSNR ours"].str.match(r"^\d+\.\d\d$").all()  # one seed: no ± part
+        assert view["MPS ours"].eq("n/a").all() and any("AlexNet" in r for r in reasons)
+        claims = book.claims_view("ltnet", "smoke")
+        assert set(claims["verdict"]) <= {"supported", "not supported", "contradicted",
+                                          "not testable here"}
+        assert len(claims) == len(results_claims(root))
+    finally:
+        os.chdir(old)
+    page = (html / "book" / "ltnet" / "index.html").read_text()
+    assert "Table 2: augmented inputs" in page and "16.85" in page
+
+
+def results_claims(root):
+    from relight_lib import results
+
+    return results.load_claims(root / "notebooks" / "ltnet" / "claims.yaml", paper="ltnet")

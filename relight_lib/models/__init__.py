@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from relight_lib.models.base import RelightModel, count_parameters, pad_to_multiple
+from relight_lib.models.ltnet import LTNet, LTNetLarge
 from relight_lib.models.tiny_unet import TinyUNet
 
 #: name -> model class. Paper models are added here as their issues land.
 MODELS: dict[str, type[RelightModel]] = {
     "tiny_unet": TinyUNet,
+    "ltnet": LTNet,  # LTNet* (nc 16, f1 2); Table 5 sizes through nc / f1
+    "ltnet_large": LTNetLarge,  # LTNet† (nc 32, f1 8)
 }
 
 
