@@ -57,6 +57,7 @@ from torch import nn
 
 from relight_lib import metrics as _metrics
 from relight_lib import weights as _weights
+from relight_lib.metrics import Reduction, _check_reduction, _reduce
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -97,17 +98,10 @@ __all__ = [
     "vgg_features",
 ]
 
-Reduction = Literal["none", "mean", "sum"]
-_REDUCTIONS = ("none", "mean", "sum")
 
 
 # ---------------------------------------------------------------------------------------------
 # checks and reductions
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
 def _check_tensor(x: Any, name: str, min_rank: int, max_rank: int | None = None) -> None:
@@ -140,15 +134,6 @@ def _check_pair(
 def _per_sample(values: torch.Tensor) -> torch.Tensor:
     """(B, ...) element values -> (B,) per-sample means."""
     return values.reshape(values.shape[0], -1).mean(1)
-
-
-def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
-    """(B,) per-sample values -> (B,) | scalar."""
-    if reduction == "none":
-        return values
-    if reduction == "sum":
-        return values.sum()
-    return values.mean()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from relight_lib.data.transforms import rgb_to_grey
+from relight_lib.data.transforms import as_batched, rgb_to_grey
 
 __all__ = [
     "CODE_ENSEMBLE_WEIGHTS",
@@ -87,21 +87,6 @@ _A_FLOOR = 1e-6
 
 
 # ---- shape helpers -----------------------------------------------------------------------------
-
-def _batched(x: Any, name: str, channels: int | None = None) -> tuple[torch.Tensor, bool]:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor (NumPy arrays: torch.from_numpy), "
-                        f"got {type(x).__name__}")
-    if x.dim() == 3:
-        x, unbatched = x.unsqueeze(0), True
-    elif x.dim() == 4:
-        unbatched = False
-    else:
-        raise ValueError(f"{name} must be (B, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{name} must have {channels} channels, got shape {tuple(x.shape)}")
-    return x, unbatched
-
 
 def _extent(size: int) -> tuple[int, int]:
     """Pixels before and after the centre covered by a window of ``size`` (OpenCV's anchor).
@@ -160,7 +145,7 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """
     if radius < 0:
         raise ValueError(f"radius must be >= 0, got {radius}")
-    x, unbatched = _batched(x, "x")
+    x, unbatched = as_batched(x, "x")
     out = _box_mean(x, 2 * radius + 1)
     return out.squeeze(0) if unbatched else out
 
@@ -201,8 +186,8 @@ def guided_filter(
     """
     if radius < (1 if window_quirk else 0):
         raise ValueError(f"radius must be >= {1 if window_quirk else 0}, got {radius}")
-    i, unbatched = _batched(guide, "guide", 1)
-    p, src_unbatched = _batched(src, "src")
+    i, unbatched = as_batched(guide, "guide", 1)
+    p, src_unbatched = as_batched(src, "src")
     if src_unbatched != unbatched or i.shape[0] != p.shape[0] or i.shape[-2:] != p.shape[-2:]:
         raise ValueError(f"guide {tuple(guide.shape)} and src {tuple(src.shape)} must have the "
                          "same batch size and height/width")
@@ -245,7 +230,7 @@ def dark_channel(img: torch.Tensor, patch: int = 15) -> torch.Tensor:
                 [1., 0., 0., 0., 1.],
                 [1., 1., 1., 1., 1.]])
     """
-    x, unbatched = _batched(img, "img")
+    x, unbatched = as_batched(img, "img")
     before, after = _extent(patch)
     m = x.amin(dim=1, keepdim=True)
     # erosion = -dilation(-x); padding with -inf keeps outside pixels out of every maximum
@@ -282,8 +267,8 @@ def atmospheric_light(img: torch.Tensor, dark: torch.Tensor, quirk: bool = False
         >>> atmospheric_light(img, img[:1], quirk=True)  # only the brightest, halved
         tensor([0.5000, 0.5000, 0.5000])
     """
-    x, unbatched = _batched(img, "img")
-    d, _ = _batched(dark, "dark", 1)
+    x, unbatched = as_batched(img, "img")
+    d, _ = as_batched(dark, "dark", 1)
     b, c, h, w = x.shape
     if d.shape[0] != b or d.shape[-2:] != (h, w):
         raise ValueError(f"dark {tuple(dark.shape)} does not match img {tuple(img.shape)}")
@@ -317,7 +302,7 @@ def transmission(img: torch.Tensor, airlight: torch.Tensor, omega: float = 0.95,
         >>> transmission(img, torch.ones(1, 3), omega=0.9)[0, 0, 0, 0]
         tensor(0.5500)
     """
-    x, _ = _batched(img, "img", 3)
+    x, _ = as_batched(img, "img", 3)
     a = airlight.to(x.dtype).reshape(x.shape[0], 3, 1, 1).clamp_min(_A_FLOOR)
     return 1.0 - omega * dark_channel(x / a, patch)
 
@@ -369,7 +354,7 @@ def dehaze(
         >>> bool(torch.allclose(dehaze(J), J))
         True
     """
-    x, unbatched = _batched(img, "img", 3)
+    x, unbatched = as_batched(img, "img", 3)
     if not x.is_floating_point():
         raise TypeError(f"img must be a float tensor in [0, 1], got dtype {x.dtype}")
     if not 0.0 <= omega <= 1.0:

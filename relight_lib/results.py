@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -57,6 +56,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from relight_lib.data.imageio import sha256_file
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -334,14 +335,6 @@ def _write_json(obj: Any, path: Path) -> None:
         f.write("\n")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _normalise_per_image(per_image: pd.DataFrame) -> pd.DataFrame:
     """Return per-image scores in long form ``image, metric, value`` (float values)."""
     if not isinstance(per_image, pd.DataFrame):
@@ -511,8 +504,8 @@ def write_run(
             "extra": _json_safe(extra or {}),
             "files": ["metrics.csv", "per_image.csv", "run.json"],
             "sha256": {
-                "metrics.csv": _sha256(tmp / "metrics.csv"),
-                "per_image.csv": _sha256(tmp / "per_image.csv"),
+                "metrics.csv": sha256_file(tmp / "metrics.csv"),
+                "per_image.csv": sha256_file(tmp / "per_image.csv"),
             },
         }
         _write_json(record, tmp / "run.json")

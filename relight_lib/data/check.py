@@ -26,7 +26,6 @@ Warnings (which do not make the report fail): depth values outside [0, 1].
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,7 +38,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from relight_lib.data.depth import load_depth
-from relight_lib.data.imageio import DataError, read_rgb
+from relight_lib.data.imageio import DataError, read_rgb, sha256_file
 from relight_lib.data.layout import ALL_CONDITIONS, MANIFEST, Condition, parse_image_name
 from relight_lib.data.vidit import (
     _child,
@@ -169,14 +168,6 @@ def _split_from_path(path: Path, root: Path) -> str | None:
         if part == root:
             break
     return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _image_size(path: Path, decode: bool) -> tuple[int, int]:
@@ -366,7 +357,7 @@ def check_data(
                 n_bytes = f.stat().st_size
                 if "bytes" in meta and meta["bytes"] != n_bytes:
                     col.add("checksum", f, f"{n_bytes} bytes, manifest.json says {meta['bytes']}")
-                elif "sha256" in meta and _sha256(f) != str(meta["sha256"]).lower():
+                elif "sha256" in meta and sha256_file(f) != str(meta["sha256"]).lower():
                     col.add("checksum", f, "sha256 differs from manifest.json")
             bar.update()
     finally:

@@ -48,7 +48,7 @@ import numpy as np
 from relight_lib.data import layout
 from relight_lib.data.colour import cct_to_linear_srgb, linear_to_srgb, luminance
 from relight_lib.data.depth import depth_bytes
-from relight_lib.data.imageio import atomic_write
+from relight_lib.data.imageio import atomic_write, sha256_file
 from relight_lib.data.layout import (
     ALL_CONDITIONS,
     ANY2ANY_DIR,
@@ -339,10 +339,6 @@ def render_scene(spec: SceneSpec, conditions: Iterable[Condition], size: int, sp
 # files, manifest, resume
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_write(path) as tmp:
         tmp.write_bytes(data)
@@ -434,7 +430,7 @@ def _scene_complete(root: Path, manifest: dict, cfg: RenderConfig, index: int, s
         path = root / rel
         if rec is None or not path.exists() or path.stat().st_size != rec["bytes"]:
             return False
-        if _sha256(path) != rec["sha256"]:
+        if sha256_file(path) != rec["sha256"]:
             return False
     return True
 

@@ -107,10 +107,12 @@ SOBEL_Y = SOBEL_X.t().contiguous()
 
 def _check_tensor(x: Any, name: str) -> None:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor (NumPy arrays: torch.from_numpy), "
+                        f"got {type(x).__name__}")
 
 
-def _batched(x: torch.Tensor, name: str, channels: int | None = None) -> tuple[torch.Tensor, bool]:
+def as_batched(x: torch.Tensor, name: str, channels: int | None = None
+               ) -> tuple[torch.Tensor, bool]:
     """(B, C, H, W) or (C, H, W) -> ((B, C, H, W), was_unbatched), checking C if given."""
     _check_tensor(x, name)
     if x.dim() == 3:
@@ -120,7 +122,8 @@ def _batched(x: torch.Tensor, name: str, channels: int | None = None) -> tuple[t
     else:
         raise ValueError(f"{name} must be (B, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{name} must have {channels} channel(s), got shape {tuple(x.shape)}")
+        plural = "s" if channels != 1 else ""
+        raise ValueError(f"{name} must have {channels} channel{plural}, got shape {tuple(x.shape)}")
     return x, unbatched
 
 
@@ -159,7 +162,7 @@ def normalize_depth(depth: torch.Tensor) -> torch.Tensor:
                  [0.2500, 1.0000]]])
     """
     _check_tensor(depth, "depth")
-    d, unbatched = _batched(_float(depth), "depth")
+    d, unbatched = as_batched(_float(depth), "depth")
     lo = d.amin(dim=(1, 2, 3), keepdim=True)
     span = d.amax(dim=(1, 2, 3), keepdim=True) - lo
     # where the span is 0, divide by 1 instead: (d - lo) is 0 there anyway
@@ -204,7 +207,7 @@ def rgb_to_grey(rgb: torch.Tensor) -> torch.Tensor:
         tensor([[[1., 1.]]])
     """
     _check_tensor(rgb, "rgb")
-    x, unbatched = _batched(_float(rgb), "rgb", 3)
+    x, unbatched = as_batched(_float(rgb), "rgb", 3)
     w = torch.tensor(GREY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return _unbatch((x * w).sum(dim=1, keepdim=True), unbatched)
 
@@ -314,14 +317,14 @@ def normal_map(
     """
     if recipe not in NORMAL_RECIPES:
         raise ValueError(f"unknown normal-map recipe {recipe!r}; expected one of {NORMAL_RECIPES}")
-    d, unbatched = _batched(depth, "depth", 1)
+    d, unbatched = as_batched(depth, "depth", 1)
     d = _float(d)
     if recipe == "code":
         return _unbatch(_code_normals(d).clamp_(0.0, 1.0), unbatched)
     if rgb is None:
         raise ValueError("normal_map(recipe='paper') needs the RGB image (it uses its Sobel "
                          "gradients); only recipe='code' works from depth alone")
-    x, rgb_unbatched = _batched(rgb, "rgb", 3)
+    x, rgb_unbatched = as_batched(rgb, "rgb", 3)
     if rgb_unbatched != unbatched or x.shape[0] != d.shape[0] or x.shape[-2:] != d.shape[-2:]:
         raise ValueError(f"rgb {tuple(rgb.shape)} and depth {tuple(depth.shape)} must have the "
                          "same batch size and height/width")
@@ -409,7 +412,7 @@ def make_inputs(
                          f"expected one of {NORMAL_RECIPES}")
     if image_key not in batch or batch[image_key] is None:
         raise ValueError(f"batch has no image under key {image_key!r} (keys: {sorted(batch)})")
-    rgb, unbatched = _batched(batch[image_key], f"batch[{image_key!r}]", 3)
+    rgb, unbatched = as_batched(batch[image_key], f"batch[{image_key!r}]", 3)
     rgb = _float(rgb)
     needs_depth = sorted(names & {"depth", "inverse_depth", "normal"})
     maps = [rgb]
@@ -418,7 +421,7 @@ def make_inputs(
         if raw is None:
             raise ValueError(f"inputs {needs_depth} need the depth map under key {depth_key!r}, "
                              f"which the batch does not have (keys: {sorted(batch)})")
-        raw, depth_unbatched = _batched(raw, f"batch[{depth_key!r}]", 1)
+        raw, depth_unbatched = as_batched(raw, f"batch[{depth_key!r}]", 1)
         if depth_unbatched != unbatched or raw.shape[0] != rgb.shape[0] \
                 or raw.shape[-2:] != rgb.shape[-2:]:
             raise ValueError(f"image {tuple(batch[image_key].shape)} and depth "
