@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from relight_lib import metrics, profiles, results, utils
-from relight_lib.train import TrainConfig, fit, predict
+from relight_lib.train import TrainConfig, fit, predict, time_inference
 
 EVAL_METRICS = ("psnr", "ssim", "lpips", "mps", "score_l2")
 CHECKPOINT_DIR = Path("_build/checkpoints")
@@ -165,7 +165,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
                                limit=cfg.eval_limit)
     settings = {"steps": cfg.train_steps, "batch_size": cfg.batch_size, "device": cfg.device,
+                "amp": cfg.amp, "channels_last": cfg.channels_last, "compile": cfg.compile,
                 **dict(train or {})}
+    manifest_sha = profiles.data_manifest_sha256(cfg)
     post = _postprocess(postprocess)
     params = {**cfg.to_dict(), "model": model, "model_kwargs": dict(model_kwargs or {}),
               "loss": [dict(t) for t in loss], "train": settings, "augment": augment,
@@ -178,6 +180,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         devs = list(deviations)
         weights: dict[str, Any] = {}
         history: list[dict] = []
+        timing: dict[str, Any] = {}
         try:
             objective = build_objective(loss, cfg.allow_random_backbone)
         except NotRunnable as e:
@@ -200,6 +203,12 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
 
             res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
             per_image, notes = res.rows, res.notes
+            # the papers' run-time column: seconds per image, here and at 1024 px
+            timing = {"device": device,
+                      f"inference_s_{cfg.size}px": time_inference(fitted.model, cfg.size, device)}
+            if cfg.time_1024:
+                timing["inference_s_1024px"] = time_inference(fitted.model, 1024, device,
+                                                              repeats=1)
             if res.lpips_weights:
                 weights["lpips_metric"] = res.lpips_weights
         out = results.write_run(
@@ -208,8 +217,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             split=cfg.eval_split, per_image=per_image, notes=notes, label=label or variant,
             params=params, weights=weights, deviations=devs,
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
-            cache_key=cache_key, extra={"parameters": count_parameters(net),
-                                        "train_steps": len(history)})
+            cache_key=cache_key, data_manifest_sha256=manifest_sha,
+            extra={"parameters": count_parameters(net), "train_steps": len(history),
+                   "timing": timing})
         if history:
             pd.DataFrame(history).to_csv(out / "history.csv", index=False)
             _figures(out, history, fitted.model, eval_set, post, device)

@@ -8,7 +8,7 @@ value; :func:`resolve` merges the two and the result goes into ``run.json``.
 | profile | data | size | budget | seeds | random backbone allowed |
 |---|---|---|---|---|---|
 | smoke | SynVIDIT ``smoke`` (8 scenes) | 64 px | a few steps | 1 | yes |
-| quick | SynVIDIT ``quick-*`` (120 + 40 scenes) | 128 px | minutes on 2 CPU cores | 1 | yes |
+| quick | SynVIDIT ``quick-*`` (120 + 40 scenes) | 128 px | 150 steps: minutes on 2 CPU cores | 1 | yes |
 | gpu | SynVIDIT ``gpu-*`` (300 + 100 scenes) | 256 px | about a GPU-hour for the suite | 3 | yes |
 | paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
 
@@ -47,6 +47,11 @@ class Profile:
         allow_random_backbone: Whether a training backbone may fall back to a seeded random init
             when ImageNet weights are missing (never for the LPIPS metric).
         device: ``cpu``, ``cuda`` or ``auto``.
+        amp: bf16 autocast during training (CUDA only).
+        channels_last: channels_last memory format (CUDA only).
+        compile: ``torch.compile`` the model.
+        time_1024: Also time inference on a 1024 x 1024 input (the papers' run-time column);
+            off for smoke, where it would dominate the run.
     """
 
     name: str
@@ -61,6 +66,10 @@ class Profile:
     eval_split: str = "validation"
     allow_random_backbone: bool = True
     device: str = "auto"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    time_1024: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,23 +82,23 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", render_preset="smoke",
         track1_root=str(DATA_DIR / "smoke"), any2any_root=str(DATA_DIR / "smoke"),
-        size=64, train_steps=4, batch_size=2, seeds=(0,), eval_limit=4,
+        size=64, train_steps=4, batch_size=2, seeds=(0,), eval_limit=4, time_1024=False,
     ),
     "quick": Profile(
         name="quick", render_preset="quick",
         track1_root=str(DATA_DIR / "quick-track1"), any2any_root=str(DATA_DIR / "quick-any2any"),
-        size=128, train_steps=300, batch_size=4, seeds=(0,), eval_limit=None,
+        size=128, train_steps=150, batch_size=4, seeds=(0,), eval_limit=None,
     ),
     "gpu": Profile(
         name="gpu", render_preset="gpu",
         track1_root=str(DATA_DIR / "gpu-track1"), any2any_root=str(DATA_DIR / "gpu-any2any"),
         size=256, train_steps=5000, batch_size=8, seeds=(0, 1, 2), eval_limit=None,
-        device="cuda",
+        device="cuda", amp=True, channels_last=True,
     ),
     "paper": Profile(
         name="paper", render_preset=None, track1_root=None, any2any_root=None,
         size=1024, train_steps=None, batch_size=1, seeds=(0,), eval_limit=None,
-        allow_random_backbone=False, device="cuda",
+        allow_random_backbone=False, device="cuda", amp=True, channels_last=True,
     ),
 }
 
@@ -155,6 +164,21 @@ def ensure_data(prof: Profile, jobs: int | None = None, progress: bool = True) -
         if str(root) not in (prof.track1_root, prof.any2any_root):
             continue
         synvidit.render_dataset(root, cfg, jobs=jobs or os.cpu_count() or 1, progress=progress)
+
+
+def data_manifest_sha256(prof: Profile) -> str | None:
+    """sha256 over the manifest.json files of the profile's data (None for real VIDIT or when
+    the data is not rendered): identifies the exact data copy a run used."""
+    import hashlib
+
+    h = hashlib.sha256()
+    found = False
+    for root in sorted({prof.track1_root, prof.any2any_root} - {None}):
+        m = Path(root) / "manifest.json"
+        if m.exists():
+            h.update(m.read_bytes())
+            found = True
+    return h.hexdigest() if found else None
 
 
 def data_identity(prof: Profile) -> dict[str, Any]:

@@ -9,8 +9,10 @@ Rows live in ``notebooks/<paper>/runs.yaml``::
         variants:
           identity: {method: identity}          # one row = one papermill run
           colour_lstsq: {method: colour_lstsq}
+          big_model: {width: 64, only_profiles: [smoke, gpu, paper], why: "too slow on a CPU"}
 
-Every run gets the parameters ``profile``, ``paper``, ``table``, ``variant``, ``results_root``
+``only_profiles`` (with a ``why``) keeps a row out of the other profiles: the runner reports it
+as skipped and the book shows it as not run. Every run gets the parameters ``profile``, ``paper``, ``table``, ``variant``, ``results_root``
 and ``cache_key`` plus the row's own; a name that the notebook's ``parameters`` cell does not
 define is an error (papermill only warns). The executed notebook goes to
 ``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``.
@@ -57,6 +59,11 @@ class Row:
     notebook: Path
     title: str
     params: dict[str, Any]
+    only_profiles: tuple[str, ...] | None = None
+    why: str = ""
+
+    def runs_at(self, profile: str) -> bool:
+        return self.only_profiles is None or profile in self.only_profiles
 
     @property
     def name(self) -> str:
@@ -94,11 +101,17 @@ def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
                 raise RunsFileError(f"{runs}: table {table!r} names {nb}, which does not exist")
             for variant, params in tspec["variants"].items():
                 params = dict(params or {})
+                only = params.pop("only_profiles", None)
+                why = str(params.pop("why", ""))
+                if only is not None and not why:
+                    raise RunsFileError(f"{runs}: {table}/{variant} has only_profiles but no "
+                                        "'why'")
                 clash = sorted(set(params) & set(RUNNER_PARAMETERS))
                 if clash:
                     raise RunsFileError(f"{runs}: {table}/{variant} sets runner parameters {clash}")
                 rows.append(Row(paper, str(table), str(variant), nb,
-                                str(tspec.get("title", table)), params))
+                                str(tspec.get("title", table)), params,
+                                tuple(only) if only is not None else None, why))
     return rows
 
 
@@ -223,7 +236,7 @@ def clean_notebook(path: Path) -> None:
 @dataclass
 class Outcome:
     row: Row
-    status: str  # ran | cached | failed
+    status: str  # ran | cached | failed | skipped
     seconds: float = 0.0
     error: str = ""
     failed_notebook: Path | None = None
@@ -279,6 +292,10 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
     outcomes: dict[str, Outcome] = {}
     for row in rows:
         params = resolved_parameters(row, profile, results_root)  # validates names early
+        if not row.runs_at(profile):
+            outcomes[row.name] = Outcome(row, "skipped", error=f"not run at the {profile} "
+                                         f"profile: {row.why}")
+            continue
         key = cache_key(row, profile, params, lib_hash)
         fresh = (row.executed_path(profile, results_root).exists()
                  and committed_cache_keys(row, profile, results_root) == {key})
@@ -309,10 +326,14 @@ def summary(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         extra = f" in {o.seconds:.1f} s" if o.status == "ran" else ""
         lines.append(f"  {o.status:<7} {o.row.name}{extra}")
+        if o.status == "skipped":
+            lines.append("          " + o.error)
         if o.status == "failed":
             lines += ["          " + line for line in o.error.splitlines()]
             if o.failed_notebook:
                 lines.append(f"          failed notebook kept at {o.failed_notebook}")
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ran", "cached", "failed")}
-    lines.append(f"{counts['ran']} ran, {counts['cached']} cached, {counts['failed']} failed")
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("ran", "cached", "failed", "skipped")}
+    lines.append(f"{counts['ran']} ran, {counts['cached']} cached, {counts['failed']} failed, "
+                 f"{counts['skipped']} skipped")
     return "\n".join(lines)

@@ -507,6 +507,33 @@ def predict(model: nn.Module, batch: Mapping[str, Any], device: str | torch.devi
     return out.float()[..., :hw[0], :hw[1]].clamp(0, 1).to(src.device)
 
 
+def time_inference(model: nn.Module, size: int, device: str | torch.device = "cpu",
+                   repeats: int = 3, amp: bool = False) -> float:
+    """Median seconds to relight one ``size`` x ``size`` image (after one warm-up run,
+    synchronised on CUDA), with random inputs for everything the model ``needs``."""
+    import statistics
+
+    device = torch.device(device)
+    inner = _unwrap(model).to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    batch = {"input": torch.rand(1, 3, size, size, generator=g)}
+    for key in getattr(inner, "needs", ()):
+        ch = 1 if "depth" in key else 3
+        batch[key] = torch.rand(1, ch, size, size, generator=g)
+    batch = to_device(batch, device)
+    times = []
+    for i in range(repeats + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        predict(inner, batch, device=device, amp=amp)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:  # the first run is the warm-up
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def evaluate(model: nn.Module, dataset, metrics: Sequence[str] = ("psnr", "ssim", "lpips", "mps",
                                                                    "score_l2"),
              device: str = "auto", batch_size: int = 4, limit: int | None = None,

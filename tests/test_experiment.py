@@ -38,6 +38,9 @@ def test_row_writes_results_history_and_figures(tmp_path, data_root, monkeypatch
     assert rj["deviations"][0] == "demo deviation"
     assert any("lpips term" in d for d in rj["deviations"])  # dropped, and said so
     assert rj["extra"]["parameters"] > 0 and rj["extra"]["train_steps"] == 3
+    timing = rj["extra"]["timing"]
+    assert timing["device"] == "cpu" and timing["inference_s_64px"] > 0
+    assert "inference_s_1024px" not in timing  # the smoke profile skips the 1024 px timing
     assert (run / "history.csv").exists() and (run / "figures" / "examples.png").exists()
     ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
     assert ours.loc[ours.metric == "psnr", "value"].notna().all()

@@ -39,3 +39,18 @@ def test_data_identity_needs_no_files():
     ident = profiles.data_identity(profiles.resolve("quick"))
     assert set(ident) == {"quick-track1", "quick-any2any"}
     assert ident["quick-track1"]["size"] == 128
+
+
+def test_gpu_switches_and_timing_flags():
+    assert profiles.PROFILES["gpu"].amp and profiles.PROFILES["gpu"].channels_last
+    assert not profiles.PROFILES["smoke"].time_1024 and profiles.PROFILES["quick"].time_1024
+
+
+def test_data_manifest_hash(tmp_path):
+    p = profiles.resolve("quick", data_root=str(tmp_path))
+    assert profiles.data_manifest_sha256(p) is None
+    (tmp_path / "manifest.json").write_text("{}")
+    h = profiles.data_manifest_sha256(p)
+    assert h is not None and len(h) == 64
+    (tmp_path / "manifest.json").write_text('{"x": 1}')
+    assert profiles.data_manifest_sha256(p) != h

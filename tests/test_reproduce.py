@@ -128,3 +128,19 @@ def test_kernel_spec_points_at_this_interpreter():
     spec = json.loads((Path(sys.prefix) / "share/jupyter/kernels" / name / "kernel.json")
                       .read_text())
     assert spec["argv"][0] == sys.executable
+
+
+def test_only_profiles_rows_are_skipped_elsewhere(tmp_path, monkeypatch):
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                            "      big: {method: a, only_profiles: [gpu], why: too slow}\n")
+    (row,) = reproduce.load_rows(nbdir)
+    assert row.params == {"method": "a"} and not row.runs_at("quick") and row.runs_at("gpu")
+    monkeypatch.chdir(tmp_path)
+    (out,) = reproduce.reproduce("smoke", notebooks_dir=nbdir, results_root=tmp_path / "r",
+                                 render=False, log=lambda *a: None)
+    assert out.status == "skipped" and "too slow" in out.error
+    assert "1 skipped" in reproduce.summary([out])
+    bad = _runs(tmp_path / "b", "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                                "      big: {only_profiles: [gpu]}\n")
+    with pytest.raises(reproduce.RunsFileError, match="why"):
+        reproduce.load_rows(bad)

@@ -168,3 +168,8 @@ def test_ddp_two_processes_match_one(data_root, tmp_path):
         assert torch.allclose(a[k], b[k], atol=1e-5), k
     one = json.loads((tmp_path / "one.json").read_text())
     assert one["world_size"] == 1
+
+
+def test_time_inference_is_positive_and_uses_what_the_model_needs():
+    model = build_model("tiny_unet", width=4, use_depth=True)
+    assert 0 < train.time_inference(model, 32, repeats=2) < 10

@@ -1,7 +1,7 @@
 """Procedural SynVIDIT scenes: a pure-numpy description, independent of the renderer.
 
-A scene is fully determined by ``(seed, scene index, generator version)``: :func:`make_scene`
-draws everything from ``numpy.random.default_rng([GENERATOR_VERSION, seed, index])``, so any
+A scene is fully determined by ``(seed, scene index)`` and :data:`SCENE_STREAM`: :func:`make_scene`
+draws everything from ``numpy.random.default_rng([SCENE_STREAM, seed, index])``, so any
 scene can be regenerated alone (resume, parallel workers) and tests need no renderer.
 
 Four families imitate kinds of VIDIT locations:
@@ -29,7 +29,10 @@ import numpy as np
 from relight_lib.data.layout import DIRECTIONS
 
 #: Bump when a change alters any generated scene; it is part of the rng seed and the manifest.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: depth from one sample per pixel (no sky blending at silhouettes)
+#: Version of the scene random stream. Bump only when the *scenes* must change; version 2 of the
+#: generator changed the depth pass, not the scenes, so it keeps stream 1.
+SCENE_STREAM = 1
 
 FAMILIES: tuple[str, ...] = ("open_ground", "room_corner", "street", "table_top")
 OBJECT_KINDS: tuple[str, ...] = ("cube", "sphere", "cylinder", "cone", "torus")
@@ -369,12 +372,12 @@ def make_scene(seed: int, index: int, families: tuple[str, ...] = FAMILIES) -> S
     """The scene ``index`` of the SynVIDIT set with ``seed``; deterministic.
 
     The family is drawn at random from ``families`` (the whole scene comes from one rng seeded
-    with ``(GENERATOR_VERSION, seed, index)``).
+    with ``(SCENE_STREAM, seed, index)``).
     """
     for fam in families:
         if fam not in _BUILDERS:
             raise ValueError(f"unknown scene family {fam!r}; choose from {FAMILIES}")
-    rng = np.random.default_rng([GENERATOR_VERSION, seed, index])
+    rng = np.random.default_rng([SCENE_STREAM, seed, index])
     family = str(families[int(rng.integers(len(families)))])
     spec = SceneSpec(seed=seed, index=index, family=family, camera=Camera(np.zeros(3),
                      np.array([0.0, 0.0, -1.0]), 45.0))

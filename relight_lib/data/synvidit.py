@@ -22,7 +22,8 @@ Rendering choices (all recorded in ``manifest.json``):
   (z-buffer) depth, the usual meaning of a depth map, by multiplying with the cosine between the
   pixel's ray and the optical axis. Pixels that see nothing (sky) get the scene's largest depth.
   ``normalized_depth`` = (z - z_min) / (z_max - z_min) per scene, float32 in [0, 1];
-  ``ref_center_dis`` = the planar depth at the image centre in scene units.
+  ``ref_center_dis`` = the planar depth at the image centre in scene units. The depth pass
+  takes one sample per pixel (a pixel is a hit or a miss, never a blend of the two).
 
 A scene is the unit of work: all of its conditions are rendered, then its files are written
 atomically and recorded with their sha256 in the manifest. An interrupted render resumes by
@@ -321,7 +322,9 @@ def render_scene(spec: SceneSpec, conditions: Iterable[Condition], size: int, sp
         images[cond.tag] = np.round(srgb * 255.0).astype(np.uint8)
 
     aov = mi.load_dict({"type": "aov", "aovs": "dd.y:depth", "block_size": BLOCK_SIZE})
-    dist = np.asarray(mi.render(scene, sensor=0, integrator=aov,
+    # one sample per pixel: averaging several would mix the AOV's 0 for a miss (sky) into the
+    # depth of silhouette pixels and leave dark speckles along the horizon
+    dist = np.asarray(mi.render(scene, sensor=0, integrator=aov, spp=1,
                                 seed=_image_seed(base_seed, spec.index, 2000)))[..., 0]
     z = _planar_depth(dist.astype(np.float64), spec.camera.fov)
     hit = dist > 0
