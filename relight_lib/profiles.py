@@ -154,7 +154,9 @@ def resolve(name: str, **overrides: Any) -> Profile:
 
 def ensure_data(prof: Profile, jobs: int | None = None, progress: bool = True) -> None:
     """Render the profile's SynVIDIT preset if it is missing or incomplete (resumes; a complete
-    set costs a checksum pass). Real-VIDIT profiles are left alone."""
+    set costs a checksum pass). A preset folder rendered with other parameters (an older
+    generator version) is rendered again: the preset folders belong to the suite. Real-VIDIT
+    profiles are left alone."""
     if prof.render_preset is None:
         return
     from relight_lib.data import synvidit
@@ -163,7 +165,12 @@ def ensure_data(prof: Profile, jobs: int | None = None, progress: bool = True) -
         root = DATA_DIR / sub
         if str(root) not in (prof.track1_root, prof.any2any_root):
             continue
-        synvidit.render_dataset(root, cfg, jobs=jobs or os.cpu_count() or 1, progress=progress)
+        old = synvidit.load_manifest(root)
+        if old is not None and old.get("params") != cfg.identity():
+            print(f"{root}: rendered with other parameters (an older generator?); rendering it "
+                  "again")
+        synvidit.render_dataset(root, cfg, jobs=jobs or os.cpu_count() or 1, progress=progress,
+                                force=True)
 
 
 def data_manifest_sha256(prof: Profile) -> str | None:

@@ -54,3 +54,24 @@ def test_data_manifest_hash(tmp_path):
     assert h is not None and len(h) == 64
     (tmp_path / "manifest.json").write_text('{"x": 1}')
     assert profiles.data_manifest_sha256(p) != h
+
+
+def test_ensure_data_renders_and_replaces_outdated_sets(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mitsuba")
+    import json
+
+    from relight_lib.data import synvidit
+
+    tiny = synvidit.RenderConfig(n_scenes=3, size=16, spp=1, conditions=("6500_N", "4500_E"))
+    monkeypatch.setattr(profiles, "DATA_DIR", tmp_path)
+    monkeypatch.setitem(synvidit.PRESETS, "smoke", {"tiny": tiny})
+    prof = profiles.resolve("smoke", track1_root=str(tmp_path / "tiny"),
+                            any2any_root=str(tmp_path / "tiny"))
+    profiles.ensure_data(prof, jobs=1, progress=False)
+    manifest = tmp_path / "tiny" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["params"]["generator_version"] = -1  # as if rendered by an older generator
+    manifest.write_text(json.dumps(m))
+    profiles.ensure_data(prof, jobs=1, progress=False)
+    assert "rendering it again" in capsys.readouterr().out
+    assert json.loads(manifest.read_text())["params"] == tiny.identity()
