@@ -204,9 +204,15 @@ DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "mps": 4, "score_l2": 3, "mse": 4, "
 
 
 def table_view(paper: str, table: str, metrics: list[str], profile: str | None = None,
-               split: str | None = "validation") -> tuple["Any", list[str]]:
+               split: str | None = "validation",
+               borrow: dict[str, tuple[str, str, str]] | None = None) -> tuple["Any", list[str]]:
     """A paper table as the book shows it: per row, the paper's number and ours (mean ± sd over
     seeds; 'n/a' with a reason when we could not compute it; '—' when not run).
+
+    ``borrow`` fills a row of this table with another paper's run of the same method, e.g.
+    LTNet's Table 1 row of MSR-Net from our MSR-Net chapter:
+    ``{"msrnet": ("msrnet", "table1", "stacked_dmshn_lcl")}`` (row slug -> paper, table,
+    variant of our run). Rows whose run does not exist yet stay '—'.
 
     Returns the DataFrame (indexed by the row label) and the list of reasons for n/a values.
     """
@@ -216,6 +222,12 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
 
     profile = profile or current_profile()
     ours = results.load_results("results", profile, paper=paper, table=table)
+    for slug, (o_paper, o_table, o_variant) in (borrow or {}).items():
+        other = results.load_results("results", profile, paper=o_paper, table=o_table)
+        other = other[other["variant"] == o_variant].assign(paper=paper, table=table,
+                                                          variant=slug)
+        if len(other):
+            ours = pd.concat([ours, other], ignore_index=True)
     try:
         rep = results.load_reported(paper, table)
     except (FileNotFoundError, ValueError):
@@ -244,6 +256,55 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
                 col.append(results.format_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"], d))
         view[f"{m.upper()} ours"] = col
     return view, sorted(set(reasons))
+
+
+def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | None = None
+                 ) -> "Any":
+    """The papers' run-time column next to ours: seconds per 1024 x 1024 image.
+
+    Args:
+        paper: the paper whose reported ``runtime_s`` rows are shown.
+        rows: row label -> (reported variant slug or '', our run as
+            ``'paper/table/variant'``).
+        profile: which profile's runs (default: the book's).
+
+    Returns a DataFrame: the paper's seconds and hardware, ours (mean over seeds) and our
+    device, and the ratio paper / ours ('—' where either is missing).
+    """
+    import pandas as pd
+
+    from relight_lib import results
+
+    profile = profile or current_profile()
+    try:
+        rep = results.load_reported(paper)
+        rep = rep[rep["metric"] == "runtime_s"]
+    except (FileNotFoundError, ValueError):
+        rep = pd.DataFrame(columns=results.SCHEMA)
+    out = []
+    for label, (slug, ours_at) in rows.items():
+        r = rep[rep["variant"] == slug] if slug else rep.iloc[0:0]
+        paper_s = float(r["value"].iloc[0]) if len(r) else float("nan")
+        note = str(r["note"].iloc[0]) if len(r) else ""
+        hw = note.split("hardware:", 1)[1].split(";")[0].strip() if "hardware:" in note else (
+            "GTX 1080 Ti" if "1080 Ti" in note else "")
+        times, device = [], ""
+        for rj in sorted(Path("results", profile, ours_at).glob("seed=*/run.json")):
+            rec = json.loads(rj.read_text())
+            t = (rec.get("extra") or {}).get("timing", {}).get("inference_s_1024px")
+            if t is not None:
+                times.append(float(t))
+                prov = rec.get("provenance") or {}
+                device = prov.get("device_name") or prov.get("device") or ""
+        ours_s = sum(times) / len(times) if times else float("nan")
+        out.append({"row": label,
+                    "paper (s)": "—" if pd.isna(paper_s) else f"{paper_s:.4f}",
+                    "paper's hardware": hw or "—",
+                    "ours (s)": "—" if pd.isna(ours_s) else f"{ours_s:.3f}",
+                    "our device": device or "—",
+                    "ours / paper": "—" if pd.isna(ours_s) or pd.isna(paper_s)
+                    else f"{ours_s / paper_s:.1f}x"})
+    return pd.DataFrame(out).set_index("row")
 
 
 def short_reason(metric: str, note: str) -> str:

@@ -63,6 +63,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LOSSES",
+    "MSELoss",
     "PERCEPTUAL_PRESETS",
     "SOBEL_KERNELS",
     "VGG_LAYERS",
@@ -71,6 +72,7 @@ __all__ = [
     "CombinedSobelLoss",
     "CosineAngleLoss",
     "EnvmapLogL2Loss",
+    "L1Loss",
     "LPIPSLoss",
     "LPIPSUnavailable",
     "LSGANDiscriminatorLoss",
@@ -82,6 +84,8 @@ __all__ = [
     "TVLoss",
     "build_loss",
     "charbonnier_loss",
+    "l1_loss",
+    "mse_loss",
     "colour_temperature_loss",
     "combined_sobel_loss",
     "cosine_angle_loss",
@@ -134,6 +138,67 @@ def _check_pair(
 def _per_sample(values: torch.Tensor) -> torch.Tensor:
     """(B, ...) element values -> (B,) per-sample means."""
     return values.reshape(values.shape[0], -1).mean(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain L2 and L1 (MSR-Net's stage 1 and the L1 term of L_CL, papers.md 5.5)
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: Reduction = "mean"
+             ) -> torch.Tensor:
+    """Mean squared error per image, then ``reduction`` over the batch.
+
+    Args:
+        pred: (B, C, H, W) float.
+        target: same shape as ``pred``.
+        reduction: ``'mean'`` (default) | ``'none'`` -> (B,) | ``'sum'``.
+
+    Example:
+        >>> t = torch.zeros(2, 3, 4, 4)
+        >>> float(mse_loss(t + 0.5, t))
+        0.25
+    """
+    _check_pair(pred, target)
+    _check_reduction(reduction)
+    return _reduce(_per_sample((pred - target).pow(2)), reduction)
+
+
+class MSELoss(nn.Module):
+    """Module form of :func:`mse_loss`."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        _check_reduction(reduction)
+        self.reduction = reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return mse_loss(pred, target, self.reduction)
+
+
+def l1_loss(pred: torch.Tensor, target: torch.Tensor, reduction: Reduction = "mean"
+            ) -> torch.Tensor:
+    """Mean absolute error per image, then ``reduction`` over the batch.
+
+    Example:
+        >>> t = torch.zeros(2, 3, 4, 4)
+        >>> float(l1_loss(t - 0.5, t))
+        0.5
+    """
+    _check_pair(pred, target)
+    _check_reduction(reduction)
+    return _reduce(_per_sample((pred - target).abs()), reduction)
+
+
+class L1Loss(nn.Module):
+    """Module form of :func:`l1_loss`."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        _check_reduction(reduction)
+        self.reduction = reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return l1_loss(pred, target, self.reduction)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,7 +755,8 @@ def tv_loss(img: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
 
 
 class TVLoss(nn.Module):
-    """Module form of :func:`tv_loss`; ``forward(img)``."""
+    """Module form of :func:`tv_loss`; ``forward(img)`` (a loss term with ``on='prediction'``
+    in :mod:`relight_lib.experiment`)."""
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
@@ -1065,6 +1131,8 @@ class LSGANDiscriminatorLoss(nn.Module):
 
 #: Every loss module by name (a literal dict: reviewers see them all).
 LOSSES: dict[str, type[nn.Module]] = {
+    "mse": MSELoss,
+    "l1": L1Loss,
     "charbonnier": CharbonnierLoss,
     "ssim": SSIMLoss,
     "perceptual": PerceptualLoss,

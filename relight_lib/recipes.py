@@ -32,6 +32,15 @@ LTNET_DEVIATIONS = [
 ]
 
 
+#: The snapshot ensemble (papers.md 3.8): checkpoints of epochs 90, 123, 124, 128 and 134,
+#: mapped onto a shortened budget as fractions of the last one (epoch 134 = the end of our run).
+LTNET_SNAPSHOT_FRACTIONS = (90 / 134, 123 / 134, 124 / 134, 128 / 134, 1.0)
+
+#: ``ensemble`` values of :func:`ltnet_row`: the paper's plain mean, or the official ``fuse.py``
+#: weights (epoch 128 counted twice).
+LTNET_ENSEMBLES = {"paper": None, "code": (1.0, 1.0, 1.0, 2.0, 1.0)}
+
+
 def ltnet_loss(residual_loss: bool = True, reconstruction_loss: bool = True,
                lpips_weight: float = 0.1, lpips_required: bool = False) -> list[dict[str, Any]]:
     """LTNet's loss terms (papers.md 3.4-3.5): the reconstruction loss L_p = L_C + w·LPIPS on
@@ -57,7 +66,8 @@ def ltnet_loss(residual_loss: bool = True, reconstruction_loss: bool = True,
 def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"),
               global_residual: bool = True, residual_loss: bool = True,
               reconstruction_loss: bool = True, loss_setting: str | None = None,
-              table5_label: str = "2,16", normal_recipe: str = "paper") -> dict[str, Any]:
+              table5_label: str = "2,16", normal_recipe: str = "paper",
+              ensemble: str | None = None) -> dict[str, Any]:
     """The :func:`~relight_lib.experiment.run_one_to_one` arguments of one LTNet row.
 
     Args:
@@ -73,6 +83,9 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
             row the paper prints as "4,16").
         normal_recipe: ``paper`` (Sobel on grey image and depth, z = 0.1) or ``code`` (the
             official test code's depth-only recipe).
+        ensemble: None (the final weights), or a snapshot ensemble of five checkpoints
+            (:data:`LTNET_SNAPSHOT_FRACTIONS`): ``'paper'`` (plain mean) or ``'code'`` (the
+            official weights, :data:`LTNET_ENSEMBLES`).
     """
     from relight_lib.models.ltnet import TABLE5_CONFIGS
 
@@ -88,14 +101,25 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
         lpips_weight, lpips_required = s["lpips"], s["lpips"] > 0
     if residual_loss and not global_residual:
         raise ValueError("the residual loss needs the global skip (it supervises the residual)")
+    if ensemble is not None and ensemble not in LTNET_ENSEMBLES:
+        raise ValueError(f"ensemble {ensemble!r} is not one of {sorted(LTNET_ENSEMBLES)} or None")
     size = TABLE5_CONFIGS[table5_label]
     kwargs = {"inputs": list(inputs), "global_residual": global_residual,
               "normal_recipe": normal_recipe, "nc": size.nc, "f1": size.f1}
+    devs = list(LTNET_DEVIATIONS)
+    extra: dict[str, Any] = {}
+    if ensemble is not None:
+        extra = {"snapshots": list(LTNET_SNAPSHOT_FRACTIONS),
+                 "snapshot_weights": LTNET_ENSEMBLES[ensemble]}
+        devs.append("Snapshot ensemble at the paper's epochs 90, 123, 124, 128, 134 scaled to "
+                    "our budget (epoch 134 = the last step); the paper trains 300 epochs and "
+                    "does not say why these snapshots were chosen.")
     return {
+        **extra,
         "model": "ltnet",
         "model_kwargs": kwargs,
         "loss": ltnet_loss(residual_loss, reconstruction_loss, lpips_weight, lpips_required),
         "train": dict(LTNET_TRAIN),
         "augment": "flip_rotate",
-        "deviations": list(LTNET_DEVIATIONS),
+        "deviations": devs,
     }

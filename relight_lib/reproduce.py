@@ -17,10 +17,18 @@ and ``cache_key`` plus the row's own; a name that the notebook's ``parameters`` 
 define is an error (papermill only warns). The executed notebook goes to
 ``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``.
 
-Cache: a row is skipped when the ``cache_key`` recorded in its committed ``run.json`` files
-equals the key computed now, a hash of the notebook's source, the resolved parameters, the
-library source and the data's identity. ``--force`` reruns anyway. So a fresh clone with
-committed results does nothing, and a change reruns exactly the rows it affects.
+Cache: a row is up to date when every committed ``run.json`` of it (one per seed)
+
+1. records the ``cache_key`` computed now: a hash of the notebook's source, the resolved
+   parameters and the data's identity (:func:`cache_key`), and
+2. lists, under ``library_files``, the sha256 of every ``relight_lib`` file the run imported
+   (:func:`relight_lib.results.imported_library_files`), and each of those files still has that
+   hash (:func:`library_changes`).
+
+``--force`` reruns anyway. So a fresh clone with committed results does nothing, and a change
+reruns the rows it can affect: editing ``models/dmshn.py`` reruns the MSR-Net rows, not LTNet's;
+editing ``losses.py`` reruns every row that trained with a loss. Rows are never judged fresh
+on a file they did not import (the import set is recorded per run, not guessed).
 """
 
 from __future__ import annotations
@@ -153,16 +161,25 @@ def _notebook_source_hash(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
-def library_hash() -> str:
-    """sha256 over the library's Python source files (path and content)."""
-    import relight_lib
+def library_changes(recorded: dict[str, str] | None) -> list[str]:
+    """The recorded library files that changed (or vanished) since the run; ``['(not
+    recorded)']`` for a run.json without the record (written by an older runner).
 
+    >>> library_changes({"no/such/file.py": "0" * 64})
+    ['no/such/file.py']
+    """
+    import relight_lib
+    from relight_lib.data.imageio import sha256_file
+
+    if not recorded:
+        return ["(not recorded)"]
     root = Path(relight_lib.__file__).parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    changed = []
+    for rel, digest in sorted(recorded.items()):
+        p = root / rel
+        if not p.is_file() or sha256_file(p) != digest:
+            changed.append(rel)
+    return changed
 
 
 def resolved_parameters(row: Row, profile: str, results_root: Path) -> dict[str, Any]:
@@ -176,26 +193,37 @@ def resolved_parameters(row: Row, profile: str, results_root: Path) -> dict[str,
     return params
 
 
-def cache_key(row: Row, profile: str, params: dict[str, Any], lib_hash: str) -> str:
+def cache_key(row: Row, profile: str, params: dict[str, Any]) -> str:
+    """Hash of what defines a row apart from the library: notebook source, resolved parameters
+    (except where results go) and the data's identity."""
     prof = profiles.resolve(profile)
     payload = {
         "notebook": _notebook_source_hash(row.notebook),
         "params": {k: v for k, v in params.items() if k != "results_root"},
-        "library": lib_hash,
         "data": profiles.data_identity(prof),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def committed_cache_keys(row: Row, profile: str, results_root: Path) -> set[str | None]:
-    """Cache keys in the run.json files of a row's seeds (empty set when there are none)."""
-    keys = set()
-    for rj in sorted(row.result_dir(profile, results_root).glob("seed=*/run.json")):
+def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | None:
+    """Why the row must run (a short reason), or None when its committed results are current."""
+    if not row.executed_path(profile, results_root).exists():
+        return "no executed notebook"
+    runs = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
+    if not runs:
+        return "no results"
+    for rj in runs:
         try:
-            keys.add(json.loads(rj.read_text()).get("cache_key"))
+            rec = json.loads(rj.read_text())
         except (OSError, json.JSONDecodeError):
-            keys.add(None)
-    return keys
+            return f"unreadable {rj}"
+        if rec.get("cache_key") != key:
+            return "notebook, parameters or data changed"
+        changed = library_changes(rec.get("library_files"))
+        if changed:
+            return "library changed: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4
+                                                                  else "")
+    return None
 
 
 def ensure_kernel() -> str:
@@ -242,12 +270,11 @@ class Outcome:
     failed_notebook: Path | None = None
 
 
-def run_row(row: Row, profile: str, results_root: Path, force: bool, lib_hash: str,
-            log=print) -> Outcome:
+def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print) -> Outcome:
     params = resolved_parameters(row, profile, results_root)
-    key = cache_key(row, profile, params, lib_hash)
+    key = cache_key(row, profile, params)
     out_nb = row.executed_path(profile, results_root)
-    if not force and out_nb.exists() and committed_cache_keys(row, profile, results_root) == {key}:
+    if not force and staleness(row, profile, key, results_root) is None:
         return Outcome(row, "cached")
     import papermill as pm
 
@@ -286,7 +313,6 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
     """
     prof = profiles.resolve(profile)
     rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
-    lib_hash = library_hash()
     # decide what must run before rendering anything: a cached book needs no data
     todo = []
     outcomes: dict[str, Outcome] = {}
@@ -296,13 +322,12 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
             outcomes[row.name] = Outcome(row, "skipped", error=f"not run at the {profile} "
                                          f"profile: {row.why}")
             continue
-        key = cache_key(row, profile, params, lib_hash)
-        fresh = (row.executed_path(profile, results_root).exists()
-                 and committed_cache_keys(row, profile, results_root) == {key})
-        if fresh and not force:
+        why = staleness(row, profile, cache_key(row, profile, params), results_root)
+        if why is None and not force:
             outcomes[row.name] = Outcome(row, "cached")
         else:
             todo.append(row)
+            log(f"[stale] {row.name}: {'--force' if why is None else why}")
     if todo and render:
         profiles.ensure_data(prof, progress=True)
     if todo and jobs > 1:
@@ -314,7 +339,7 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
             os.environ[var] = share
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, lib_hash, log)
+            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log)
                     for r in todo}
             for name, fut in futs.items():
                 outcomes[name] = fut.result()

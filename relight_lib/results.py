@@ -240,6 +240,39 @@ def _device() -> dict[str, Any]:
     return info
 
 
+#: Library files left out of :func:`imported_library_files`: the model registry is a name table
+#: (``name -> "module:Class"``); a model's behaviour lives in its own file, which is recorded.
+#: Without this, registering one paper's model would make every other paper's results stale.
+LIBRARY_FILES_IGNORED = ("models/__init__.py",)
+
+
+def imported_library_files() -> dict[str, str]:
+    """sha256 of every ``relight_lib`` source file imported in this process.
+
+    Keys are paths relative to the package folder (``'losses.py'``, ``'models/ltnet.py'``).
+    Recorded in ``run.json`` so that the runner reruns a row exactly when a file that the run
+    actually used has changed (``relight_lib/reproduce.py``), not on any edit of the library.
+    """
+    import sys
+
+    from relight_lib.data.imageio import sha256_file
+
+    root = Path(__file__).resolve().parent
+    out: dict[str, str] = {}
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if not f or not getattr(mod, "__name__", "").startswith("relight_lib"):
+            continue
+        p = Path(f).resolve()
+        try:
+            rel = p.relative_to(root).as_posix()
+        except ValueError:  # a relight_lib imported from another checkout
+            continue
+        if rel.endswith(".py") and rel not in LIBRARY_FILES_IGNORED:
+            out[rel] = sha256_file(p)
+    return dict(sorted(out.items()))
+
+
 def provenance(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Where and with what a result was produced.
 
@@ -446,7 +479,9 @@ def write_run(
         deviations: departures from the paper's settings, one sentence each.
         wall_time_s: wall-clock seconds of the run.
         peak_memory_mb: peak memory in MiB.
-        cache_key: the runner's cache key (hash of notebook, parameters, library, data manifest).
+        cache_key: the runner's key of the row (hash of notebook, parameters and data identity);
+            ``run.json`` also records the sha256 of every library file the run imported
+            (:func:`imported_library_files`), the other half of the runner's cache check.
         data_manifest_sha256: sha256 of the data manifest the run read.
         extra: anything else JSON-safe worth keeping.
 
@@ -499,6 +534,7 @@ def write_run(
             "wall_time_s": _json_safe(wall_time_s),
             "peak_memory_mb": _json_safe(peak_memory_mb),
             "cache_key": cache_key,
+            "library_files": imported_library_files(),
             "data_manifest_sha256": data_manifest_sha256,
             "provenance": provenance(),
             "extra": _json_safe(extra or {}),

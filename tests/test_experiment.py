@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from relight_lib import experiment, results
 from relight_lib.data import synvidit
@@ -12,7 +13,7 @@ from relight_lib.data import synvidit
 def data_root(tmp_path_factory):
     pytest.importorskip("mitsuba")
     root = tmp_path_factory.mktemp("exp") / "set"
-    cfg = synvidit.RenderConfig(n_scenes=5, size=32, spp=2, seed=5, conditions=("6500_N", "4500_E"))
+    cfg = synvidit.RenderConfig(n_scenes=5, size=32, spp=2, seed=5, conditions=("6500_N", "4500_E", "6500_NE", "4500_W"))
     synvidit.render_dataset(root, cfg, progress=False)
     return root
 
@@ -63,3 +64,82 @@ def test_bad_loss_terms():
         experiment.build_objective([{"name": "charbonnier", "wieght": 2}], allow_random=True)
     with pytest.raises(ValueError, match="'on'"):
         experiment.build_objective([{"name": "charbonnier", "on": "depth"}], allow_random=True)
+
+
+def test_two_stages_train_one_model_along_one_lr_curve(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    experiment.run_one_to_one(
+        paper="demo", table="t1", variant="staged", profile="smoke",
+        results_root=str(tmp_path / "results"), cache_key="s" * 64, model="tiny_unet",
+        model_kwargs={"width": 4}, stages=[
+            {"name": "stage1", "loss": [{"name": "mse"}], "fraction": 0.5},
+            {"name": "stage2", "loss": [{"name": "l1"}], "fraction": 0.5}],
+        train={"lr": 1e-2, "final_lr": 1e-4, "schedule": "exponential"}, train_scale=0.5,
+        data_root=str(data_root), steps=4)
+    run = tmp_path / "results" / "smoke" / "demo" / "t1" / "staged" / "seed=0"
+    import pandas as pd
+
+    h = pd.read_csv(run / "history.csv")
+    assert list(h["stage"]) == ["stage1"] * 2 + ["stage2"] * 2
+    assert list(h["step"]) == [1, 2, 3, 4]
+    # one exponential curve from 1e-2 (first step) to 1e-4 (last step), cut in two
+    assert h["lr"].tolist() == pytest.approx([1e-2 * 1e-2 ** (t / 3) for t in range(4)])
+    rj = json.loads((run / "run.json").read_text())
+    assert rj["params"]["train_size"] == 32 and rj["params"]["size"] == 64  # half-size training
+    assert rj["params"]["stages"][1]["name"] == "stage2" and rj["params"]["loss"] is None
+
+
+def test_plan_stages_errors():
+    tr = {"lr": 1e-3, "final_lr": 1e-5, "schedule": "exponential"}
+    with pytest.raises(ValueError, match="exactly one"):
+        experiment.plan_stages(10, [{"name": "l1"}], [{"loss": [], "fraction": 1}], tr)
+    with pytest.raises(ValueError, match="sum to 1"):
+        experiment.plan_stages(10, None, [{"loss": [], "fraction": 0.3}], tr)
+    with pytest.raises(ValueError, match="constant or exponential"):
+        experiment.plan_stages(10, None, [{"loss": [], "fraction": 1}], {"schedule": "cosine"})
+    (one,) = experiment.plan_stages(10, [{"name": "l1"}], None, tr)
+    assert one["steps"] == 10 and one["final_lr"] == 1e-5
+
+
+def test_mbnet_extra_pairs(data_root):
+    from relight_lib.data.transforms import hflip_pair
+    from relight_lib.data.vidit import OneToOneDataset
+
+    base = experiment.training_pairs(str(data_root), 32, "track1")
+    extra = experiment.training_pairs(str(data_root), 32, "mbnet_extra")
+    assert len(extra) == 3 * len(base)
+    n = len(base)
+    west = OneToOneDataset(data_root, "train", size=32, input_condition="6500_N",
+                           target_condition="4500_W", source="any2any")
+    mirrored, plain = extra[2 * n], west[0]
+    assert mirrored["key"] == plain["key"] + "_mirrored"
+    for k in ("input", "target", "depth"):
+        assert torch.equal(mirrored[k], hflip_pair(plain)[k])
+    ne = extra[n]
+    assert torch.equal(ne["target"], base[0]["target"])  # same 4500-E target
+    assert not torch.equal(ne["input"], base[0]["input"])  # 6500-NE input, not 6500-N
+    with pytest.raises(ValueError, match="not one of"):
+        experiment.training_pairs(str(data_root), 32, "everything")
+
+
+def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def row(variant, snapshots):
+        return experiment.run_one_to_one(
+            paper="demo", table="t1", variant=variant, profile="smoke",
+            results_root=str(tmp_path / "results"), cache_key=variant * 12, model="tiny_unet",
+            model_kwargs={"width": 4}, loss=[{"name": "l1"}], train={"lr": 5e-2},
+            data_root=str(data_root), steps=4, snapshots=snapshots)
+
+    final = row("final", None).set_index("metric")["mean"]
+    last_only = row("last", [1.0]).set_index("metric")["mean"]
+    ens = row("ens", [0.5, 1.0]).set_index("metric")["mean"]
+    assert last_only["psnr"] == pytest.approx(final["psnr"], abs=1e-9)  # one snapshot = final
+    assert ens["psnr"] != pytest.approx(final["psnr"], abs=1e-6)  # the mean of two differs
+    assert sorted(p.name for p in (tmp_path / "_build" / "checkpoints").rglob("*snapshot*")) == \
+        ["seed=0-snapshot2.pt", "seed=0-snapshot4.pt", "seed=0-snapshot4.pt"]
+    rj = json.loads((tmp_path / "results/smoke/demo/t1/ens/seed=0/run.json").read_text())
+    assert rj["params"]["snapshot_steps"] == [2, 4]
+    with pytest.raises(ValueError, match="in \\(0, 1\\]"):
+        experiment.snapshot_steps(4, [0.0])

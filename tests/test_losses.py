@@ -89,6 +89,8 @@ def _one_thread():
 
 
 CASES: dict[str, tuple[Callable, type[nn.Module], dict, Callable]] = {
+    "mse": (L.mse_loss, L.MSELoss, {}, _pair_images),
+    "l1": (L.l1_loss, L.L1Loss, {}, _pair_images),
     "charbonnier": (L.charbonnier_loss, L.CharbonnierLoss, {}, _pair_images),
     "charbonnier_colour": (L.charbonnier_loss, L.CharbonnierLoss,
                            {"eps": 0.05, "colour": True}, _pair_images),
@@ -639,3 +641,14 @@ def test_every_case_is_registered():
     """Every module in the table above is in LOSSES (nothing untested, nothing unregistered)."""
     tested = {c[1] for c in CASES.values()} | {L.PerceptualLoss, L.LPIPSLoss}
     assert tested == set(L.LOSSES.values())
+
+
+def test_mse_and_l1_known_values_and_per_image_reduction():
+    t = torch.zeros(2, 3, 4, 4)
+    p = t.clone()
+    p[1] = 0.5  # only the second image is off
+    assert L.mse_loss(p, t, "none").tolist() == [0.0, 0.25]
+    assert L.l1_loss(p, t, "none").tolist() == [0.0, 0.5]
+    assert float(L.mse_loss(p, t, "sum")) == 0.25
+    with pytest.raises(ValueError):
+        L.l1_loss(p, t[:, :2])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import io
 import math
 import warnings
@@ -15,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision
 from skimage.metrics import structural_similarity
 
 from relight_lib import metrics as M
@@ -31,20 +29,6 @@ def pair():
     a = torch.rand(2, 3, 16, 20, generator=g)
     b = (a + 0.1 * torch.randn(a.shape, generator=g)).clamp(0, 1)
     return a, b
-
-
-@pytest.fixture(scope="module")
-def fake_alexnet_file(tmp_path_factory) -> Path:
-    """A *random* torchvision AlexNet saved as ``alexnet-owt-<sha256[:8]>.pth``, as torchvision
-    names its files. Random weights test only the loading mechanism, never LPIPS's quality."""
-    d = tmp_path_factory.mktemp("alexnet_src")
-    torch.manual_seed(7)
-    raw = d / "alexnet.pth"
-    torch.save(torchvision.models.alexnet(weights=None).state_dict(), raw)
-    digest = hashlib.sha256(raw.read_bytes()).hexdigest()
-    named = d / f"alexnet-owt-{digest[:8]}.pth"
-    raw.rename(named)
-    return named
 
 
 @pytest.fixture

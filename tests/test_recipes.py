@@ -56,3 +56,14 @@ def test_table3_switches_and_errors():
 def test_table5_sizes():
     large = recipes.ltnet_row(table5_label="8,32")["model_kwargs"]
     assert (large["nc"], large["f1"]) == (32, 8)
+
+
+def test_ltnet_snapshot_ensemble_settings():
+    assert "snapshots" not in recipes.ltnet_row()
+    paper = recipes.ltnet_row(ensemble="paper")
+    assert len(paper["snapshots"]) == 5 and paper["snapshots"][-1] == 1.0
+    assert paper["snapshot_weights"] is None  # a plain mean, as the paper says
+    assert recipes.ltnet_row(ensemble="code")["snapshot_weights"] == (1.0, 1.0, 1.0, 2.0, 1.0)
+    assert any("Snapshot ensemble" in d for d in paper["deviations"])
+    with pytest.raises(ValueError, match="ensemble"):
+        recipes.ltnet_row(ensemble="median")

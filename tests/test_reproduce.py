@@ -87,23 +87,48 @@ def test_cache_key_changes_with_what_matters(tmp_path):
     a, b = reproduce.load_rows(nbdir)
     pa = reproduce.resolved_parameters(a, "smoke", Path("results"))
     pb = reproduce.resolved_parameters(b, "smoke", Path("results"))
-    k = reproduce.cache_key(a, "smoke", pa, "lib1")
-    assert k == reproduce.cache_key(a, "smoke", pa, "lib1")  # stable
-    assert k != reproduce.cache_key(b, "smoke", pb, "lib1")  # parameters
-    assert k != reproduce.cache_key(a, "smoke", pa, "lib2")  # library source
+    k = reproduce.cache_key(a, "smoke", pa)
+    assert k == reproduce.cache_key(a, "smoke", pa)  # stable
+    assert k != reproduce.cache_key(b, "smoke", pb)  # parameters
     pq = reproduce.resolved_parameters(a, "quick", Path("results"))
-    assert k != reproduce.cache_key(a, "quick", pq, "lib1")  # profile and data
+    assert k != reproduce.cache_key(a, "quick", pq)  # profile and data
     # the results folder is where a run is written, not what it computes
     pr = reproduce.resolved_parameters(a, "smoke", Path("elsewhere"))
-    assert k == reproduce.cache_key(a, "smoke", pr, "lib1")
+    assert k == reproduce.cache_key(a, "smoke", pr)
     nb = nbformat.read(a.notebook, as_version=4)
     nb.cells[1].source = "x = 2"
     nbformat.write(nb, a.notebook)
-    assert k != reproduce.cache_key(a, "smoke", pa, "lib1")  # notebook source
+    assert k != reproduce.cache_key(a, "smoke", pa)  # notebook source
 
 
-def test_library_hash_is_stable():
-    assert reproduce.library_hash() == reproduce.library_hash()
+def test_run_json_records_the_library_files_a_run_imported():
+    import relight_lib.models.ltnet  # noqa: F401  (imported: must be listed)
+    from relight_lib import results
+
+    files = results.imported_library_files()
+    assert "results.py" in files and "models/ltnet.py" in files
+    assert "models/__init__.py" not in files  # the registry is a name table
+    assert all(len(v) == 64 for v in files.values())
+    assert reproduce.library_changes(files) == []
+
+
+def test_library_changes_name_the_changed_files(tmp_path, monkeypatch):
+    import relight_lib
+
+    pkg = tmp_path / "relight_lib"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "models" / "m.py").write_text("y = 1\n")
+    monkeypatch.setattr(relight_lib, "__file__", str(pkg / "__init__.py"))
+    from relight_lib.data.imageio import sha256_file
+
+    rec = {"a.py": sha256_file(pkg / "a.py"), "models/m.py": sha256_file(pkg / "models" / "m.py")}
+    assert reproduce.library_changes(rec) == []
+    (pkg / "models" / "m.py").write_text("y = 2\n")
+    assert reproduce.library_changes(rec) == ["models/m.py"]
+    (pkg / "a.py").unlink()
+    assert reproduce.library_changes(rec) == ["a.py", "models/m.py"]
+    assert reproduce.library_changes(None) == ["(not recorded)"]
 
 
 def test_clean_notebook_collapses_progress_bars(tmp_path):
@@ -144,3 +169,31 @@ def test_only_profiles_rows_are_skipped_elsewhere(tmp_path, monkeypatch):
                                 "      big: {only_profiles: [gpu]}\n")
     with pytest.raises(reproduce.RunsFileError, match="why"):
         reproduce.load_rows(bad)
+
+
+def test_staleness_reasons(tmp_path):
+    """A row is current only when its notebook ran, every seed's run.json has today's key, and
+    none of the library files its run imported changed since."""
+    from relight_lib import results
+
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n    variants:\n"
+                            "      a: {method: a}\n")
+    (row,) = reproduce.load_rows(nbdir)
+    root = tmp_path / "results"
+    key = reproduce.cache_key(row, "smoke", reproduce.resolved_parameters(row, "smoke", root))
+    assert reproduce.staleness(row, "smoke", key, root) == "no executed notebook"
+    nb = row.executed_path("smoke", root)
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    assert reproduce.staleness(row, "smoke", key, root) == "no results"
+    rj = row.result_dir("smoke", root) / "seed=0" / "run.json"
+    rj.parent.mkdir(parents=True)
+    files = results.imported_library_files()
+    rj.write_text(json.dumps({"cache_key": key, "library_files": files}))
+    assert reproduce.staleness(row, "smoke", key, root) is None
+    rj.write_text(json.dumps({"cache_key": "other", "library_files": files}))
+    assert "parameters" in reproduce.staleness(row, "smoke", key, root)
+    rj.write_text(json.dumps({"cache_key": key, "library_files": {**files, "losses.py": "0"}}))
+    assert reproduce.staleness(row, "smoke", key, root) == "library changed: losses.py"
+    rj.write_text(json.dumps({"cache_key": key}))
+    assert "(not recorded)" in reproduce.staleness(row, "smoke", key, root)

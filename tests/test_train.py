@@ -1,8 +1,6 @@
 """The engine: training beats identity, exact resume, schedules, checkpoints, DDP, predict."""
 
 import json
-import os
-import sys
 
 import pytest
 import torch

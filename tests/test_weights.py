@@ -20,19 +20,6 @@ import torchvision
 from relight_lib import weights as W
 
 
-@pytest.fixture(scope="module")
-def fake_alexnet_file(tmp_path_factory) -> Path:
-    """A random AlexNet state dict saved as ``alexnet-owt-<sha256[:8]>.pth`` (~240 MB, once)."""
-    d = tmp_path_factory.mktemp("alexnet_src")
-    torch.manual_seed(123)
-    raw = d / "alexnet.pth"
-    torch.save(torchvision.models.alexnet(weights=None).state_dict(), raw)
-    digest = hashlib.sha256(raw.read_bytes()).hexdigest()
-    named = d / f"alexnet-owt-{digest[:8]}.pth"
-    raw.rename(named)
-    return named
-
-
 @pytest.fixture
 def no_network(monkeypatch):
     """Make any download attempt fail loudly."""

@@ -1,5 +1,10 @@
 """Model registry: a literal dict, one paper model per file (ARCHITECTURE.md section 3).
 
+Entries name the module and class as ``"module:Class"`` strings and are imported when a model is
+built. This keeps the registry a plain table, and means a run imports only its own model's
+file: the runner's cache (``relight_lib/reproduce.py``) hashes the library files a run actually
+imported, so adding or changing one paper's model does not make another paper's results stale.
+
 >>> "tiny_unet" in list_models()
 True
 >>> build_model("tiny_unet", width=8).size_multiple
@@ -8,17 +13,16 @@ True
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from relight_lib.models.base import RelightModel, count_parameters, pad_to_multiple
-from relight_lib.models.ltnet import LTNet, LTNetLarge
-from relight_lib.models.tiny_unet import TinyUNet
 
-#: name -> model class. Paper models are added here as their issues land.
-MODELS: dict[str, type[RelightModel]] = {
-    "tiny_unet": TinyUNet,
-    "ltnet": LTNet,  # LTNet* (nc 16, f1 2); Table 5 sizes through nc / f1
-    "ltnet_large": LTNetLarge,  # LTNet† (nc 32, f1 8)
+#: name -> "module:Class" of a :class:`RelightModel` subclass. Add a paper's models here.
+MODELS: dict[str, str] = {
+    "tiny_unet": "relight_lib.models.tiny_unet:TinyUNet",
+    "ltnet": "relight_lib.models.ltnet:LTNet",  # LTNet* (nc 16, f1 2); Table 5 sizes via nc / f1
+    "ltnet_large": "relight_lib.models.ltnet:LTNetLarge",  # LTNet† (nc 32, f1 8)
 }
 
 
@@ -26,12 +30,18 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def build_model(name: str, **kwargs: Any) -> RelightModel:
-    """Instantiate a registered model; unknown names raise KeyError listing the known ones."""
+def model_class(name: str) -> type[RelightModel]:
+    """The class registered as ``name``; unknown names raise KeyError listing the known ones."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; registered: {list_models()}")
-    return MODELS[name](**kwargs)
+    module, _, cls = MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_model(name: str, **kwargs: Any) -> RelightModel:
+    """Instantiate a registered model with its constructor arguments."""
+    return model_class(name)(**kwargs)
 
 
 __all__ = ["MODELS", "RelightModel", "build_model", "count_parameters", "list_models",
-           "pad_to_multiple"]
+           "model_class", "pad_to_multiple"]
