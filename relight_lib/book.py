@@ -33,6 +33,10 @@ CHAPTERS: list[tuple[str, list[str]]] = [
     ("book/metrics", []),
     ("book/baselines/index", ["baselines"]),
     ("book/ltnet/index", ["ltnet"]),
+    ("book/msrnet/index", ["msrnet"]),
+    ("book/mbnet/index", ["mbnet"]),
+    ("book/swapnet/index", ["swapnet"]),
+    ("book/performance", []),
 ]
 
 
@@ -211,7 +215,7 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
 
     ``borrow`` fills a row of this table with another paper's run of the same method, e.g.
     LTNet's Table 1 row of MSR-Net from our MSR-Net chapter:
-    ``{"msrnet": ("msrnet", "table1", "stacked_dmshn_lcl")}`` (row slug -> paper, table,
+    ``{"msrnet": ("msrnet", "table1", "stacked_dmshn")}`` (row slug -> paper, table,
     variant of our run). Rows whose run does not exist yet stay '—'.
 
     Returns the DataFrame (indexed by the row label) and the list of reasons for n/a values.

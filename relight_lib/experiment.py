@@ -225,6 +225,25 @@ def plan_stages(total_steps: int, loss: Sequence[Mapping[str, Any]] | None,
     return out
 
 
+def training_key(**what: Any) -> str:
+    """Name of the checkpoint folder of one training: a hash of everything the trained weights
+    depend on (model and its arguments, the stage plan with losses and learning rates, the
+    settings, training size and pairs, augmentation, seed, data, snapshot steps) and of the
+    library's source. Rows that train the same network with the same settings (LTNet's
+    baseline appears in Tables 1, 2, 3, 5 and 6; a post-process or a different evaluation does
+    not change the training) share one checkpoint, so the second row resumes a finished run
+    instead of training again; any change to the library starts afresh."""
+    import hashlib
+    import json
+
+    import relight_lib
+
+    h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
+    for f in sorted(Path(relight_lib.__file__).parent.rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def snapshot_steps(total_steps: int, fractions: Sequence[float] | None) -> list[int]:
     """The training steps (1-based) whose weights a snapshot ensemble keeps.
 
@@ -381,8 +400,11 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 weights.update(objective.weights)
                 stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
                 tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed})
-                ckpt_dir = CHECKPOINT_DIR / (cache_key[:12] or "adhoc") / profile / paper / \
-                    table / variant
+                ckpt_dir = CHECKPOINT_DIR / cfg.name / training_key(
+                    model=model, model_kwargs=dict(model_kwargs or {}), plan=plan,
+                    settings=settings, train_size=train_size, train_pairs=train_pairs,
+                    augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
+                    snapshot_steps=snap_steps)
                 ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan) == 1
                                    else f"seed={seed}-{st['name']}.pt")
                 offset = len(history)

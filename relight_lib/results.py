@@ -91,7 +91,8 @@ SCHEMA: tuple[str, ...] = (
 PER_IMAGE_COLUMNS: tuple[str, ...] = ("image", "metric", "value")
 
 #: Metrics for which a smaller number is better.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"lpips", "mse", "runtime_s"})
+LOWER_IS_BETTER: frozenset[str] = frozenset({"lpips", "mse", "runtime_s", "dssim",
+                                              "light_loss"})
 
 #: The four verdicts a claim can get.
 VERDICTS: tuple[str, ...] = ("supported", "not supported", "contradicted", "not testable here")
@@ -1245,8 +1246,11 @@ def claim_verdict(
 
     missing_rows = [v for v in (claim.better, claim.worse) if not (df["variant"] == v).any()]
     if missing_rows:
-        result["reason"] = "no results for " + " and ".join(
-            f"variant {v!r}" for v in missing_rows) + f" in {claim.table}"
+        # a row written as "not run here" has no per-image values but says why in its notes
+        why = [(v, _notes_for(notes, claim, v)) for v in missing_rows]
+        result["reason"] = "; ".join(
+            f"variant {v!r}: {r}" if r else f"no results for variant {v!r} in {claim.table}"
+            for v, r in why)
         return result
 
     df = df[df["metric"] == claim.metric]

@@ -143,3 +143,27 @@ def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatc
     assert rj["params"]["snapshot_steps"] == [2, 4]
     with pytest.raises(ValueError, match="in \\(0, 1\\]"):
         experiment.snapshot_steps(4, [0.0])
+
+
+def test_rows_with_the_same_training_share_one_checkpoint(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def row(variant, post, lr=1e-3):
+        return experiment.run_one_to_one(
+            paper="demo", table="t1", variant=variant, profile="smoke",
+            results_root=str(tmp_path / "results"), cache_key=variant * 8, model="tiny_unet",
+            model_kwargs={"width": 4}, loss=[{"name": "l1"}], train={"lr": lr},
+            postprocess=post, data_root=str(data_root), steps=3)
+
+    row("plain", None)
+    row("dehazed", "dehaze")  # same training, another post-process: resumes the finished run
+    ckpts = sorted((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))
+    assert len(ckpts) == 1
+    import pandas as pd
+
+    runs = tmp_path / "results" / "smoke" / "demo" / "t1"
+    h1 = pd.read_csv(runs / "plain" / "seed=0" / "history.csv")
+    h2 = pd.read_csv(runs / "dehazed" / "seed=0" / "history.csv")
+    pd.testing.assert_frame_equal(h1, h2)  # the same training, its history carried over
+    row("other_lr", None, lr=2e-3)  # another setting trains on its own
+    assert len(sorted((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))) == 2

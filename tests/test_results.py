@@ -492,3 +492,18 @@ def test_load_reported_validates(tmp_path):
         with pytest.raises(ValueError, match=match) as err:
             R.load_reported("toy", root=root)
         assert "toy.csv" in str(err.value)
+
+
+def test_claim_on_a_row_not_run_here_gives_its_reason():
+    df = _claim_frame(BASE, BASE)
+    df = df[df["variant"] == "new"]  # "old" was written as not run here: no per-image values
+    notes = {"old": {"psnr": "not run here: lpips loss unavailable"}}
+    v = R.claim_verdict(CLAIM, df, notes=notes, n_boot=50)
+    assert v["verdict"] == "not testable here"
+    assert v["reason"] == "variant 'old': not run here: lpips loss unavailable"
+    v = R.claim_verdict(CLAIM, df, n_boot=50)
+    assert v["reason"] == "no results for variant 'old' in table2"
+
+
+def test_dssim_and_light_loss_are_lower_is_better():
+    assert {"dssim", "light_loss", "lpips"} <= R.LOWER_IS_BETTER

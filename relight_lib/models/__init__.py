@@ -23,6 +23,12 @@ MODELS: dict[str, str] = {
     "tiny_unet": "relight_lib.models.tiny_unet:TinyUNet",
     "ltnet": "relight_lib.models.ltnet:LTNet",  # LTNet* (nc 16, f1 2); Table 5 sizes via nc / f1
     "ltnet_large": "relight_lib.models.ltnet:LTNetLarge",  # LTNet† (nc 32, f1 8)
+    "dmshn": "relight_lib.models.dmshn:DMSHN",  # MSR-Net's three-level pyramid
+    "stacked_dmshn": "relight_lib.models.dmshn:StackedDMSHN",  # two DMSHNs in series
+    "mbnet": "relight_lib.models.mbnet:MBNet",
+    "swapnet_illum": "relight_lib.models.swapnet:SwapNetIllum",  # 2DSceneRelighting model A
+    "swapnet_envmap": "relight_lib.models.swapnet:SwapNetEnvmap",  # model B
+    "swapnet_envmap_scene": "relight_lib.models.swapnet:SwapNetEnvmapScene",  # model C
 }
 
 
