@@ -240,8 +240,14 @@ def training_key(**what: Any) -> str:
 
     h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
     for f in sorted(Path(relight_lib.__file__).parent.rglob("*.py")):
-        h.update(f.read_bytes())
+        if f.name not in _NOT_TRAINING_CODE:
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+#: Library files that never run during a training (commands, the book, benchmarks): editing
+#: them does not make a saved training obsolete.
+_NOT_TRAINING_CODE = ("cli.py", "book.py", "bench.py", "reproduce.py")
 
 
 def snapshot_steps(total_steps: int, fractions: Sequence[float] | None) -> list[int]:
