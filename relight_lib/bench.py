@@ -828,7 +828,13 @@ def load_bench(folder: str | os.PathLike[str] = "results/bench") -> Any:
     return pd.concat(frames, ignore_index=True)
 
 
-def _hardware(note: str) -> str:
+def reported_hardware(note: str) -> str:
+    """The hardware a reported run time was measured on, from the ``note`` of a
+    ``results/reported`` row (``'...; hardware: Tesla K80; ...'``), or '' when not stated.
+
+    >>> reported_hardware("copied; hardware: Tesla K80; seconds per 1024x1024 image")
+    'Tesla K80'
+    """
     m = re.search(r"hardware:\s*([^;]+)", note)
     return m.group(1).strip() if m else ""
 
@@ -850,7 +856,7 @@ def paper_runtimes(root: str | os.PathLike[str] = "results/reported") -> Any:
             continue
         out.append({"model": model, "label": r["label"].iloc[0], "paper": paper,
                     "where": r["where"].iloc[0], "seconds": float(r["value"].iloc[0]),
-                    "hardware": _hardware(str(r["note"].iloc[0])) or "not stated"})
+                    "hardware": reported_hardware(str(r["note"].iloc[0])) or "not stated"})
     return pd.DataFrame(out, columns=["model", "label", "paper", "where", "seconds", "hardware"])
 
 

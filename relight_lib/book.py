@@ -273,11 +273,12 @@ def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | No
         profile: which profile's runs (default: the book's).
 
     Returns a DataFrame: the paper's seconds and hardware, ours (mean over seeds) and our
-    device, and the ratio paper / ours ('—' where either is missing).
+    device, and the ratio ours / paper ('—' where either is missing).
     """
     import pandas as pd
 
     from relight_lib import results
+    from relight_lib.bench import reported_hardware
 
     profile = profile or current_profile()
     try:
@@ -290,8 +291,7 @@ def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | No
         r = rep[rep["variant"] == slug] if slug else rep.iloc[0:0]
         paper_s = float(r["value"].iloc[0]) if len(r) else float("nan")
         note = str(r["note"].iloc[0]) if len(r) else ""
-        hw = note.split("hardware:", 1)[1].split(";")[0].strip() if "hardware:" in note else (
-            "GTX 1080 Ti" if "1080 Ti" in note else "")
+        hw = reported_hardware(note)
         times, device = [], ""
         for rj in sorted(Path("results", profile, ours_at).glob("seed=*/run.json")):
             rec = json.loads(rj.read_text())
