@@ -189,6 +189,9 @@ def _add_bench_models(sub) -> None:
     p.add_argument("--suite-times", type=Path,
                    help="JSON with measured 'make test' / 'make book' seconds to add as rows, "
                    'e.g. {"make_test_s": 800, "make_book_s": {"quick": 95}}')
+    p.add_argument("--setting", help="label written to every row and shown as the section of the "
+                   "Performance page (default: full, or quick with --quick); e.g. 'compile' for "
+                   "a second run that adds torch.compile timings")
     p.add_argument("--out", type=Path, help="CSV path (default results/bench/<device-slug>.csv)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -212,7 +215,7 @@ def _cmd_bench_models(args) -> int:
         device=args.device, compile=not args.no_compile, workers=args.workers,
         budget_s=args.time_budget or None,
         suite_times=str(args.suite_times) if args.suite_times else None,
-        setting=base.get("setting", "full"))
+        setting=args.setting or base.get("setting", "full"))
     path, rows = bench.run(cfg, args.out, progress=not args.no_progress)
     for r in rows:
         if r["section"] == "inference" and r["measure"] == "latency_s" and r["value"] != "":
