@@ -352,8 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"relight {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"relight {args.command}: interrupted; finished scenes are kept, rerun to resume",
-              file=sys.stderr)
+        kept = {"render": "finished scenes are kept, rerun to resume",
+                "bench": "the rows measured so far are written, with a row saying so",
+                "reproduce": "finished rows are kept, rerun to resume"}
+        print(f"relight {args.command}: interrupted"
+              + (f"; {kept[args.command]}" if args.command in kept else ""), file=sys.stderr)
         return 130
 
 

@@ -69,3 +69,36 @@ def test_console_script_installed():
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("render", "check-data", "contact-sheet", "bench-render"):
         assert command in out
+
+
+@pytest.mark.parametrize("command, says", [
+    ("bench", "the rows measured so far are written"),
+    ("render", "finished scenes are kept"),
+    ("check-data", None),
+])
+def test_interrupt_message_names_what_is_kept(monkeypatch, capsys, command, says):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, command, interrupted)
+    argv = {"bench": ["bench"], "render": ["render", "--preset", "smoke"],
+            "check-data": ["check-data", "somewhere"]}[command]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"relight {command}: interrupted")
+    if says:
+        assert says in err
+    else:
+        assert err.strip() == f"relight {command}: interrupted"
+
+
+def test_bench_setting_label_reaches_every_row(tmp_path):
+    out = tmp_path / "b.csv"
+    rc = cli.main(["bench", "--models", "tiny_unet", "--sizes", "32", "--repeats", "1",
+                   "--warmup", "1", "--train-steps", "0", "--setting", "compile-check",
+                   "--device", "cpu", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert rows and {r["setting"] for r in rows} == {"compile-check"}
