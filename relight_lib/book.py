@@ -36,7 +36,11 @@ CHAPTERS: list[tuple[str, list[str]]] = [
     ("book/msrnet/index", ["msrnet"]),
     ("book/mbnet/index", ["mbnet"]),
     ("book/swapnet/index", ["swapnet"]),
+    ("book/leaderboard", []),
+    ("book/scorecard", []),
     ("book/performance", []),
+    ("book/rerun", []),
+    ("book/references", []),
 ]
 
 
@@ -124,7 +128,19 @@ def page_setup(paper: str | None = None) -> "Any":
     from IPython.display import Markdown
 
     os.chdir(repo_root())
+    plot_style()
     return Markdown(provenance_note(paper=paper))
+
+
+def plot_style() -> None:
+    """The one plot style of the book's pages (seaborn's whitegrid theme, a colour-blind-safe
+    palette, slightly smaller type so that figures sit well in the text column)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.85)
+    mpl.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": 10,
+                         "image.interpolation": "nearest"})
 
 
 def run_commits(profile: str, paper: str) -> list[str]:
@@ -357,3 +373,75 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
                 else (str(r).splitlines()[0] if isinstance(r, str) else "")
                 for r, m in zip(t["reason"], t["metric"])],
     })
+
+
+# --------------------------------------------------------------------------------------------
+# the how-to-rerun page: what a profile costs
+
+
+def run_costs(profile: str | None = None, results_root: Path = reproduce.RESULTS_DIR
+              ) -> "Any":
+    """Measured cost of a profile's rows, per paper: how many rows ran, their total and longest
+    papermill wall time (minutes), the device they ran on and how many rows were not run at the
+    profile. Read from the executed notebooks' papermill metadata and the runs' run.json."""
+    import pandas as pd
+
+    profile = profile or current_profile()
+    rows = reproduce.load_rows()
+    out = []
+    for paper in dict.fromkeys(r.paper for r in rows):
+        mine = [r for r in rows if r.paper == paper]
+        durations, devices = [], set()
+        for r in mine:
+            nb = r.executed_path(profile, results_root)
+            if not nb.exists():
+                continue
+            meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
+            if meta.get("duration") is not None:
+                durations.append(float(meta["duration"]))
+            for rj in r.result_dir(profile, results_root).glob("seed=*/run.json"):
+                prov = json.loads(rj.read_text()).get("provenance") or {}
+                devices.add(f"{prov.get('device_name') or prov.get('device', '?')}"
+                            f" ({prov.get('cpu_count', '?')} cores)"
+                            if prov.get("device") == "cpu" else
+                            str(prov.get("device_name") or prov.get("device", "?")))
+        out.append({"paper": paper, "rows run": len(durations),
+                    "not run at this profile": sum(not r.runs_at(profile) for r in mine),
+                    "total (min)": round(sum(durations) / 60, 1) if durations else None,
+                    "longest row (min)": round(max(durations) / 60, 1) if durations else None,
+                    "device": ", ".join(sorted(devices)) or "—"})
+    df = pd.DataFrame(out).set_index("paper")
+    if len(df):
+        df.loc["all papers"] = [int(df["rows run"].sum()),
+                                int(df["not run at this profile"].sum()),
+                                round(df["total (min)"].fillna(0).sum(), 1),
+                                df["longest row (min)"].max(), ""]
+    return df
+
+
+def training_cost_estimates(bench_results: "Any", profile: str = "gpu") -> "Any":
+    """An estimate, per model and benchmarked device, of one row's training at ``profile``:
+    the benchmark's measured step time at that profile's size and batch (an L1 loss: the
+    papers' perceptual and LPIPS terms, evaluation and the 1024 px timing are not included)
+    times the profile's steps and seeds. Columns: ``model``, ``device``, ``precision``,
+    ``step (s)``, ``per seed (min)``, ``per row (min)``."""
+    import pandas as pd
+
+    from relight_lib import profiles
+
+    p = profiles.resolve(profile)
+    cols = ["model", "device", "precision", "step (s)", "per seed (min)", "per row (min)"]
+    if bench_results is None or bench_results.empty:
+        return pd.DataFrame(columns=cols)
+    tr = bench_results[(bench_results["section"] == "training")
+                       & (bench_results["measure"] == "step_s")
+                       & (bench_results["profile"].astype(str) == profile)
+                       & bench_results["value"].notna()]
+    out = []
+    for (model, dev, prec), g in tr.groupby(["model", "device_name", "precision"]):
+        step = float(g["value"].median())
+        seed_min = step * (p.train_steps or 0) / 60
+        out.append({"model": model, "device": dev, "precision": prec, "step (s)": round(step, 4),
+                    "per seed (min)": round(seed_min, 1),
+                    "per row (min)": round(seed_min * len(p.seeds), 1)})
+    return pd.DataFrame(out, columns=cols)

@@ -320,3 +320,16 @@ def test_load_bench_skips_the_render_csv_and_handles_none(tmp_path):
                     {"device": "cpu", "device_name": "X"})
     df = bench.load_bench(tmp_path)
     assert list(df["file"]) == ["cpu-x.csv"] and df["value"].iloc[0] == 5
+
+
+def test_compare_with_papers_with_two_runs_of_the_same_model():
+    """Two benchmark files measure the same model (e.g. a compile-only second run): the fastest
+    latency wins, and bf16 counts only if every run's PSNR check passed."""
+    both_ok = pd.concat([_bench_frame(1.0), _bench_frame(1.0).assign(
+        value=lambda d: d["value"].where(d["measure"] != "latency_s", d["value"] / 2))])
+    r = bench.compare_with_papers(both_ok)
+    assert len(r) == 1 and r.iloc[0]["precision"] == "bf16_cl"
+    assert r.iloc[0]["ours_s"] == 0.0002
+    one_failed = pd.concat([_bench_frame(1.0), _bench_frame(0.0)])
+    r = bench.compare_with_papers(one_failed).iloc[0]
+    assert r["precision"] == "fp32" and r["ours_s"] == 0.004
