@@ -58,6 +58,8 @@ class Objective:
     def __call__(self, pred: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         total = pred.new_zeros(())
         for weight, on, term in self.terms:
+            # loss networks (VGG, LPIPS) are built on the CPU; follow the prediction's device
+            term.to(pred.device)
             if on == "residual":
                 total = total + weight * term(pred - batch["input"], batch["target"] - batch["input"])
             elif on == "prediction":  # a regulariser of the output alone (TV)
@@ -400,17 +402,18 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             model_weights = getattr(net, "weights_info", None)
             if model_weights:
                 weights["model"] = model_weights
+            # one key for every stage of this seed's training (it hashes the library files)
+            ckpt_dir = CHECKPOINT_DIR / cfg.name / training_key(
+                model=model, model_kwargs=dict(model_kwargs or {}), plan=plan,
+                settings=settings, train_size=train_size, train_pairs=train_pairs,
+                augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
+                snapshot_steps=snap_steps)
             for st, objective in zip(plan, objectives):
                 prefix = f"{st['name']}: " if len(plan) > 1 else ""
                 devs += [prefix + d for d in objective.dropped]
                 weights.update(objective.weights)
                 stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
                 tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed})
-                ckpt_dir = CHECKPOINT_DIR / cfg.name / training_key(
-                    model=model, model_kwargs=dict(model_kwargs or {}), plan=plan,
-                    settings=settings, train_size=train_size, train_pairs=train_pairs,
-                    augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
-                    snapshot_steps=snap_steps)
                 ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan) == 1
                                    else f"seed={seed}-{st['name']}.pt")
                 offset = len(history)

@@ -198,13 +198,14 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
+    # torch wants CPU byte tensors; a checkpoint loaded with map_location="cuda" holds CUDA ones
+    torch.set_rng_state(state["torch"].cpu())
     n = state["numpy"]
-    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    np.random.set_state((n[0], n[1].cpu().numpy().astype(np.uint32), n[2], n[3], n[4]))
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -573,7 +574,8 @@ def build_loss_fn(spec: Sequence[Mapping[str, Any]]) -> LossFn:
              for t in spec]
 
     def loss_fn(pred: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
-        return sum(w * term(pred, batch["target"]) for w, term in terms)
+        # loss networks (VGG) are built on the CPU; follow the prediction's device
+        return sum(w * term.to(pred.device)(pred, batch["target"]) for w, term in terms)
 
     return loss_fn
 

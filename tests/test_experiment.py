@@ -167,3 +167,37 @@ def test_rows_with_the_same_training_share_one_checkpoint(tmp_path, data_root, m
     pd.testing.assert_frame_equal(h1, h2)  # the same training, its history carried over
     row("other_lr", None, lr=2e-3)  # another setting trains on its own
     assert len(sorted((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))) == 2
+
+
+class _RecordsDevice(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.moved_to = []
+
+    def to(self, *args, **kwargs):
+        self.moved_to.append(args[0] if args else kwargs.get("device"))
+        return super().to(*args, **kwargs)
+
+    def forward(self, pred, target):
+        return (pred - target).abs().mean()
+
+
+def test_objective_moves_its_loss_networks_to_the_prediction_device():
+    term = _RecordsDevice()
+    obj = experiment.Objective(terms=[(1.0, "output", term)])
+    pred = torch.rand(1, 3, 8, 8)
+    obj(pred, {"target": torch.zeros_like(pred), "input": pred})
+    assert term.moved_to == [pred.device]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_objective_with_a_vgg_term_runs_on_cuda():
+    """The perceptual (VGG) term is built on the CPU; on a GPU it must follow the prediction
+    (MSR-Net's L_CL and MBNet's loss failed on an H200 before)."""
+    obj = experiment.build_objective(
+        [{"name": "perceptual", "weight": 0.006, "kwargs": {"arch": "vgg16"}},
+         {"name": "l1", "weight": 1.0}], allow_random=True)
+    pred = torch.rand(2, 3, 32, 32, device="cuda", requires_grad=True)
+    loss = obj(pred, {"target": torch.rand(2, 3, 32, 32, device="cuda"), "input": pred})
+    loss.backward()
+    assert pred.grad is not None and torch.isfinite(loss)

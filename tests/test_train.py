@@ -171,3 +171,40 @@ def test_ddp_two_processes_match_one(data_root, tmp_path):
 def test_time_inference_is_positive_and_uses_what_the_model_needs():
     model = build_model("tiny_unet", width=4, use_depth=True)
     assert 0 < train.time_inference(model, 32, repeats=2) < 10
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_resume_restores_the_rng_state_on_each_device(tmp_path, device):
+    """A checkpoint loaded onto the GPU holds CUDA tensors; torch's and numpy's RNG setters
+    want CPU ones (resuming failed on an H200 before _set_rng_state moved them back)."""
+    from relight_lib.bench import _RandomPairs
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(step, loss):
+        if step == 3:
+            raise Stop
+
+    data = _RandomPairs((), 32, n=8)
+    cfg = train.TrainConfig(steps=4, batch_size=2, lr=1e-3, device=device, ckpt_every=2)
+    torch.manual_seed(0)
+    with pytest.raises(Stop):
+        train.fit(build_model("tiny_unet", width=8), l1, data, config=cfg,
+                  checkpoint=tmp_path / "c.pt", progress=False, on_step=stop_at_3)
+    torch.manual_seed(0)
+    resumed = train.fit(build_model("tiny_unet", width=8), l1, data, config=cfg,
+                        checkpoint=tmp_path / "c.pt", resume=True, progress=False)
+    assert resumed.resumed_from == 2 and str(resumed.device).startswith(device)
+    assert [h["step"] for h in resumed.history] == [1, 2, 3, 4]
+
+
+@needs_cuda
+def test_loss_networks_follow_the_prediction_to_cuda():
+    spec = [{"name": "perceptual", "weight": 1.0, "kwargs": {"allow_random": True}}]
+    loss_fn = train.build_loss_fn(spec)
+    pred = torch.rand(1, 3, 32, 32, device="cuda")
+    assert torch.isfinite(loss_fn(pred, {"target": torch.rand_like(pred)}))

@@ -1,5 +1,5 @@
-"""LTNet (Light Transfer Network) from Zhu et al., "Depth Guided Image Relighting with a Light
-Transfer Network" (LTNet), CVPR-W / NTIRE 2021 Track 1 (papers.md section 3).
+"""LTNet (Light Transfer Network) from Zhu et al., "LTNet: Light Transfer Network for Depth
+Guided Image Relighting", CVPR-W / NTIRE 2021 Track 1 (papers.md section 3).
 
 Faithful to:
     * the reduced PyNET encoder-decoder ("pynet3") of the official test code, block by block,
@@ -249,6 +249,10 @@ class LTNet(RelightModel):
     """
 
     size_multiple = 16
+
+    #: What the default configuration reads besides the RGB input (an instance built with
+    #: ``inputs`` of RGB alone needs nothing else: see ``__init__``).
+    needs: tuple[str, ...] = ("depth",)
 
     def __init__(
         self,
