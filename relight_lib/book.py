@@ -129,7 +129,34 @@ def page_setup(paper: str | None = None) -> "Any":
 
     os.chdir(repo_root())
     plot_style()
+    table_style()
     return Markdown(provenance_note(paper=paper))
+
+
+def html_table(df: "Any") -> str:
+    """A DataFrame as the book's pages show it: no row-number column for a plain RangeIndex,
+    and a named or labelled index turned into ordinary first columns (pandas would otherwise
+    add a header row holding only the index name)."""
+    import pandas as pd
+
+    plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    shown = df if plain else df.rename_axis(
+        [n or "" for n in df.index.names]).reset_index()
+    return shown.to_html(index=False, border=0, justify="left")
+
+
+def table_style() -> None:
+    """Display every DataFrame of a page with :func:`html_table` (IPython's HTML formatter)."""
+    import pandas as pd
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extra
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html_table)
 
 
 def plot_style() -> None:

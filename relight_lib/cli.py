@@ -3,7 +3,8 @@
 Sub-commands: ``render`` (SynVIDIT), ``check-data`` (any VIDIT-format folder),
 ``contact-sheet`` (a figure for the book), ``bench-render`` (render speed, written to
 ``results/bench/``), ``reproduce`` (papermill runs of the table rows), ``book`` (the Jupyter Book) and
-``predict`` (relight your own image); ``bench`` (speed, FLOPs and memory of every model,
+``predict`` (relight your own image); ``try`` (one table row with changed parameters, into
+``_build/exercises/``); ``bench`` (speed, FLOPs and memory of every model,
 and of training; written to ``results/bench/<device>.csv``).
 """
 
@@ -257,6 +258,52 @@ def _cmd_reproduce(args) -> int:
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
+def _add_try(sub) -> None:
+    p = sub.add_parser(
+        "try", help="run one table row with changed parameters (outside results/) and compare",
+        description="Run one row of notebooks/<paper>/runs.yaml with its parameters changed by "
+        "--set, into _build/exercises/<profile>/ (never results/), as the variant "
+        "<variant>__<name>, then print each metric of the committed row next to the new run's "
+        "(means over seeds) and the difference. A run with the same name, changes and code is "
+        "cached; --force reruns it.",
+        epilog="example: relight try msrnet/table2/dmshn_cl --set stage1_fraction=0.25")
+    p.add_argument("row", help="PAPER/TABLE/VARIANT, e.g. msrnet/table2/dmshn_cl "
+                   "(relight reproduce --list shows the rows)")
+    p.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one notebook parameter; VALUE is a YAML literal (0.25, true, "
+                   "null, [rgb, depth], text); repeatable")
+    p.add_argument("--profile", default="quick", help="smoke | quick | gpu | paper "
+                   "(default quick)")
+    p.add_argument("--name", help="name of this try (default: a slug of the changes)")
+    p.add_argument("--results-root", type=Path, default=Path("_build/exercises"),
+                   help="where the try goes (default _build/exercises)")
+    p.add_argument("--force", action="store_true", help="rerun even when an identical try "
+                   "is up to date")
+
+
+def _cmd_try(args) -> int:
+    from relight_lib import reproduce
+
+    row = args.row.strip("/").split("/")
+    if len(row) != 3:
+        raise ValueError(f"{args.row!r}: name a row as PAPER/TABLE/VARIANT, e.g. "
+                         "msrnet/table2/dmshn_cl")
+    res = reproduce.try_row(*row, reproduce.parse_set(args.changes), profile=args.profile,
+                            name=args.name, results_root=args.results_root, force=args.force)
+    o = res.outcome
+    if o.status == "failed":
+        print(f"relight try: {res.tried.name} failed after {o.seconds:.0f} s:\n{o.error}",
+              file=sys.stderr)
+        if o.failed_notebook:
+            print(f"the executed notebook (with the error) is at {o.failed_notebook}",
+                  file=sys.stderr)
+        return 1
+    print(f"{res.tried.name}: " + (f"ran in {o.seconds:.0f} s" if o.status == "ran" else
+                                   "up to date (an identical earlier try; --force reruns it)"))
+    print(res.report())
+    return 0
+
+
 def _add_book(sub) -> None:
     p = sub.add_parser("book", help="build the Jupyter Book for a profile",
                        description="Check the TOC and glue keys, then run jupyter-book build "
@@ -324,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_bench_models(sub)
     _add_reproduce(sub)
+    _add_try(sub)
     _add_book(sub)
     _add_predict(sub)
     return parser
@@ -336,6 +384,7 @@ COMMANDS = {
     "bench-render": _cmd_bench,
     "bench": _cmd_bench_models,
     "reproduce": _cmd_reproduce,
+    "try": _cmd_try,
     "book": _cmd_book,
     "predict": _cmd_predict,
 }

@@ -34,9 +34,11 @@ on a file they did not import (the import set is recorded per run, not guessed).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -362,3 +364,187 @@ def summary(outcomes: list[Outcome]) -> str:
     lines.append(f"{counts['ran']} ran, {counts['cached']} cached, {counts['failed']} failed, "
                  f"{counts['skipped']} skipped")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# relight try: one row with changed parameters, into a scratch results folder
+# --------------------------------------------------------------------------------------------
+
+#: Where ``relight try`` writes (git-ignored): never the committed ``results/``.
+EXERCISES_DIR = Path("_build/exercises")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; each VALUE is read as a YAML literal.
+
+    >>> parse_set(["stage1_fraction=0.25", "residual=true", "postprocess=null"])
+    {'stage1_fraction': 0.25, 'residual': True, 'postprocess': None}
+    >>> parse_set(["inputs=[rgb, depth]", "table5_label=4,16"])
+    {'inputs': ['rgb', 'depth'], 'table5_label': '4,16'}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise RunsFileError(f"--set {item!r}: expected KEY=VALUE, e.g. stage1_fraction=0.25")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise RunsFileError(f"--set {item!r}: the value is not a YAML literal ({e})") from e
+    return out
+
+
+def settable_parameters(row: Row) -> list[str]:
+    """The parameters of the row's notebook that ``--set`` may change (all but the runner's)."""
+    return sorted(set(notebook_parameters(row.notebook)) - set(RUNNER_PARAMETERS))
+
+
+def check_changes(row: Row, changes: dict[str, Any]) -> None:
+    """Raise :class:`RunsFileError` naming the notebook and the valid names when ``changes``
+    sets a name its ``parameters`` cell does not define (or one the runner sets)."""
+    valid = settable_parameters(row)
+    bad = sorted(set(changes) - set(valid))
+    if bad:
+        runner = sorted(set(bad) & set(RUNNER_PARAMETERS))
+        hint = (f" ({', '.join(runner)} {'is' if len(runner) == 1 else 'are'} set by the runner;"
+                " use --profile / the row name)") if runner else ""
+        raise RunsFileError(f"{row.notebook} has no parameter {', '.join(map(repr, bad))} for "
+                            f"row {row.name}{hint}; valid: {', '.join(valid)}")
+
+
+def changes_slug(changes: dict[str, Any], limit: int = 48) -> str:
+    """A short, path-safe name for a set of changes.
+
+    >>> changes_slug({"stage1_fraction": 0.25})
+    'stage1_fraction-0.25'
+    >>> changes_slug({"inputs": ["rgb", "depth"], "postprocess": None})
+    'inputs-rgb-depth_postprocess-none'
+    >>> changes_slug({})
+    'rerun'
+    """
+    if not changes:
+        return "rerun"
+
+    def text(v: Any) -> str:
+        if isinstance(v, (list, tuple)):
+            return "-".join(text(x) for x in v)
+        return "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+    slug = "_".join(f"{k}-{text(v)}" for k, v in changes.items())
+    slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", slug).strip("-._") or "changes"
+    if len(slug) > limit:
+        digest = hashlib.sha256(json.dumps(changes, sort_keys=True, default=str).encode())
+        slug = slug[:limit - 9].rstrip("-._") + "-" + digest.hexdigest()[:8]
+    return slug
+
+
+def try_row_for(spec: str, changes: dict[str, Any], name: str | None = None,
+                notebooks_dir: Path = NOTEBOOKS_DIR) -> tuple[Row, Row]:
+    """The committed row ``paper/table/variant`` and the changed copy ``try`` runs (its variant
+    ``<variant>__<name or slug>``, its parameters updated); the changes are checked here."""
+    parts = spec.strip("/").split("/")
+    if len(parts) != 3:
+        raise RunsFileError(f"{spec!r}: name a row as PAPER/TABLE/VARIANT, e.g. "
+                            "msrnet/table2/dmshn_cl (relight reproduce --list shows them)")
+    (row,) = select_rows(load_rows(notebooks_dir), *parts)
+    check_changes(row, changes)
+    suffix = name if name is not None else changes_slug(changes)
+    if not _NAME.match(suffix):
+        raise RunsFileError(f"--name {suffix!r}: use letters, digits, '_', '-', '.' or '+'")
+    new = dataclasses.replace(row, variant=f"{row.variant}__{suffix}",
+                              params={**row.params, **changes})
+    return row, new
+
+
+def _means(root: Path, profile: str, row: Row) -> tuple[dict[str, float], int]:
+    """Mean over seeds of each metric of one row's results (and how many seeds)."""
+    import pandas as pd
+
+    from relight_lib import results
+
+    if not row.result_dir(profile, root).is_dir():
+        return {}, 0
+    df = results.load_results(root, profile, row.paper, row.table)
+    df = df[df["variant"] == row.variant]
+    if df.empty:
+        return {}, 0
+    values = pd.to_numeric(df["value"], errors="coerce")
+    means = values.groupby(df["metric"], sort=False).mean()
+    return {m: float(v) for m, v in means.items()}, int(df["seed"].nunique())
+
+
+@dataclass
+class TryResult:
+    outcome: Outcome
+    committed: Row
+    tried: Row
+    profile: str
+    results_root: Path
+    committed_root: Path = RESULTS_DIR
+    note: str = ""
+
+    def comparison(self) -> list[tuple[str, float | None, float | None, float | None]]:
+        """(metric, committed mean, try mean, try - committed) for every metric of either."""
+        old, _ = _means(self.committed_root, self.profile, self.committed)
+        new, _ = _means(self.results_root, self.profile, self.tried)
+        rows = []
+        for m in list(new) + [m for m in old if m not in new]:
+            a, b = old.get(m), new.get(m)
+            a = None if a is None or a != a else a  # NaN: not measured
+            b = None if b is None or b != b else b
+            d = b - a if a is not None and b is not None else None
+            if d is not None and abs(d) <= 1e-12 * max(1.0, abs(a), abs(b)):
+                d = 0.0  # rounding noise of equal means, not a difference
+            rows.append((m, a, b, d))
+        return rows
+
+    def report(self) -> str:
+        """The comparison as a small text table, with where both runs are."""
+        _, n_old = _means(self.committed_root, self.profile, self.committed)
+        _, n_new = _means(self.results_root, self.profile, self.tried)
+        fmt = lambda v, sign="": "n/a" if v is None else f"{v:{sign}.4g}"  # noqa: E731
+        head = ("metric", f"committed {self.committed.variant}",
+                f"try {self.tried.variant.split('__', 1)[1]}", "difference")
+        body = [(m, fmt(a), fmt(b), fmt(d, "+")) for m, a, b, d in self.comparison()]
+        widths = [max(len(r[i]) for r in [head, *body]) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(r, widths))) for r in [head, *body]]
+        old_dir = self.committed.result_dir(self.profile, self.committed_root)
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"(means over seeds: committed {n_old}, try {n_new}; n/a: not measured)")
+        if not n_old:
+            lines.append(f"no committed results at {old_dir} (profile {self.profile})")
+        lines.append(f"committed: {old_dir}")
+        lines.append(f"try:       {self.tried.result_dir(self.profile, self.results_root)}")
+        lines.append(f"notebook:  {self.tried.executed_path(self.profile, self.results_root)}")
+        return "\n".join(lines)
+
+
+def try_row(paper: str, table: str, variant: str, changes: dict[str, Any],
+            profile: str = "quick", name: str | None = None,
+            results_root: Path = EXERCISES_DIR, force: bool = False,
+            committed_root: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+            log=print) -> TryResult:
+    """Run one table row with ``changes`` to its parameters into ``results_root`` (never the
+    committed results), through the same papermill runner as ``relight reproduce``.
+
+    The run is named ``<variant>__<name or a slug of the changes>``; a run with the same name,
+    changes and code is cached (``force`` reruns it). Trainings are shared with other rows as
+    usual (:func:`relight_lib.experiment.training_key`): a change that does not touch the
+    training (a post-process, the evaluation) reuses the training's checkpoint when it exists.
+    """
+    committed, tried = try_row_for(f"{paper}/{table}/{variant}", changes, name, notebooks_dir)
+    note = ""
+    if not committed.runs_at(profile):
+        note = (f"note: {committed.name} is not run at the {profile} profile in the book "
+                f"({committed.why}); there is nothing committed to compare with")
+        log(note)
+    results_root = Path(results_root)
+    params = resolved_parameters(tried, profile, results_root)
+    if force or staleness(tried, profile, cache_key(tried, profile, params), results_root):
+        profiles.ensure_data(profiles.resolve(profile, data_root=tried.params.get("data_root")),
+                             progress=True)
+    outcome = run_row(tried, profile, results_root, force, log)
+    return TryResult(outcome, committed, tried, profile, results_root, Path(committed_root), note)

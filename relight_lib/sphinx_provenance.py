@@ -1,4 +1,5 @@
-"""A small Sphinx extension: a provenance line at the top of every executed run notebook.
+"""A small Sphinx extension for the book: a provenance line at the top of every executed run
+notebook, and a work-around for a Sphinx 7 bug that writes some inline scripts twice.
 
 The book's own pages state their provenance in their first cell (:func:`relight_lib.book.page_setup`).
 The executed papermill notebooks under ``results/<profile>/executed/`` are rendered as they are,
@@ -6,6 +7,12 @@ never re-executed, so they cannot: adding a cell to the source notebooks would c
 row's cache key and rerun every result. Instead this extension inserts, under the title of each
 such page, a paragraph built from the row's ``run.json`` files (library version, git commit and
 profile of the run, device, date) and the commit the book itself was built from.
+
+The work-around: Sphinx 7.x (which Jupyter Book 1 requires) registers an inline script added
+with ``filename=None`` and again with ``filename=''`` as two scripts, so the thebe and
+togglebutton set-up code is written into every page twice and the browser stops with
+"Identifier 'THEBE_JS_URL' has already been declared" (fixed upstream in Sphinx 8,
+sphinx-doc/sphinx#13402). :func:`setup` makes the HTML builder treat both as the same.
 
 Enabled in ``_config.yml`` under ``sphinx: extra_extensions``.
 """
@@ -79,6 +86,22 @@ def _on_doctree_read(app: Any, doctree: nodes.document) -> None:
     section.insert(titles[0] + 1 if titles else 0, para)
 
 
+def _dedupe_inline_scripts() -> None:
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    original = StandaloneHTMLBuilder.add_js_file
+    if getattr(original, "_relight_dedupe", False):
+        return
+
+    def add_js_file(self: Any, filename: str | None, **kwargs: Any) -> None:
+        # None and '' both mean "inline": one key, so the same body is added once
+        return original(self, filename or "", **kwargs)
+
+    add_js_file._relight_dedupe = True  # type: ignore[attr-defined]
+    StandaloneHTMLBuilder.add_js_file = add_js_file  # type: ignore[method-assign]
+
+
 def setup(app: Any) -> dict[str, Any]:
+    _dedupe_inline_scripts()
     app.connect("doctree-read", _on_doctree_read)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,6 +1,8 @@
 """Suite-wide test settings and fixtures."""
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,35 @@ def fake_alexnet_file(tmp_path_factory) -> Path:
     named = d / f"alexnet-owt-{digest[:8]}.pth"
     raw.rename(named)
     return named
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The smoke-profile book built end to end (papermill rows -> results -> ``jupyter-book
+    build -W``) in a copy of the book sources, once per session: ``(root, html, outcomes)``
+    with ``html`` the absolute HTML folder. Used by test_book.py and test_browser.py.
+
+    The working directory is the copy only while building; tests that need it there chdir
+    themselves (a session-long chdir would leak into every later test module)."""
+    pytest.importorskip("mitsuba")
+    from relight_lib import book, reproduce
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path_factory.mktemp("bookroot")
+    # everything the book's sources need (the config names _static/ and references.bib)
+    names = ["_config.yml", "_static", "references.bib", "book", "notebooks", "results/reported",
+             "results/bench"]
+    for name in names:
+        src = repo / name
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        outcomes = reproduce.reproduce("smoke", jobs=2, log=lambda *a: None)
+        failed = [(o.row.name, o.error) for o in outcomes if o.status == "failed"]
+        assert not failed, failed
+        html = (root / book.build("smoke")).resolve()
+    finally:
+        os.chdir(old)
+    yield root, html, outcomes

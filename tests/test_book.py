@@ -1,8 +1,8 @@
 """The book: TOC and glue checks, and an end-to-end smoke build (papermill rows -> results ->
-jupyter-book build -W) in a copy of the book sources, so the repository is left untouched."""
+jupyter-book build -W) in a copy of the book sources, so the repository is left untouched (the
+session-scoped fixture ``smoke_book`` is in conftest.py, shared with test_browser.py)."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -41,25 +41,6 @@ def test_check_toc_finds_missing_and_unlisted(tmp_path):
     problems = book.check_toc(toc, "smoke", tmp_path)
     assert any("book/gone" in p for p in problems)
     assert any("t__v.ipynb is not in the TOC" in p for p in problems)
-
-
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    pytest.importorskip("mitsuba")
-    root = tmp_path_factory.mktemp("bookroot")
-    for name in ("_config.yml", "book", "notebooks", "results/reported", "results/bench"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        outcomes = reproduce.reproduce("smoke", jobs=2, log=lambda *a: None)
-        failed = [(o.row.name, o.error) for o in outcomes if o.status == "failed"]
-        assert not failed, failed
-        html = book.build("smoke")
-        yield root, html, outcomes
-    finally:
-        os.chdir(old)
 
 
 @pytest.mark.slow
@@ -124,3 +105,16 @@ def results_claims(root):
     from relight_lib import results
 
     return results.load_claims(root / "notebooks" / "ltnet" / "claims.yaml", paper="ltnet")
+
+
+def test_html_table_drops_row_numbers_and_index_name_rows():
+    import pandas as pd
+
+    plain = book.html_table(pd.DataFrame({"a": [1, 2]}))
+    assert "<th>a</th>" in plain and plain.count("<th>") == 1 and "<td>2</td>" in plain
+    named = book.html_table(pd.DataFrame({"a": [1]}, index=pd.Index(["x"], name="profile")))
+    # the index name is the first column's header, not a header row of its own
+    assert named.count("<tr") == 2 and "<th>profile</th>" in named and "<td>x</td>" in named
+    multi = book.html_table(pd.DataFrame({"v": [1]}, index=pd.MultiIndex.from_tuples(
+        [("m", 256)], names=["model", None])))
+    assert "<th>model</th>" in multi and "<td>256</td>" in multi
