@@ -477,6 +477,8 @@ def _means(root: Path, profile: str, row: Row) -> tuple[dict[str, float], int]:
 
 @dataclass
 class TryResult:
+    """What :func:`try_row` did (``outcome``) and how the try compares with the committed row."""
+
     outcome: Outcome
     committed: Row
     tried: Row
@@ -484,6 +486,8 @@ class TryResult:
     results_root: Path
     committed_root: Path = RESULTS_DIR
     note: str = ""
+    #: Why the committed row is out of date with the code now (None: up to date, or absent).
+    committed_stale: str | None = None
 
     def comparison(self) -> list[tuple[str, float | None, float | None, float | None]]:
         """(metric, committed mean, try mean, try - committed) for every metric of either."""
@@ -504,7 +508,10 @@ class TryResult:
         """The comparison as a small text table, with where both runs are."""
         _, n_old = _means(self.committed_root, self.profile, self.committed)
         _, n_new = _means(self.results_root, self.profile, self.tried)
-        fmt = lambda v, sign="": "n/a" if v is None else f"{v:{sign}.4g}"  # noqa: E731
+
+        def fmt(v: float | None, sign: str = "") -> str:
+            return "n/a" if v is None else f"{v:{sign}.4g}"
+
         head = ("metric", f"committed {self.committed.variant}",
                 f"try {self.tried.variant.split('__', 1)[1]}", "difference")
         body = [(m, fmt(a), fmt(b), fmt(d, "+")) for m, a, b, d in self.comparison()]
@@ -516,6 +523,11 @@ class TryResult:
         lines.append(f"(means over seeds: committed {n_old}, try {n_new}; n/a: not measured)")
         if not n_old:
             lines.append(f"no committed results at {old_dir} (profile {self.profile})")
+        elif self.committed_stale:
+            lines.append(f"note: the committed row is not up to date ({self.committed_stale}), "
+                         "so the difference mixes two versions; refresh it with: relight "
+                         f"reproduce --profile {self.profile} --paper {self.committed.paper} "
+                         f"--table {self.committed.table} --variant {self.committed.variant}")
         lines.append(f"committed: {old_dir}")
         lines.append(f"try:       {self.tried.result_dir(self.profile, self.results_root)}")
         lines.append(f"notebook:  {self.tried.executed_path(self.profile, self.results_root)}")
@@ -547,4 +559,10 @@ def try_row(paper: str, table: str, variant: str, changes: dict[str, Any],
         profiles.ensure_data(profiles.resolve(profile, data_root=tried.params.get("data_root")),
                              progress=True)
     outcome = run_row(tried, profile, results_root, force, log)
-    return TryResult(outcome, committed, tried, profile, results_root, Path(committed_root), note)
+    stale = None
+    if any(committed.result_dir(profile, Path(committed_root)).glob("seed=*/run.json")):
+        cparams = resolved_parameters(committed, profile, Path(committed_root))
+        stale = staleness(committed, profile, cache_key(committed, profile, cparams),
+                          Path(committed_root))
+    return TryResult(outcome, committed, tried, profile, results_root, Path(committed_root),
+                     note, stale)

@@ -103,6 +103,17 @@ def test_try_end_to_end_at_smoke(in_repo, tmp_path, capsys):
     report = res.report()
     assert "committed colour_lstsq" in report and "try seeds-0-1" in report
     assert "means over seeds: committed 1, try 2" in report
+    assert res.committed_stale is None and "not up to date" not in report
+
+    # a committed row made with other settings is flagged: the difference mixes two versions
+    rj = tmp_path / "committed" / "smoke" / "baselines" / "onetoone" / "colour_lstsq" / \
+        "seed=0" / "run.json"
+    rj.write_text(rj.read_text().replace('"cache_key": "', '"cache_key": "old'))
+    res = reproduce.try_row("baselines", "onetoone", "colour_lstsq", {"seeds": [0, 1]},
+                            profile="smoke", results_root=out_root,
+                            committed_root=tmp_path / "committed", log=lambda *a: None)
+    assert res.outcome.status == "cached" and res.committed_stale
+    assert "the committed row is not up to date" in res.report()
 
     after = {p: _listing(committed / p / "baselines") for p in ("smoke", "quick")}
     assert after == before, "relight try wrote into results/"
