@@ -9,7 +9,7 @@ JOBS   ?= 2
 PROFILE ?= quick
 FORCE   ?=
 
-.PHONY: venv test book data-smoke data-quick clean-venv
+.PHONY: venv test book data-smoke data-quick clean-venv clean-checkpoints
 
 venv: $(STAMP)
 
@@ -36,3 +36,9 @@ data-quick: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Training checkpoints (with Adam's state, for resume and for rows that share a training) take
+# ~14 GB after a full quick build. Deleting them costs only time: a rerun row or `relight try`
+# then trains again instead of reusing a finished training.
+clean-checkpoints:
+	rm -rf _build/checkpoints
