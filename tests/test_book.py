@@ -20,6 +20,16 @@ def test_committed_toc_matches_the_quick_results():
     assert book.check_toc(toc, "quick", REPO) == []
 
 
+def test_run_notebooks_have_distinct_sidebar_titles():
+    toc = book.make_toc("quick")
+    for chapter in toc["chapters"]:
+        titles = [s["title"] for s in chapter.get("sections", [])]
+        assert len(titles) == len(set(titles)), chapter["file"]
+        for s in chapter.get("sections", []):
+            variant = s["file"].rsplit("__", 1)[1]
+            assert s["title"].endswith(f" · {variant}"), s
+
+
 def test_every_glue_key_used_is_glued():
     assert book.check_glue(sorted((REPO / "book").rglob("*.md"))) == []
 
