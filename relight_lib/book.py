@@ -231,11 +231,19 @@ def build(profile: str = DEFAULT_PROFILE, builder: str = "html", strict: bool = 
            str(out), "--toc", str(toc_path), "--builder", builder]
     if strict:
         cmd += ["-W", "--keep-going"]
+    # Sphinx rebuilds only changed pages, and a page whose TOC entry changed (a new sidebar
+    # title, a new sibling) is not one of them: after a TOC change, rebuild every page.
+    last_toc = out / f".toc-of-last-{builder}-build.yml"
+    toc_now = toc_path.read_text()
+    if not last_toc.exists() or last_toc.read_text() != toc_now:
+        cmd.append("--all")
     env = {**os.environ, "RELIGHT_PROFILE": profile, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
+        last_toc.unlink(missing_ok=True)
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n"
                            + (proc.stdout[-6000:] + "\n" + proc.stderr[-4000:]).strip())
+    last_toc.write_text(toc_now)
     return out / "_build" / builder
 
 

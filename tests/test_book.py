@@ -128,3 +128,29 @@ def test_html_table_drops_row_numbers_and_index_name_rows():
     multi = book.html_table(pd.DataFrame({"v": [1]}, index=pd.MultiIndex.from_tuples(
         [("m", 256)], names=["model", None])))
     assert "<th>model</th>" in multi and "<td>256</td>" in multi
+
+
+def test_build_rebuilds_every_page_after_a_toc_change(tmp_path, monkeypatch):
+    """Sphinx does not rebuild pages whose sidebar changed; build() passes --all then."""
+    import subprocess
+    from types import SimpleNamespace
+
+    calls = []
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": []}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(book, "make_toc", lambda profile: toc)
+    monkeypatch.setattr(book, "check_toc", lambda *a: [])
+    monkeypatch.setattr(book, "check_glue", lambda *a: [])
+    monkeypatch.setattr(book.reproduce, "ensure_kernel", lambda: None)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
+        calls.append(cmd), SimpleNamespace(returncode=0, stdout="", stderr=""))[1])
+    book.build("smoke")
+    book.build("smoke")
+    toc["chapters"] = [{"file": "book/data", "sections": [{"file": "x", "title": "T · v"}]}]
+    book.build("smoke")
+    assert ["--all" in c for c in calls] == [True, False, True]
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
+        calls.append(cmd), SimpleNamespace(returncode=1, stdout="boom", stderr=""))[1])
+    with pytest.raises(RuntimeError, match="boom"):
+        book.build("smoke")
+    assert not (tmp_path / "_build" / "smoke" / ".toc-of-last-html-build.yml").exists()
