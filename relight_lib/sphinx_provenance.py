@@ -1,12 +1,13 @@
 """A small Sphinx extension for the book: a provenance line at the top of every executed run
-notebook, and a work-around for a Sphinx 7 bug that writes some inline scripts twice.
+notebook, a word on its two parameter cells, and a work-around for a Sphinx 7 bug that writes some inline scripts twice.
 
 The book's own pages state their provenance in their first cell (:func:`relight_lib.book.page_setup`).
 The executed papermill notebooks under ``results/<profile>/executed/`` are rendered as they are,
 never re-executed, so they cannot: adding a cell to the source notebooks would change every
 row's cache key and rerun every result. Instead this extension inserts, under the title of each
 such page, a paragraph built from the row's ``run.json`` files (library version, git commit and
-profile of the run, device, date) and the commit the book itself was built from.
+profile of the run, device, date) and the commit the book itself was built from. It also labels the notebook's default
+``parameters`` cell, which papermill keeps above the row's injected values.
 
 The work-around: Sphinx 7.x (which Jupyter Book 1 requires) registers an inline script added
 with ``filename=None`` and again with ``filename=''`` as two scripts, so the thebe and
@@ -81,9 +82,29 @@ def _on_doctree_read(app: Any, doctree: nodes.document) -> None:
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         doctree.insert(0, para)
+    else:
+        titles = [i for i, child in enumerate(section.children)
+                  if isinstance(child, nodes.title)]
+        section.insert(titles[0] + 1 if titles else 0, para)
+    _label_parameter_cells(doctree)
+
+
+#: Put before a run notebook's ``parameters`` cell when papermill injected the row's values.
+DEFAULTS_NOTE = ("The notebook's default parameters. This row's own values are in the next "
+                 "cell, which papermill injected and which overrides these.")
+
+
+def _label_parameter_cells(doctree: nodes.document) -> None:
+    """Say which of the two parameter cells a reader should trust: papermill keeps the
+    template's ``parameters`` cell and adds the row's values in an ``injected-parameters`` cell
+    after it, so without a word the page shows two different settings one above the other."""
+    cells = [n for n in doctree.findall(nodes.container) if "cell" in n["classes"]]
+    if not any("tag_injected-parameters" in c["classes"] for c in cells):
         return
-    titles = [i for i, child in enumerate(section.children) if isinstance(child, nodes.title)]
-    section.insert(titles[0] + 1 if titles else 0, para)
+    for cell in cells:
+        if "tag_parameters" in cell["classes"] and cell.parent is not None:
+            note = nodes.paragraph(DEFAULTS_NOTE, DEFAULTS_NOTE, classes=["relight-defaults"])
+            cell.parent.insert(cell.parent.index(cell), note)
 
 
 def _dedupe_inline_scripts() -> None:

@@ -54,3 +54,27 @@ def test_paragraph_goes_under_the_title_of_executed_notebooks_only(tmp_path):
     app.env.docname = "book/intro"
     sp._on_doctree_read(app, other)
     assert not any("relight-provenance" in n["classes"] for n in other.findall(nodes.paragraph))
+
+
+def _cell(tag):
+    cell = nodes.container(classes=["cell", f"tag_{tag}"] if tag else ["cell"])
+    cell += nodes.literal_block("x = 1", "x = 1")
+    return cell
+
+
+def test_default_parameters_cell_is_labelled_when_papermill_injected_values(tmp_path):
+    _run(tmp_path, 0, "d" * 40)
+    app = SimpleNamespace(srcdir=str(tmp_path), env=SimpleNamespace(
+        docname="results/quick/executed/msrnet/table2__dmshn_mse"))
+    doc = _doc("Title\n=====\n\nBody.\n")
+    section = next(iter(doc.findall(nodes.section)))
+    section += [_cell("parameters"), _cell("injected-parameters"), _cell(None)]
+    sp._on_doctree_read(app, doc)
+    kids = list(section.children)
+    labels = [i for i, k in enumerate(kids) if "relight-defaults" in k.get("classes", [])]
+    assert len(labels) == 1 and "tag_parameters" in kids[labels[0] + 1]["classes"]
+    # a notebook run with its defaults (no injected cell) is left as it is
+    plain = _doc("Title\n=====\n\nBody.\n")
+    next(iter(plain.findall(nodes.section))).append(_cell("parameters"))
+    sp._on_doctree_read(app, plain)
+    assert not any("relight-defaults" in n["classes"] for n in plain.findall(nodes.paragraph))
