@@ -1,13 +1,15 @@
 """A small Sphinx extension for the book: a provenance line at the top of every executed run
-notebook, a word on its two parameter cells, and a work-around for a Sphinx 7 bug that writes some inline scripts twice.
+notebook, a word on its two parameter cells, and a work-around for a Sphinx 7 bug that writes
+some inline scripts twice.
 
 The book's own pages state their provenance in their first cell (:func:`relight_lib.book.page_setup`).
 The executed papermill notebooks under ``results/<profile>/executed/`` are rendered as they are,
 never re-executed, so they cannot: adding a cell to the source notebooks would change every
 row's cache key and rerun every result. Instead this extension inserts, under the title of each
 such page, a paragraph built from the row's ``run.json`` files (library version, git commit and
-profile of the run, device, date) and the commit the book itself was built from. It also labels the notebook's default
-``parameters`` cell, which papermill keeps above the row's injected values.
+profile of the run, device, date) and the commit the book itself was built from. It also
+labels the notebook's default ``parameters`` cell, which papermill keeps above the row's
+injected values.
 
 The work-around: Sphinx 7.x (which Jupyter Book 1 requires) registers an inline script added
 with ``filename=None`` and again with ``filename=''`` as two scripts, so the thebe and
