@@ -284,11 +284,8 @@ def _add_try(sub) -> None:
 def _cmd_try(args) -> int:
     from relight_lib import reproduce
 
-    row = args.row.strip("/").split("/")
-    if len(row) != 3:
-        raise ValueError(f"{args.row!r}: name a row as PAPER/TABLE/VARIANT, e.g. "
-                         "msrnet/table2/dmshn_cl")
-    res = reproduce.try_row(*row, reproduce.parse_set(args.changes), profile=args.profile,
+    res = reproduce.try_row(*reproduce.parse_row_spec(args.row),
+                            reproduce.parse_set(args.changes), profile=args.profile,
                             name=args.name, results_root=args.results_root, force=args.force)
     o = res.outcome
     if o.status == "failed":

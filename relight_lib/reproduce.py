@@ -440,15 +440,24 @@ def changes_slug(changes: dict[str, Any], limit: int = 48) -> str:
     return slug
 
 
-def try_row_for(spec: str, changes: dict[str, Any], name: str | None = None,
-                notebooks_dir: Path = NOTEBOOKS_DIR) -> tuple[Row, Row]:
-    """The committed row ``paper/table/variant`` and the changed copy ``try`` runs (its variant
-    ``<variant>__<name or slug>``, its parameters updated); the changes are checked here."""
+def parse_row_spec(spec: str) -> tuple[str, str, str]:
+    """``'paper/table/variant'`` to its three parts.
+
+    >>> parse_row_spec("msrnet/table2/dmshn_cl/")
+    ('msrnet', 'table2', 'dmshn_cl')
+    """
     parts = spec.strip("/").split("/")
     if len(parts) != 3:
         raise RunsFileError(f"{spec!r}: name a row as PAPER/TABLE/VARIANT, e.g. "
                             "msrnet/table2/dmshn_cl (relight reproduce --list shows them)")
-    (row,) = select_rows(load_rows(notebooks_dir), *parts)
+    return parts[0], parts[1], parts[2]
+
+
+def try_row_for(spec: str, changes: dict[str, Any], name: str | None = None,
+                notebooks_dir: Path = NOTEBOOKS_DIR) -> tuple[Row, Row]:
+    """The committed row ``paper/table/variant`` and the changed copy ``try`` runs (its variant
+    ``<variant>__<name or slug>``, its parameters updated); the changes are checked here."""
+    (row,) = select_rows(load_rows(notebooks_dir), *parse_row_spec(spec))
     check_changes(row, changes)
     suffix = name if name is not None else changes_slug(changes)
     if not _NAME.match(suffix):
@@ -491,8 +500,12 @@ class TryResult:
 
     def comparison(self) -> list[tuple[str, float | None, float | None, float | None]]:
         """(metric, committed mean, try mean, try - committed) for every metric of either."""
-        old, _ = _means(self.committed_root, self.profile, self.committed)
-        new, _ = _means(self.results_root, self.profile, self.tried)
+        return self._compare(_means(self.committed_root, self.profile, self.committed)[0],
+                             _means(self.results_root, self.profile, self.tried)[0])
+
+    @staticmethod
+    def _compare(old: dict[str, float], new: dict[str, float]
+                 ) -> list[tuple[str, float | None, float | None, float | None]]:
         rows = []
         for m in list(new) + [m for m in old if m not in new]:
             a, b = old.get(m), new.get(m)
@@ -506,15 +519,16 @@ class TryResult:
 
     def report(self) -> str:
         """The comparison as a small text table, with where both runs are."""
-        _, n_old = _means(self.committed_root, self.profile, self.committed)
-        _, n_new = _means(self.results_root, self.profile, self.tried)
+        # each side's results are read once, for both the table and the seed counts
+        old, n_old = _means(self.committed_root, self.profile, self.committed)
+        new, n_new = _means(self.results_root, self.profile, self.tried)
 
         def fmt(v: float | None, sign: str = "") -> str:
             return "n/a" if v is None else f"{v:{sign}.4g}"
 
         head = ("metric", f"committed {self.committed.variant}",
                 f"try {self.tried.variant.split('__', 1)[1]}", "difference")
-        body = [(m, fmt(a), fmt(b), fmt(d, "+")) for m, a, b, d in self.comparison()]
+        body = [(m, fmt(a), fmt(b), fmt(d, "+")) for m, a, b, d in self._compare(old, new)]
         widths = [max(len(r[i]) for r in [head, *body]) for i in range(4)]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                            for i, (c, w) in enumerate(zip(r, widths))) for r in [head, *body]]
