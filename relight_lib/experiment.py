@@ -128,11 +128,7 @@ def _postprocess(name: str | None):
         return None
     from relight_lib import postprocess
 
-    table = {"dehaze": lambda x: postprocess.dehaze(x),
-             "dehaze_code": lambda x: postprocess.dehaze(x, **postprocess.DEHAZE_CODE)}
-    if name not in table:
-        raise ValueError(f"postprocess {name!r} is not one of {sorted(table)}")
-    return table[name]
+    return postprocess.get_postprocess(name)
 
 
 #: Training pairs of a one-to-one row: Track 1's own, or MBNet's extra pairs on top (papers.md

@@ -36,7 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -430,3 +430,24 @@ def snapshot_ensemble(
         raise ValueError(f"weights sum to zero: {w_list}")
     w = (w / w.sum()).to(dtype=stack.dtype, device=stack.device)
     return (stack * w.view(-1, *([1] * (stack.dim() - 1)))).sum(dim=0)
+
+
+#: Post-processes a one-to-one row can name (``run_one_to_one(postprocess=...)``): the name is
+#: what runs.yaml, run.json and the plan show.
+POSTPROCESSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "dehaze": lambda x: dehaze(x),
+    "dehaze_code": lambda x: dehaze(x, **DEHAZE_CODE),
+}
+
+
+def get_postprocess(name: str | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The post-process called ``name`` (None: none).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    if name is None:
+        return None
+    if name not in POSTPROCESSES:
+        raise ValueError(f"postprocess {name!r} is not one of {sorted(POSTPROCESSES)}")
+    return POSTPROCESSES[name]

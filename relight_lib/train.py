@@ -41,7 +41,7 @@ from relight_lib.models import build_model, pad_to_multiple
 from relight_lib.utils import peak_memory_mb, pick_device, seed_everything
 
 CHECKPOINT_FORMAT = "relight-checkpoint-1"
-SCHEDULES = ("constant", "step", "exponential", "cosine")
+SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine")
 
 LossFn = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
 Augment = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
@@ -59,9 +59,13 @@ class TrainConfig:
         betas: Adam betas (MBNet uses (0.5, 0.999), the others PyTorch's (0.9, 0.999)).
         weight_decay: Adam weight decay.
         schedule: ``constant`` | ``step`` (multiply by ``gamma`` every ``step_size`` steps) |
+            ``multistep`` (multiply by ``gamma`` once at each step of ``milestones``; MBNet's
+            single drop after a quarter of the budget is ``milestones=[total // 4]``) |
             ``exponential`` (smooth decay from ``lr`` to ``final_lr`` over the budget) |
             ``cosine`` (from ``lr`` to ``final_lr``).
         step_size: Steps between decays for ``step``.
+        milestones: Steps (0-based scheduler counts) at which ``multistep`` multiplies by
+            ``gamma``.
         gamma: Decay factor for ``step``.
         final_lr: Last learning rate for ``exponential`` and ``cosine``.
         val_every: Validate every so many steps (0: only at the end).
@@ -84,6 +88,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"
     step_size: int | None = None
+    milestones: tuple[int, ...] | None = None
     gamma: float = 0.1
     final_lr: float | None = None
     val_every: int = 0
@@ -103,6 +108,10 @@ class TrainConfig:
             raise ValueError(f"schedule {self.schedule!r} is not one of {SCHEDULES}")
         if self.schedule == "step" and not self.step_size:
             raise ValueError("schedule 'step' needs step_size")
+        if self.milestones is not None:
+            self.milestones = tuple(int(m) for m in self.milestones)
+        if self.schedule == "multistep" and not self.milestones:
+            raise ValueError("schedule 'multistep' needs milestones")
         if self.schedule in ("exponential", "cosine") and self.final_lr is None:
             raise ValueError(f"schedule {self.schedule!r} needs final_lr")
         if self.batch_size < 1:
@@ -173,11 +182,59 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total: int
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.schedule == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones),
+                                                    gamma=cfg.gamma)
     ratio = cfg.final_lr / cfg.lr
     span = max(1, total - 1)
     if cfg.schedule == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=ratio ** (1.0 / span))
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=span, eta_min=cfg.final_lr)
+
+
+def lr_at(cfg: TrainConfig, total: int, step: int) -> float:
+    """The learning rate of (0-based) optimiser step ``step`` of a ``total``-step run, in closed
+    form: what :func:`make_scheduler` gives after ``step`` scheduler steps (tested equal), but
+    without stepping a scheduler through a paper-size budget (hundreds of thousands of steps).
+    """
+    import math
+
+    if cfg.schedule == "constant":
+        return float(cfg.lr)
+    if cfg.schedule == "step":
+        return float(cfg.lr * cfg.gamma ** (step // cfg.step_size))
+    if cfg.schedule == "multistep":
+        return float(cfg.lr * cfg.gamma ** sum(1 for m in cfg.milestones if m <= step))
+    span = max(1, total - 1)
+    if cfg.schedule == "exponential":
+        return float(cfg.lr * (cfg.final_lr / cfg.lr) ** (step / span))
+    t = min(step, span)  # cosine
+    return float(cfg.final_lr + (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * t / span)) / 2)
+
+
+def lr_schedule_points(cfg: TrainConfig, total: int, samples: int = 5) -> list[tuple[int, float]]:
+    """The learning-rate schedule of a ``total``-step run as ``(step, lr)`` pairs, for plans.
+
+    Piecewise-constant schedules (constant, step, multistep) give their first step and every
+    step at which the rate drops, so the number of distinct rates is visible; smooth ones
+    (exponential, cosine) give ``samples`` evenly spaced steps, the first and the last included.
+
+    >>> cfg = TrainConfig(steps=200, lr=1e-4, schedule="multistep", milestones=[50])
+    >>> lr_schedule_points(cfg, 200)
+    [(0, 0.0001), (50, 1e-05)]
+    """
+    if total < 1:
+        raise ValueError(f"a schedule needs at least one step, got {total}")
+    if cfg.schedule == "constant":
+        steps = [0]
+    elif cfg.schedule == "step":
+        steps = list(range(0, total, cfg.step_size))
+    elif cfg.schedule == "multistep":
+        steps = [0] + sorted({m for m in cfg.milestones if 0 < m < total})
+    else:
+        n = max(2, min(samples, total))
+        steps = sorted({round(i * (total - 1) / (n - 1)) for i in range(n)})
+    return [(s, lr_at(cfg, total, s)) for s in steps]
 
 
 # --------------------------------------------------------------------------------------------
