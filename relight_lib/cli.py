@@ -87,16 +87,21 @@ def _cmd_render(args) -> int:
 
 def _add_check(sub) -> None:
     p = sub.add_parser("check-data", help="check a VIDIT-format folder (SynVIDIT or real VIDIT)",
-                       description="Report missing or extra files, scene and condition counts, "
-                       "wrong image sizes, unreadable PNGs and bad depth files, each with its "
-                       "file name. Exit status 1 when there are problems.")
+                       description="Find the VIDIT packagings under ROOT (any-to-any flat "
+                       "folders, NTIRE 2021 Track 1 input/target folders, Track 2 validation/test "
+                       "input/ + guide/ pair folders) and report missing or extra files, scene, "
+                       "condition and pair counts, wrong image sizes, unreadable PNGs and bad "
+                       "depth files, each with its file name. Exit status 1 when there are "
+                       "problems.")
     p.add_argument("root", type=Path)
+    p.add_argument("--decode", action="store_true",
+                   help="fully decode every PNG (slower) instead of checking its checksums")
 
 
 def _cmd_check(args) -> int:
     from relight_lib.data.check import check_data, format_report
 
-    report = check_data(args.root)
+    report = check_data(args.root, decode=args.decode)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -242,18 +247,41 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="rows run in parallel (default 1)")
     p.add_argument("--force", action="store_true", help="rerun rows even when up to date")
     p.add_argument("--list", action="store_true", help="list the rows and their state only")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print each row's plan (model, sizes, budget, lr drops, losses, "
+                   "evaluation, post-process, deviations) without training; exit status 1 "
+                   "naming every row that cannot be planned")
+    p.add_argument("--data-root", type=Path,
+                   help="real VIDIT folder for every row (the paper profile also reads "
+                   "$RELIGHT_VIDIT)")
+    p.add_argument("--plan-json", type=Path,
+                   help="with --dry-run: also write the plans to this JSON file")
 
 
 def _cmd_reproduce(args) -> int:
     from relight_lib import reproduce
 
+    if args.dry_run:
+        plans, failures = reproduce.plan_rows(
+            args.profile, args.paper, args.table, args.variant,
+            data_root=str(args.data_root) if args.data_root else None)
+        if args.plan_json:
+            import json
+
+            args.plan_json.write_text(json.dumps({"profile": args.profile, "plans": plans,
+                                                  "failures": failures}, indent=1))
+        print(f"planned {len(plans)} row(s) at the {args.profile} profile"
+              + (f"; {len(failures)} cannot be planned: {', '.join(sorted(failures))}"
+                 if failures else ""))
+        return 1 if failures else 0
     if args.list:
         rows = reproduce.select_rows(reproduce.load_rows(), args.paper, args.table, args.variant)
         for r in rows:
             print(f"{r.name}  ({r.notebook}, parameters {r.params})")
         return 0
     outcomes = reproduce.reproduce(args.profile, args.paper, args.table, args.variant,
-                                   jobs=args.jobs, force=args.force)
+                                   jobs=args.jobs, force=args.force,
+                                   data_root=str(args.data_root) if args.data_root else None)
     print(reproduce.summary(outcomes))
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 

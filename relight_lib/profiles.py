@@ -12,6 +12,10 @@ value; :func:`resolve` merges the two and the result goes into ``run.json``.
 | gpu | SynVIDIT ``gpu-*`` (300 + 100 scenes) | 256 px | about a GPU-hour for the suite | 3 | yes |
 | paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
 
+The paper profile has no budget of its own: each row takes its recipe's ``paper_budget`` (the
+paper's epochs and batch; :func:`relight_lib.experiment.resolve_budget`) and trains in fp32 as
+the papers did (``amp=True`` is the bf16 option). The gpu profile trains in bf16.
+
 Model widths are never shrunk by a profile: a profile shortens training and lowers resolution
 only; any architectural change is a named variant.
 """
@@ -38,8 +42,8 @@ class Profile:
         track1_root: Folder with the one-to-one (Track 1) data.
         any2any_root: Folder with the any-to-any data (all 40 conditions).
         size: Image side in pixels for training and evaluation.
-        train_steps: Optimiser steps per training run (None: the paper's epochs).
-        batch_size: Training batch size.
+        train_steps: Optimiser steps per training run (None: each row's paper budget).
+        batch_size: Training batch size (the paper profile's rows take the paper's).
         seeds: Seeds to run; tables show mean and sd over them.
         eval_limit: Evaluate on at most this many images (None: the whole split).
         eval_split: Split the tables are computed on (VIDIT's test ground truth is private, so
@@ -98,7 +102,7 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile(
         name="paper", render_preset=None, track1_root=None, any2any_root=None,
         size=1024, train_steps=None, batch_size=1, seeds=(0,), eval_limit=None,
-        allow_random_backbone=False, device="cuda", amp=True, channels_last=True,
+        allow_random_backbone=False, device="cuda", amp=False, channels_last=True,
     ),
 }
 
@@ -196,3 +200,17 @@ def data_identity(prof: Profile) -> dict[str, Any]:
     from relight_lib.data import synvidit
 
     return {sub: cfg.identity() for sub, cfg in synvidit.PRESETS[prof.render_preset].items()}
+
+
+def preset_split_counts(prof: Profile, root: str | None) -> dict[str, int] | None:
+    """Scenes per split of the SynVIDIT preset folder ``root`` of ``prof``, known from the
+    preset's parameters without the data being rendered (plans use it); None for real VIDIT or
+    a folder that is not one of the profile's preset folders."""
+    if prof.render_preset is None or root is None:
+        return None
+    from relight_lib.data import layout, synvidit
+
+    for sub, cfg in synvidit.PRESETS[prof.render_preset].items():
+        if str(DATA_DIR / sub) == str(root):
+            return layout.split_counts(cfg.n_scenes)
+    return None

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "MBNET_DEVIATIONS",
+    "MBNET_EQUAL_STEPS_BUDGET",
     "MBNET_LOSS",
     "MBNET_PAPER_BUDGET",
     "MBNET_TRAIN",
@@ -23,15 +24,19 @@ __all__ = [
     "weights_policy",
 ]
 
-#: MBNet §4.1 (papers.md 4.8): Adam (0.5, 0.999), lr 1e-4 divided by 10 after 50 of 200 epochs,
-#: i.e. after a quarter of the budget whatever the profile's budget is (``step_fraction`` is
-#: turned into the ``step`` schedule's ``step_size`` by run_one_to_one).
-MBNET_TRAIN: dict[str, Any] = {"lr": 1e-4, "betas": (0.5, 0.999), "schedule": "step",
-                               "gamma": 0.1, "step_fraction": 0.25}
+#: MBNet §4.1 (papers.md 4.8): Adam (0.5, 0.999), lr 1e-4 divided by 10 once, after 50 of 200
+#: epochs, i.e. after a quarter of the budget whatever the profile's budget is
+#: (``drop_fractions`` becomes a one-milestone ``multistep`` schedule in run_one_to_one).
+MBNET_TRAIN: dict[str, Any] = {"lr": 1e-4, "betas": (0.5, 0.999), "gamma": 0.1,
+                               "drop_fractions": [0.25]}
 
-#: The paper's own budget, used at the paper profile only: 200 epochs of batch 3 over the
-#: 900 pairs (300 Track 1 scenes x 3 kinds of pair) = 300 steps per epoch [D].
-MBNET_PAPER_BUDGET: dict[str, Any] = {"batch_size": 3, "steps": 200 * (900 // 3)}
+#: The paper's own budget (§4.1), used at the paper profile only: 200 epochs of batch 3 over
+#: the row's training pairs, so the baseline (300 Track 1 pairs: 100 steps an epoch) trains a
+#: third of the steps of the extra-data rows (900 pairs: 300 steps an epoch), as in the paper.
+MBNET_PAPER_BUDGET: dict[str, Any] = {"epochs": 200, "batch_size": 3}
+
+#: The option of giving every row the extra-data rows' 60,000 steps (``budget='equal_steps'``).
+MBNET_EQUAL_STEPS_BUDGET: dict[str, Any] = {"steps": 200 * (900 // 3), "batch_size": 3}
 
 #: §3.4 Eq. 1-4 (papers.md 4.7): 1 Charbonnier + 1.1 (-SSIM) + 0.1 L1 on VGG-19 conv3_3.
 #: Not given by the paper [?], suite defaults (papers.md 10): Charbonnier eps 1e-3 (per element);
@@ -49,8 +54,8 @@ MBNET_DEVIATIONS = [
     "it (smoke, quick, gpu), a seeded random init (run.json 'weights' -> 'model' says which). "
     "The VGG-19 of the perceptual loss follows the same policy.",
     "Training budget, image size, batch and data follow the profile (the paper: 200 epochs of "
-    "VIDIT at 1024 px, batch 3, one V100); the lr is still divided by 10 after a quarter of the "
-    "budget.",
+    "VIDIT at 1024 px, batch 3, one V100; the paper profile keeps these); the lr is still "
+    "divided by 10 once, after a quarter of the budget.",
     "Charbonnier eps 1e-3, SSIM window 11 / sigma 1.5, the VGG-19 conv3_3 feature after its ReLU: "
     "the paper gives none of them (suite defaults, papers.md 10).",
     "The output is clamped to [0, 1] in training too, with a straight-through gradient (the "
@@ -85,7 +90,7 @@ def mbnet_loss() -> list[dict[str, Any]]:
 
 
 def mbnet_row(extra_data: bool = True, residual: bool = True,
-              profile: str | None = None) -> dict[str, Any]:
+              profile: str | None = None, budget: str = "epochs") -> dict[str, Any]:
     """The :func:`~relight_lib.experiment.run_one_to_one` arguments of one MBNet row.
 
     Args:
@@ -95,18 +100,25 @@ def mbnet_row(extra_data: bool = True, residual: bool = True,
         residual: Table 1's "+ Residual learning": ``ReLU(input + residual)``; False: the
             network predicts the image directly.
         profile: The profile the row runs at, which sets the ImageNet weights policy of the two
-            ResNet-50 streams (:func:`weights_policy`) and, at ``'paper'``, the paper's batch and
-            budget (:data:`MBNET_PAPER_BUDGET`). None: the faithful ``'require'`` policy.
+            ResNet-50 streams (:func:`weights_policy`). None: the faithful ``'require'`` policy.
+        budget: The paper profile's budget: ``'epochs'`` (the paper: 200 epochs of batch 3 over
+            the row's pairs, :data:`MBNET_PAPER_BUDGET`) or ``'equal_steps'`` (every row the
+            extra-data rows' 60,000 steps, :data:`MBNET_EQUAL_STEPS_BUDGET`).
 
     Example:
         >>> row = mbnet_row(extra_data=False, residual=False, profile="smoke")
         >>> row["train_pairs"], row["model_kwargs"], row["augment"]
         ('track1', {'residual': False, 'pretrained': 'allow_random'}, None)
     """
-    train = dict(MBNET_TRAIN)
-    if profile == "paper":
-        train.update(MBNET_PAPER_BUDGET)
+    budgets = {"epochs": MBNET_PAPER_BUDGET, "equal_steps": MBNET_EQUAL_STEPS_BUDGET}
+    if budget not in budgets:
+        raise ValueError(f"budget must be one of {sorted(budgets)}, got {budget!r}")
+    train = {**MBNET_TRAIN, "drop_fractions": list(MBNET_TRAIN["drop_fractions"])}
     deviations = list(MBNET_DEVIATIONS)
+    if budget == "equal_steps":
+        deviations.append("Paper profile: every row trains 60,000 steps of batch 3 (the paper: "
+                          "200 epochs over each row's own pairs, so its baseline trains a third "
+                          "of the extra-data rows' steps).")
     if not residual:
         deviations.append("Without residual learning the network's 3-channel output is the "
                           "prediction itself (no ReLU, no skip): the paper does not describe the "
@@ -116,6 +128,7 @@ def mbnet_row(extra_data: bool = True, residual: bool = True,
         "model_kwargs": {"residual": bool(residual), "pretrained": weights_policy(profile)},
         "loss": mbnet_loss(),
         "train": train,
+        "paper_budget": dict(budgets[budget]),
         "train_pairs": "mbnet_extra" if extra_data else "track1",
         "augment": None,  # "no flip / crop augmentation" (§4.1)
         "deviations": deviations,

@@ -29,6 +29,10 @@ MSRNET_LOSSES = ("mse", "cl", "csl")
 #: two stages follow one run's curve). Adam's betas are PyTorch's (not stated either).
 MSRNET_TRAIN = {"lr": 2e-3, "final_lr": 5e-5, "schedule": "exponential", "betas": (0.9, 0.999)}
 
+#: papers.md 5.7 (§4.1): 2500 epochs at batch 2 over VIDIT's training pairs, at the paper
+#: profile (the other profiles set their own budget).
+MSRNET_PAPER_BUDGET: dict[str, Any] = {"epochs": 2500, "batch_size": 2}
+
 #: papers.md 5.7: trained on 512 px images (1024 px resized), evaluated at 1024 px.
 MSRNET_TRAIN_SCALE = 0.5
 
@@ -175,6 +179,7 @@ def msrnet_row(model: str = "stacked_dmshn", loss: str = "cl",
         "loss": None,
         "stages": None,
         "train": dict(MSRNET_TRAIN),
+        "paper_budget": dict(MSRNET_PAPER_BUDGET),
         "train_scale": MSRNET_TRAIN_SCALE,
         "augment": None,
         "label": LABELS[(model, loss)],

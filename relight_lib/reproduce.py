@@ -184,10 +184,13 @@ def library_changes(recorded: dict[str, str] | None) -> list[str]:
     return changed
 
 
-def resolved_parameters(row: Row, profile: str, results_root: Path) -> dict[str, Any]:
+def resolved_parameters(row: Row, profile: str, results_root: Path,
+                        data_root: str | None = None) -> dict[str, Any]:
     declared = notebook_parameters(row.notebook)
     params = {"profile": profile, "paper": row.paper, "table": row.table, "variant": row.variant,
               "results_root": str(results_root), **row.params}
+    if data_root is not None:
+        params["data_root"] = str(data_root)
     unknown = sorted(set(params) - set(declared) - {"cache_key"})
     if unknown:
         raise RunsFileError(f"{row.notebook}: unknown parameter(s) {unknown} for row {row.name}; "
@@ -198,7 +201,7 @@ def resolved_parameters(row: Row, profile: str, results_root: Path) -> dict[str,
 def cache_key(row: Row, profile: str, params: dict[str, Any]) -> str:
     """Hash of what defines a row apart from the library: notebook source, resolved parameters
     (except where results go) and the data's identity."""
-    prof = profiles.resolve(profile)
+    prof = profiles.resolve(profile, data_root=params.get("data_root"))
     payload = {
         "notebook": _notebook_source_hash(row.notebook),
         "params": {k: v for k, v in params.items() if k != "results_root"},
@@ -272,8 +275,9 @@ class Outcome:
     failed_notebook: Path | None = None
 
 
-def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print) -> Outcome:
-    params = resolved_parameters(row, profile, results_root)
+def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
+            data_root: str | None = None) -> Outcome:
+    params = resolved_parameters(row, profile, results_root, data_root)
     key = cache_key(row, profile, params)
     out_nb = row.executed_path(profile, results_root)
     if not force and staleness(row, profile, key, results_root) is None:
@@ -307,19 +311,20 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print) 
 def reproduce(profile: str, paper: str | None = None, table: str | None = None,
               variant: str | None = None, jobs: int = 1, force: bool = False,
               results_root: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
-              render: bool = True, log=print) -> list[Outcome]:
+              render: bool = True, data_root: str | None = None, log=print) -> list[Outcome]:
     """Bring the selected rows of ``profile`` up to date; returns one outcome per row.
 
     Rows that fail do not stop the others. The profile's SynVIDIT set is rendered first when a
-    row actually needs to run and the data is missing.
+    row actually needs to run and the data is missing. ``data_root`` (a real VIDIT folder) is
+    passed to every row as its ``data_root`` parameter.
     """
-    prof = profiles.resolve(profile)
+    prof = profiles.resolve(profile, data_root=data_root)
     rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
     # decide what must run before rendering anything: a cached book needs no data
     todo = []
     outcomes: dict[str, Outcome] = {}
     for row in rows:
-        params = resolved_parameters(row, profile, results_root)  # validates names early
+        params = resolved_parameters(row, profile, results_root, data_root)  # validates names
         if not row.runs_at(profile):
             outcomes[row.name] = Outcome(row, "skipped", error=f"not run at the {profile} "
                                          f"profile: {row.why}")
@@ -341,11 +346,140 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
             os.environ[var] = share
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log)
+            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log, data_root)
                     for r in todo}
             for name, fut in futs.items():
                 outcomes[name] = fut.result()
     return [outcomes[r.name] for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# plans: what a row would do, without doing it (relight reproduce --dry-run)
+
+#: Parameter every row notebook declares: True makes its runner call return the row's plan.
+DRY_RUN_PARAMETER = "dry_run"
+
+
+class PlanError(RuntimeError):
+    """A row cannot be planned (the message says why, in one line)."""
+
+
+def _notebook_code_cells(path: Path) -> tuple[str, list[str]]:
+    nb = json.loads(Path(path).read_text())
+    params, rest, seen = None, [], False
+    for c in nb["cells"]:
+        if c["cell_type"] != "code":
+            continue
+        src = "".join(c["source"])
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            params, seen = src, True
+        elif seen:
+            rest.append(src)
+    if params is None:
+        raise RunsFileError(f"{path}: needs exactly one cell tagged 'parameters'")
+    return params, rest
+
+
+def plan_row(row: Row, profile: str, data_root: str | None = None,
+             results_root: Path = RESULTS_DIR) -> dict[str, Any]:
+    """The plan of one row at ``profile``: the dict its notebook's runner call returns with
+    ``dry_run=True`` (:func:`relight_lib.experiment.plan_dict` lists the keys).
+
+    The notebook itself is the recipe, so it is what gets planned: its ``parameters`` cell runs,
+    then the row's values as papermill would inject them (plus ``dry_run=True`` and
+    ``data_root``), then its code cells statement by statement until ``summary`` holds a dict
+    (the plan). Nothing is trained, written or displayed.
+
+    Raises:
+        PlanError: the row cannot be planned (unknown parameter, no data, no budget, ...).
+    """
+    params = resolved_parameters(row, profile, results_root, data_root)
+    if DRY_RUN_PARAMETER not in notebook_parameters(row.notebook):
+        raise PlanError(f"{row.notebook} declares no '{DRY_RUN_PARAMETER}' parameter")
+    params[DRY_RUN_PARAMETER] = True
+    param_src, cells = _notebook_code_cells(row.notebook)
+    ns: dict[str, Any] = {"__name__": "__relight_plan__"}
+    try:
+        exec(compile(param_src, str(row.notebook), "exec"), ns)
+        ns.update(params)
+        for src in cells:
+            for stmt in ast.parse(src).body:
+                exec(compile(ast.Module([stmt], type_ignores=[]), str(row.notebook), "exec"), ns)
+                if isinstance(ns.get("summary"), dict):
+                    return ns["summary"]
+    except Exception as e:  # whatever the recipe raises, the plan names the row and the reason
+        msg = str(e).strip().splitlines()
+        raise PlanError(f"{type(e).__name__}: {msg[0] if msg else ''}") from e
+    raise PlanError(f"{row.notebook}: no cell returned a plan (its runner call needs "
+                    f"{DRY_RUN_PARAMETER}={DRY_RUN_PARAMETER})")
+
+
+def _fmt_int(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def format_plan(row: Row, profile: str, plan: dict[str, Any]) -> str:
+    """A plan as an indented block of text (one row)."""
+    kw = ", ".join(f"{k}={v}" for k, v in plan.get("model_kwargs", {}).items())
+    lines = [f"{row.name}  [{profile}]  {plan.get('row', '')}",
+             f"  model        {plan['model']}({kw}): {_fmt_int(plan['parameters'])} parameters"]
+    train = f"{_fmt_int(plan['n_train'])} training pairs"
+    if plan.get("train_pairs"):
+        train += f" ({plan['train_pairs']})"
+    lines.append(f"  data         {train}; trained at {plan['train_size']} px, evaluated at "
+                 f"{plan['image_size']} px" + (f"; augment {plan['augment']}"
+                                               if plan.get("augment") else ""))
+    if plan["steps"]:
+        budget = f"{_fmt_int(plan['steps'])} steps of batch {plan['batch_size']}"
+        if plan.get("epochs") is not None:
+            budget = f"{plan['epochs']:g} epochs = " + budget
+        lines.append(f"  budget       {budget}, {plan['precision']}")
+    else:
+        lines.append("  budget       no training")
+    lines.append(f"  optimiser    {plan['optimizer']}")
+    if plan["lr_schedule"]:
+        lines.append("  lr           " + ", ".join(f"step {_fmt_int(int(st))}: {lr:.3g}"
+                                                   for st, lr in plan["lr_schedule"]))
+    for i, term in enumerate(plan["loss"] or ["-"]):
+        lines.append(("  loss         " if i == 0 else "               ") + term)
+    for i, ev in enumerate(plan["eval"]):
+        lines.append(("  evaluation   " if i == 0 else "               ")
+                     + f"{ev['name']}: {_fmt_int(ev['n'])} pairs ({ev['definition']})")
+    post = plan.get("postprocess") or "none"
+    if plan.get("snapshots"):
+        post += (f"; ensemble of the weights at steps {plan['snapshots']}"
+                 + (f" weighted {plan['snapshot_weights']}" if plan.get("snapshot_weights")
+                    else " (plain mean)"))
+    lines.append(f"  postprocess  {post}")
+    for title, key in (("deviations", "deviations"), ("notes", "notes")):
+        for i, d in enumerate(plan.get(key) or []):
+            lines.append((f"  {title:<13}" if i == 0 else " " * 15) + "- " + d)
+    return "\n".join(lines)
+
+
+def plan_rows(profile: str, paper: str | None = None, table: str | None = None,
+              variant: str | None = None, data_root: str | None = None,
+              notebooks_dir: Path = NOTEBOOKS_DIR, results_root: Path = RESULTS_DIR,
+              log=print) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Plan every selected row at ``profile`` (rows kept out of it by ``only_profiles`` are
+    reported as skipped). Returns ``(plans, failures)``, both keyed by row name; each plan is
+    printed with :func:`format_plan` through ``log``."""
+    if profile not in profiles.PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose from {profiles.list_profiles()}")
+    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    plans, failures = {}, {}
+    for row in rows:
+        if not row.runs_at(profile):
+            log(f"{row.name}  [{profile}]  skipped at this profile: {row.why}\n")
+            continue
+        try:
+            plans[row.name] = plan_row(row, profile, data_root, results_root)
+        except (PlanError, RunsFileError) as e:
+            failures[row.name] = str(e).splitlines()[0]
+            log(f"{row.name}  [{profile}]  CANNOT PLAN: {failures[row.name]}\n")
+            continue
+        log(format_plan(row, profile, plans[row.name]) + "\n")
+    return plans, failures
 
 
 def summary(outcomes: list[Outcome]) -> str:

@@ -566,9 +566,14 @@ def predict(model: nn.Module, batch: Mapping[str, Any], device: str | torch.devi
 
 
 def time_inference(model: nn.Module, size: int, device: str | torch.device = "cpu",
-                   repeats: int = 3, amp: bool = False) -> float:
+                   repeats: int = 3, amp: bool = False,
+                   fn: Callable[[dict[str, Any]], torch.Tensor] | None = None) -> float:
     """Median seconds to relight one ``size`` x ``size`` image (after one warm-up run,
-    synchronised on CUDA), with random inputs for everything the model ``needs``."""
+    synchronised on CUDA), with random inputs for everything the model ``needs``.
+
+    ``fn`` times a whole prediction path instead of the bare network (``batch -> image``, e.g.
+    a snapshot ensemble followed by dehazing, which is what LTNet's run-time column measures);
+    ``model`` then only says which inputs to make."""
     import statistics
 
     device = torch.device(device)
@@ -584,7 +589,10 @@ def time_inference(model: nn.Module, size: int, device: str | torch.device = "cp
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        predict(inner, batch, device=device, amp=amp)
+        if fn is None:
+            predict(inner, batch, device=device, amp=amp)
+        else:
+            fn(batch)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if i:  # the first run is the warm-up
