@@ -201,3 +201,50 @@ def test_objective_with_a_vgg_term_runs_on_cuda():
     loss = obj(pred, {"target": torch.rand(2, 3, 32, 32, device="cuda"), "input": pred})
     loss.backward()
     assert pred.grad is not None and torch.isfinite(loss)
+
+
+def test_postprocessed_row_also_scores_the_bare_network(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    experiment.run_one_to_one(
+        paper="demo", table="t1", variant="dehazed", profile="smoke",
+        results_root=str(tmp_path / "results"), model="tiny_unet", model_kwargs={"width": 4},
+        loss=[{"name": "l1"}], train={"lr": 1e-3}, data_root=str(data_root), steps=2,
+        postprocess="dehaze", snapshots=[0.5, 1.0])
+    ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
+    psnr = ours.set_index("metric")["value"]
+    assert {"psnr", "ssim", "psnr" + experiment.NO_POSTPROCESS,
+            "ssim" + experiment.NO_POSTPROCESS} <= set(psnr.index)
+    assert psnr["psnr"] != psnr["psnr" + experiment.NO_POSTPROCESS]  # dehazing changed the image
+    rj = json.loads(next((tmp_path / "results").rglob("run.json")).read_text())
+    # the run-time column times what the row does: both snapshots, then the dehazing
+    assert rj["extra"]["timing"]["timed"] == "2-snapshot ensemble + dehaze"
+
+
+def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = experiment.run_one_to_one(
+        paper="demo", table="t1", variant="v", profile="paper", results_root="results",
+        model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+        train={"lr": 1e-3, "drop_fractions": [0.25]}, data_root=str(data_root),
+        paper_budget={"epochs": 10, "batch_size": 2}, dry_run=True)
+    n_train = plan["n_train"]
+    assert plan["steps"] == 10 * (n_train // 2) and plan["epochs"] == 10
+    assert plan["precision"] == "fp32" and plan["batch_size"] == 2
+    assert [lr for _, lr in plan["lr_schedule"]] == [1e-3, pytest.approx(1e-4)]
+    assert plan["loss"] == ["1 x l1"] and plan["parameters"] > 0
+    assert plan["eval"][0]["n"] >= 1 and plan["image_size"] == 1024
+    assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
+
+
+def test_a_row_without_a_budget_at_the_paper_profile_says_so(tmp_path, data_root):
+    from relight_lib import profiles
+
+    cfg = profiles.resolve("paper", data_root=str(data_root))
+    with pytest.raises(ValueError, match="paper_budget"):
+        experiment.resolve_budget(cfg, {"lr": 1e-3}, None, 10)
+    with pytest.raises(ValueError, match="exactly one"):
+        experiment.resolve_budget(cfg, {}, {"epochs": 2, "steps": 3}, 10)
+    with pytest.raises(ValueError, match="drop_fractions"):
+        experiment.resolve_budget(cfg, {"drop_fractions": [1.5]}, {"steps": 3}, 10)
+    settings, epochs = experiment.resolve_budget(cfg, {}, {"steps": 7, "batch_size": 5}, 10)
+    assert (settings["steps"], settings["batch_size"], epochs) == (7, 5, None)

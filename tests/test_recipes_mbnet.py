@@ -19,8 +19,9 @@ def test_full_row_is_the_papers_setting():
     assert kw["ssim"]["form"] == "negative"
     assert {k: kw["perceptual"][k] for k in losses.PERCEPTUAL_PRESETS["mbnet"]} == \
         losses.PERCEPTUAL_PRESETS["mbnet"]
-    assert row["train"] == {"lr": 1e-4, "betas": (0.5, 0.999), "schedule": "step",
-                            "gamma": 0.1, "step_fraction": 0.25}
+    assert row["train"] == {"lr": 1e-4, "betas": (0.5, 0.999), "gamma": 0.1,
+                            "drop_fractions": [0.25]}
+    assert row["paper_budget"] == {"epochs": 200, "batch_size": 3}
 
 
 @pytest.mark.parametrize("extra, residual, pairs", [
@@ -41,14 +42,40 @@ def test_weights_policy_follows_the_profile():
         recipes_mbnet.weights_policy("laptop")
 
 
-def test_paper_profile_gets_the_papers_budget_and_quarter_step():
-    row = recipes_mbnet.mbnet_row(profile="paper")
-    train = dict(row["train"])
-    assert train["batch_size"] == 3 and train["steps"] == 60_000
-    # what run_one_to_one does with step_fraction: lr / 10 after 50 of 200 epochs
-    frac = train.pop("step_fraction")
-    cfg = TrainConfig(**train, step_size=round(frac * train["steps"]))
-    assert cfg.step_size == 15_000 and cfg.gamma == 0.1 and cfg.betas == (0.5, 0.999)
+@pytest.mark.parametrize("extra, n_pairs, steps", [(False, 300, 20_000), (True, 900, 60_000)])
+def test_paper_budget_is_200_epochs_of_each_rows_pairs(extra, n_pairs, steps):
+    from relight_lib import experiment, profiles
+
+    row = recipes_mbnet.mbnet_row(extra_data=extra, profile="paper")
+    cfg = profiles.resolve("paper", data_root="VIDIT")
+    settings, epochs = experiment.resolve_budget(cfg, row["train"], row["paper_budget"], n_pairs)
+    assert epochs == 200 and settings["steps"] == steps and settings["batch_size"] == 3
+    assert settings["amp"] is False  # the paper trained in fp32
+
+
+@pytest.mark.parametrize("steps", [8, 150, 60_000])
+def test_the_learning_rate_drops_once_after_a_quarter(steps):
+    """The paper divides the rate by 10 once, after 50 of 200 epochs: two distinct rates."""
+    from relight_lib import experiment, profiles
+    from relight_lib.train import lr_at, lr_schedule_points
+
+    row = recipes_mbnet.mbnet_row(profile="quick")
+    cfg = profiles.resolve("quick", train_steps=steps)
+    settings, _ = experiment.resolve_budget(cfg, row["train"], row["paper_budget"], 276)
+    tcfg = TrainConfig(**{k: v for k, v in settings.items() if k != "device"})
+    points = lr_schedule_points(tcfg, steps)
+    assert [lr for _, lr in points] == [1e-4, pytest.approx(1e-5)]
+    assert points[1][0] == round(steps / 4)
+    if steps <= 150:  # every step, not just the points the plan shows
+        assert len({round(lr_at(tcfg, steps, s), 12) for s in range(steps)}) == 2
+
+
+def test_equal_steps_option():
+    row = recipes_mbnet.mbnet_row(extra_data=False, profile="paper", budget="equal_steps")
+    assert row["paper_budget"] == {"steps": 60_000, "batch_size": 3}
+    assert any("60,000 steps" in d for d in row["deviations"])
+    with pytest.raises(ValueError, match="budget"):
+        recipes_mbnet.mbnet_row(budget="hours")
 
 
 def test_loss_terms_build_with_the_library():

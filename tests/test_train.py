@@ -208,3 +208,35 @@ def test_loss_networks_follow_the_prediction_to_cuda():
     loss_fn = train.build_loss_fn(spec)
     pred = torch.rand(1, 3, 32, 32, device="cuda")
     assert torch.isfinite(loss_fn(pred, {"target": torch.rand_like(pred)}))
+
+
+@pytest.mark.parametrize("kw", [
+    {"schedule": "constant"},
+    {"schedule": "step", "step_size": 4, "gamma": 0.5},
+    {"schedule": "multistep", "milestones": [3, 7], "gamma": 0.1},
+    {"schedule": "exponential", "final_lr": 1e-4},
+    {"schedule": "cosine", "final_lr": 1e-4},
+])
+def test_lr_at_equals_the_scheduler(kw):
+    total = 12
+    cfg = train.TrainConfig(steps=total, lr=1e-2, **kw)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    sched = train.make_scheduler(opt, cfg, total)
+    for step in range(total):
+        assert train.lr_at(cfg, total, step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+        opt.step()
+        sched.step()
+
+
+def test_lr_schedule_points_show_every_drop():
+    cfg = train.TrainConfig(steps=200, lr=1e-4, schedule="multistep", milestones=[50])
+    assert train.lr_schedule_points(cfg, 200) == [(0, 1e-4), (50, pytest.approx(1e-5))]
+    step = train.TrainConfig(steps=10, lr=1.0, schedule="step", step_size=3, gamma=0.5)
+    assert [s for s, _ in train.lr_schedule_points(step, 10)] == [0, 3, 6, 9]
+    smooth = train.TrainConfig(steps=101, lr=1.0, schedule="exponential", final_lr=0.01)
+    pts = train.lr_schedule_points(smooth, 101)
+    assert pts[0] == (0, 1.0) and pts[-1][0] == 100 and pts[-1][1] == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="multistep"):
+        train.TrainConfig(steps=1, schedule="multistep")
+    with pytest.raises(ValueError, match="at least one step"):
+        train.lr_schedule_points(smooth, 0)

@@ -1,18 +1,23 @@
 """``relight check-data ROOT``: is a VIDIT or SynVIDIT folder complete and readable?
 
 :func:`check_data` finds the layouts under a root (any-to-any flat folders, Track 1 input/target
-folders), checks every file and returns a :class:`Report`; :func:`format_report` turns it into text.
+folders, NTIRE 2021 Track 2 validation/test pair folders ``input/`` + ``guide/`` of
+``PairNNN.png`` + ``PairNNN.npy`` with their ground truth folder), checks every file and returns a
+:class:`Report`; :func:`format_report` turns it into text.
 The CLI prints the text and exits 0 when ``report.ok``, 1 otherwise.
 
 Problems found (each names the file, as a path relative to the root):
 
 * ``missing``: an any-to-any scene lacking a condition that other scenes of its folder have, or its
   depth file; a Track 1 input without depth or without target (the test split may have no target
-  folder); a file listed in ``manifest.json`` that is not there.
+  folder); a Track 2 pair lacking one of its four files (input and guide image and depth), its
+  ``guide/`` (or ``input/``) folder, or its target (validation only: test ground truth is private);
+  a file listed in ``manifest.json`` that is not there.
 * ``extra``: a file whose name does not fit the layout, a depth file or target without images, a
   file not listed in ``manifest.json`` (SynVIDIT).
 * ``size``: an image whose size differs from the most common image size; a depth map whose size
-  differs from its scene's images.
+  differs from its scene's images; a Track 2 guide or target image whose size differs from its
+  pair's input image.
 * ``unreadable``: a PNG that cannot be opened or fails its checksums (fully decoded with
   ``decode=True``).
 * ``depth``: a depth file that cannot be loaded safely, or contains NaN/inf.
@@ -21,7 +26,8 @@ Problems found (each names the file, as a path relative to the root):
   listed.
 * ``layout``: the root is missing or holds no recognisable layout.
 
-Warnings (which do not make the report fail): depth values outside [0, 1].
+Warnings (which do not make the report fail): depth values outside [0, 1]; Track 2 pairs without
+target folder whose split cannot be told from the folder names.
 """
 
 from __future__ import annotations
@@ -39,13 +45,24 @@ from tqdm.auto import tqdm
 
 from relight_lib.data.depth import load_depth
 from relight_lib.data.imageio import DataError, read_rgb, sha256_file
-from relight_lib.data.layout import ALL_CONDITIONS, MANIFEST, Condition, parse_image_name
+from relight_lib.data.layout import (
+    ALL_CONDITIONS,
+    MANIFEST,
+    SPLITS,
+    Condition,
+    parse_image_name,
+    parse_pair_name,
+)
 from relight_lib.data.vidit import (
     _child,
+    _find_target_dir,
     _find_track1_target,
+    _has_pair_pngs,
+    _has_pairs,
+    _has_track1_pngs,
+    _is_guide_name,
     _is_input_name,
     _is_target_name,
-    _pngs,
     _split_of_name,
     _walk_dirs,
 )
@@ -79,15 +96,16 @@ class Problem:
 
 @dataclass
 class Layout:
-    """One recognised folder: an any-to-any flat folder or a Track 1 input (+ target) folder."""
+    """One recognised folder: an any-to-any flat folder, a Track 1 input (+ target) folder or a
+    Track 2 pair folder (holding ``input/`` and ``guide/``; ``n_scenes`` counts its pairs)."""
 
-    kind: str  # "any2any" or "track1"
+    kind: str  # "any2any", "track1" or "track2"
     path: str  # relative to the root
     split: str | None
     n_scenes: int = 0
     conditions: list[str] = field(default_factory=list)  # any2any: union of condition tags
     conditions_per_scene: dict[int, int] = field(default_factory=dict)  # n conditions -> n scenes
-    target_path: str | None = None  # track1
+    target_path: str | None = None  # track1, track2
 
 
 @dataclass
@@ -99,7 +117,8 @@ class Report:
         problems: everything that is wrong (``ok`` is False if any).
         warnings: doubtful but acceptable findings.
         layouts: the folders recognised.
-        scenes_per_split: ``{'any2any': {'train': 300, ...}, 'track1': {...}}``.
+        scenes_per_split: ``{'any2any': {'train': 300, ...}, 'track1': {...}}``; for
+            ``'track2'`` the counts are pairs.
         conditions_per_scene: per any-to-any folder, ``{n_conditions: n_scenes}``.
         image_sizes: ``{(H, W): n_images}`` over all PNGs read.
         n_files: files checked (images + depth files + manifest entries).
@@ -209,7 +228,8 @@ def check_data(
 
     image_tasks: list[tuple[Path, str]] = []  # (png, group key of its scene)
     depth_tasks: list[tuple[Path, str]] = []  # (npy, group key of its scene)
-    scenes_per_split: dict[str, Counter] = {"any2any": Counter(), "track1": Counter()}
+    scenes_per_split: dict[str, Counter] = {
+        "any2any": Counter(), "track1": Counter(), "track2": Counter()}
     dirs = [d for _, d in _walk_dirs(root, 4)]
 
     # ---- any-to-any flat folders -------------------------------------------------------------
@@ -249,9 +269,82 @@ def check_data(
         report.conditions_per_scene[lay.path] = lay.conditions_per_scene
         scenes_per_split["any2any"][split or lay.path] += len(conds)
 
+    # ---- Track 2 pair folders: input/ + guide/ of PairNNN.png + PairNNN.npy ------------------
+    pair_dirs: set[Path] = set()
+    pair_images: list[tuple[Path, str, str]] = []  # (png, group, role) for the per-pair size check
+    for d in dirs:
+        folders = {"input": _child(d, _is_input_name, _has_pairs),
+                   "guide": _child(d, _is_guide_name, _has_pairs)}
+        if folders["input"] is None and folders["guide"] is None:
+            continue
+        split = _split_from_path(d, root)
+        found: dict[tuple[str, str], dict[str, Path]] = {}
+        for role, f in folders.items():
+            if f is None:
+                other = folders["guide" if role == "input" else "input"]
+                col.add("missing", d / role, f"no {role}/ folder with PairNNN files beside "
+                        f"{col.rel(other)} (Track 2 pairs need both input/ and guide/)")
+                continue
+            pair_dirs.add(f)
+            for e in _files(f):
+                parsed = parse_pair_name(e.name)
+                if parsed is None:
+                    col.add("extra", e.path, "name does not fit the Track 2 pair layout "
+                            "(PairNNN.png, PairNNN.npy)")
+                else:
+                    found.setdefault((role, parsed[1]), {})[parsed[0]] = Path(e.path)
+        stems = sorted(set().union(*(v.keys() for v in found.values())))
+        what = {"png": "image", "npy": "depth file"}
+        for stem in stems:
+            for role, f in folders.items():
+                if f is None:
+                    continue
+                for ext in ("png", "npy"):
+                    path = found.get((role, ext), {}).get(stem)
+                    if path is None:
+                        col.add("missing", f / f"{stem}.{ext}",
+                                f"pair {stem} has no {role} {what[ext]} ({stem}.{ext})")
+                    elif ext == "png":
+                        image_tasks.append((path, f"{d}/{stem}"))
+                        pair_images.append((path, f"{d}/{stem}", role))
+                    else:
+                        depth_tasks.append((path, f"{d}/{stem}"))
+        exclude = tuple(f for f in folders.values() if f is not None)
+        if split is not None:
+            t_dir = _find_target_dir(root, d, split, exclude, _has_pair_pngs)[0]
+        else:  # no split in the path: only a target folder beside the pairs can be trusted
+            t_dir = _child(d, _is_target_name, _has_pair_pngs)
+        lay = Layout("track2", col.rel(d) if d != root else ".", split, len(stems),
+                     target_path=col.rel(t_dir) if t_dir else None)
+        report.layouts.append(lay)
+        scenes_per_split["track2"][split or lay.path] += len(stems)
+        if t_dir is None:
+            why = (f"no target folder (PairNNN.png ground truth, e.g. track2_validation_gt) for "
+                   f"the Track 2 pairs in {lay.path}")
+            if split == "validation":
+                col.add("missing", d / "target", why)
+            elif split is None:
+                col.warn("missing", d / "target", why + " (fine for test pairs)")
+            continue
+        t_stems = set()
+        for e in _files(t_dir):
+            parsed = parse_pair_name(e.name)
+            if parsed and parsed[1] == "png":
+                t_stems.add(parsed[0])
+                image_tasks.append((Path(e.path), f"{d}/{parsed[0]}"))
+                pair_images.append((Path(e.path), f"{d}/{parsed[0]}", "target"))
+            else:
+                col.add("extra", e.path, "name does not fit the Track 2 target layout "
+                        "(PairNNN.png)")
+        for stem in stems:
+            if stem not in t_stems:
+                col.add("missing", t_dir / f"{stem}.png", f"pair {stem} has no target")
+        for stem in sorted(t_stems - set(stems)):
+            col.add("extra", t_dir / f"{stem}.png", "target without input and guide")
+
     # ---- Track 1 input / target folders -------------------------------------------------------
     for d in dirs:
-        if d == root or not _is_input_name(d.name) or not _pngs(d):
+        if d == root or d in pair_dirs or not _is_input_name(d.name) or not _has_track1_pngs(d):
             continue
         split_dir = d.parent
         split = _split_from_path(split_dir, root)
@@ -302,7 +395,8 @@ def check_data(
 
     if not report.layouts:
         col.add("layout", root, "no VIDIT layout found (looked for ImageNNN_TTTT_D.png flat "
-                "folders and Track 1 input/ folders up to 4 levels deep)")
+                "folders, Track 1 input/ folders and Track 2 input/ + guide/ PairNNN folders up "
+                "to 4 levels deep)")
 
     # ---- manifest ------------------------------------------------------------------------------
     manifest_files: dict[str, Any] = {}
@@ -346,8 +440,8 @@ def check_data(
                              f"{dep.max():.3g}], outside [0, 1]")
                 if group in group_size and dep.shape != group_size[group]:
                     h, w = group_size[group]
-                    col.add("size", p, f"depth is {dep.shape[0]}x{dep.shape[1]} (HxW), its "
-                            f"scene's images are {h}x{w}")
+                    col.add("size", p, f"depth is {dep.shape[0]}x{dep.shape[1]} (HxW), the "
+                            f"images of {group.rsplit('/', 1)[1]} are {h}x{w}")
             bar.update()
         for rel, meta in sorted(manifest_files.items()):
             f = root / rel
@@ -364,6 +458,14 @@ def check_data(
         bar.close()
 
     # ---- sizes ---------------------------------------------------------------------------------
+    # Track 2: the guide and target of a pair must match its input image.
+    pair_input = {g: p for p, g, role in pair_images if role == "input" and p in sizes}
+    for p, group, role in pair_images:
+        ref = pair_input.get(group)
+        if role != "input" and ref is not None and p in sizes and sizes[p] != sizes[ref]:
+            (h, w), (rh, rw) = sizes[p], sizes[ref]
+            col.add("size", p, f"{role} image is {h}x{w} (HxW), the pair's input {col.rel(ref)} "
+                    f"is {rh}x{rw}")
     counts = Counter(sizes.values())
     report.image_sizes = dict(counts.most_common())
     if counts:
@@ -395,7 +497,11 @@ def check_data(
 
     report.problems = col.problems
     report.warnings = col.warnings
-    report.scenes_per_split = {k: dict(v) for k, v in scenes_per_split.items() if v}
+    order = {s: i for i, s in enumerate(SPLITS)}  # train, validation, test; then folder names
+    report.scenes_per_split = {
+        k: dict(sorted(v.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+        for k, v in scenes_per_split.items() if v
+    }
     return report
 
 
@@ -415,12 +521,16 @@ def format_report(report: Report, max_per_kind: int = 20) -> str:
                                  for k, v in sorted(lay.conditions_per_scene.items(), reverse=True))
                 lines.append(f"  {lay.path}  any-to-any, split {lay.split}, {lay.n_scenes} scenes "
                              f"({hist})")
+            elif lay.kind == "track2":
+                tgt = lay.target_path or "none"
+                lines.append(f"  {lay.path}  Track 2 pairs (input/ + guide/), split {lay.split}, "
+                             f"{lay.n_scenes} pairs, targets: {tgt}")
             else:
                 tgt = lay.target_path or "none"
                 lines.append(f"  {lay.path}  Track 1 inputs, split {lay.split}, "
                              f"{lay.n_scenes} scenes, targets: {tgt}")
     for kind, per in report.scenes_per_split.items():
-        lines.append(f"Scenes per split ({kind}): "
+        lines.append(f"{'Pairs' if kind == 'track2' else 'Scenes'} per split ({kind}): "
                      + ", ".join(f"{s} {n}" for s, n in per.items()))
     if report.image_sizes:
         lines.append("Image sizes (HxW): " + ", ".join(

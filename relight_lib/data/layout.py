@@ -11,6 +11,11 @@ VIDIT facts (``spec/papers.md`` section 1):
   plus one depth file ``ImageNNN.npy`` per scene in the same folder.
 * NTIRE 2021 Track 1 (one-to-one): inputs ``ImageNNN.png`` (6500 K, North) with ``ImageNNN.npy``
   beside them; targets ``ImageNNN.png`` (4500 K, East) in a separate folder.
+* NTIRE 2021 Track 2 (any-to-any) validation and test: paired folders ``input/`` and ``guide/``,
+  each holding ``PairNNN.png`` + ``PairNNN.npy`` (image + its depth); pair NNN relights
+  ``input/PairNNN.png`` to the lighting of ``guide/PairNNN.png``. The validation ground truth
+  ``PairNNN.png`` comes in a separate archive (``track2_validation_gt.zip``); test ground truth is
+  private. Scene names and lighting conditions are not given in this packaging.
 * Scenes are numbered globally: train ``Image000``-``Image299``, validation ``Image300``-``Image344``,
   test ``Image345``-``Image389`` (300/45/45).
 
@@ -145,6 +150,26 @@ def image_name(scene: str, cond: Condition) -> str:
 def depth_name(scene: str) -> str:
     """``Image049.npy``: the per-scene depth file name."""
     return f"{scene}.npy"
+
+
+_PAIR_RE = re.compile(r"^(Pair\d{3,})\.(png|npy)$")
+
+
+def pair_name(index: int) -> str:
+    """``Pair007`` for pair 7 of a Track 2 validation/test set (padded to three digits)."""
+    if index < 0:
+        raise ValueError(f"pair index must be >= 0, got {index}")
+    return f"Pair{index:03d}"
+
+
+def parse_pair_name(name: str) -> tuple[str, str] | None:
+    """Split ``Pair011.npy`` into ``('Pair011', 'npy')`` (``png`` or ``npy``); None if no match.
+
+    >>> parse_pair_name("Pair011.png"), parse_pair_name("Image011.png")
+    (('Pair011', 'png'), None)
+    """
+    m = _PAIR_RE.match(name)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def parse_image_name(name: str) -> tuple[str, Condition] | None:

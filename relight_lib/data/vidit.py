@@ -1,6 +1,6 @@
 """Torch datasets over VIDIT and SynVIDIT folders: one-to-one (Track 1) and any-to-any pairs.
 
-One loader reads both packagings (``spec/papers.md`` section 1; layout contract in
+The loaders read three packagings (``spec/papers.md`` section 1; layout contract in
 :mod:`relight_lib.data.layout`):
 
 * **any-to-any flat folders**: ``ImageNNN_TTTT_D.png`` for every rendered condition plus one depth
@@ -9,16 +9,19 @@ One loader reads both packagings (``spec/papers.md`` section 1; layout contract 
 * **Track 1 folders**: ``input/ImageNNN.png`` (6500 K North) with ``ImageNNN.npy`` beside it, and
   ``target/ImageNNN.png`` (4500 K East) in a separate folder (NTIRE 2021 Track 1 zips,
   ``ROOT/track1/<split>`` of SynVIDIT).
+* **Track 2 pair folders** (NTIRE 2021 any-to-any validation/test): ``input/PairNNN.png`` +
+  ``PairNNN.npy`` and ``guide/PairNNN.png`` + ``PairNNN.npy``; validation ground truth
+  ``PairNNN.png`` in a separate folder (``track2_validation_gt``). Read by
+  :class:`PairedAnyToAnyDataset`; lighting conditions are unknown there (None in items).
 
 The exact folder names inside the NTIRE zips were never verified, so discovery is tolerant: split
 folders may be called ``train``/``training``/``Train``, ``validation``/``val``/``valid``, ``test``/
 ``testing`` or end in ``_<split>`` (``track1_train``), and are searched a few levels below the
 root; Track 1 targets may sit in ``target``/``targets``/``gt``/``ground_truth``/``val_target``
-beside ``input`` or in a separate ``<split>_gt`` / ``track1_validation_gt`` folder. Explicit
+beside ``input`` or in a separate ``<split>_gt`` / ``track1_validation_gt`` folder; Track 2 pair
+folders are found the same way (``track2_validation/{input,guide}`` + ``track2_validation_gt``),
+and a folder holding ``PairNNN`` files is never taken for a Track 1 one. Explicit
 ``input_dir=``/``target_dir=`` override the search. Errors list the folders that were looked at.
-
-Not supported yet: the NTIRE 2021 Track 2 validation/test packaging (paired ``input/`` and
-``guide/`` folders of ``PairNNN.png`` + ``PairNNN.npy``).
 
 Items are dicts of float32 tensors: images (3, H, W) in [0, 1], depth (1, H, W) as stored (VIDIT
 and SynVIDIT store it in [0, 1]; it is not renormalised here), plus a string ``key``.
@@ -52,6 +55,7 @@ from relight_lib.data.layout import (
     depth_name,
     image_name,
     parse_image_name,
+    parse_pair_name,
 )
 
 __all__ = [
@@ -61,6 +65,7 @@ __all__ = [
     "find_split_dir",
     "find_any2any_dir",
     "find_track1_dirs",
+    "find_pair_dirs",
     "SceneIndex",
     "Pair",
     "Rule",
@@ -77,6 +82,7 @@ __all__ = [
     "sample_pairs",
     "OneToOneDataset",
     "AnyToAnyDataset",
+    "PairedAnyToAnyDataset",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -91,6 +97,7 @@ SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
     "test": ("test", "testing"),
 }
 _INPUT_TOKENS = ("input", "inputs")
+_GUIDE_TOKENS = ("guide", "guides", "guidance")
 _TARGET_TOKENS = ("target", "targets", "gt", "groundtruth")
 _GT_TOKENS = ("gt", "target", "targets", "groundtruth", "ground")
 _SKIP_DIRS = ("__MACOSX",)
@@ -128,6 +135,11 @@ def _split_of_name(name: str) -> str | None:
 def _is_input_name(name: str) -> bool:
     toks = _tokens(name)
     return bool(toks) and (toks[-1] in _INPUT_TOKENS or name.lower() == "in")
+
+
+def _is_guide_name(name: str) -> bool:
+    toks = _tokens(name)
+    return bool(toks) and toks[-1] in _GUIDE_TOKENS
 
 
 def _is_target_name(name: str) -> bool:
@@ -274,46 +286,89 @@ def find_any2any_dir(root: str | os.PathLike[str], split: str) -> Path:
     )
 
 
-def _child(d: Path, pred: Callable[[str], bool], need_png: bool = True) -> Path | None:
+def _has_pairs(d: Path) -> bool:
+    """Whether ``d`` holds Track 2 pair files (``PairNNN.png`` / ``PairNNN.npy``)."""
+    try:
+        return any(e.is_file() and parse_pair_name(e.name) for e in os.scandir(d))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return False
+
+
+def _pair_files(d: Path, ext: str) -> dict[str, Path]:
+    """``{'Pair000': d/'Pair000.<ext>', ...}`` for the pair files of one kind in ``d``."""
+    out: dict[str, Path] = {}
+    try:
+        for e in os.scandir(d):
+            parsed = parse_pair_name(e.name)
+            if parsed and parsed[1] == ext and e.is_file():
+                out[parsed[0]] = Path(e.path)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        pass
+    return dict(sorted(out.items()))
+
+
+def _has_pair_pngs(d: Path) -> bool:
+    return bool(_pair_files(d, "png"))
+
+
+def _has_track1_pngs(d: Path) -> bool:
+    """PNGs of the Track 1 kind: any PNG, in a folder that is not a Track 2 pair folder."""
+    return bool(_pngs(d)) and not _has_pairs(d)
+
+
+def _child(
+    d: Path, pred: Callable[[str], bool], content: Callable[[Path], bool] | None = _has_track1_pngs
+) -> Path | None:
+    """The first subfolder of ``d`` whose name satisfies ``pred`` and whose files ``content``."""
     for sub in _subdirs(d):
-        if pred(sub.name) and (not need_png or _pngs(sub)):
+        if pred(sub.name) and (content is None or content(sub)):
             return sub
     return None
 
 
-def _resolve_gt_dir(d: Path, split: str) -> Path | None:
-    """A ground-truth folder as unzipped: PNGs directly, or in a target/split subfolder."""
-    if _pngs(d):
+def _resolve_gt_dir(
+    d: Path, split: str, content: Callable[[Path], bool] = _has_track1_pngs
+) -> Path | None:
+    """A ground-truth folder as unzipped: images directly, or in a target/split subfolder."""
+    if content(d):
         return d
     for sub in _subdirs(d):
         if _is_target_name(sub.name) or _split_of_name(sub.name) == split:
-            if _pngs(sub):
+            if content(sub):
                 return sub
-            inner = _child(sub, _is_target_name)
+            inner = _child(sub, _is_target_name, content)
             if inner is not None:
                 return inner
     return None
+
+
+def _find_target_dir(
+    root: Path, split_dir: Path, split: str, exclude: Sequence[Path],
+    content: Callable[[Path], bool],
+) -> tuple[Path | None, list[Path]]:
+    """A target folder beside the inputs (``target``, ``gt``...) or a separate ``*_<split>_gt``
+    folder (a ground-truth zip unpacked next to the inputs), whose files satisfy ``content``."""
+    looked = [split_dir]
+    t = _child(split_dir, _is_target_name, content)
+    if t is not None and t not in exclude:
+        return t, looked
+    bases = [root] + ([split_dir.parent] if split_dir != root else [])
+    for base in dict.fromkeys(bases):
+        for _, d in _walk_dirs(base, 2):
+            if d in exclude or d == split_dir or not _is_gt_name(d.name, split):
+                continue
+            looked.append(d)
+            r = _resolve_gt_dir(d, split, content)
+            if r is not None and r not in exclude:
+                return r, looked
+    return None, looked
 
 
 def _find_track1_target(
     root: Path, split_dir: Path, split: str, input_dir: Path
 ) -> tuple[Path | None, list[Path]]:
     """Track 1 target folder for ``split``: beside ``input`` or a separate ``*_gt`` folder."""
-    looked = [split_dir]
-    t = _child(split_dir, _is_target_name)
-    if t is not None and t != input_dir:
-        return t, looked
-    # A separate ground-truth zip (track1_validation_gt.zip) unpacks next to the inputs.
-    bases = [root] + ([split_dir.parent] if split_dir != root else [])
-    for base in dict.fromkeys(bases):
-        for _, d in _walk_dirs(base, 2):
-            if d in (input_dir, split_dir) or not _is_gt_name(d.name, split):
-                continue
-            looked.append(d)
-            r = _resolve_gt_dir(d, split)
-            if r is not None and r != input_dir:
-                return r, looked
-    return None, looked
+    return _find_target_dir(root, split_dir, split, (input_dir,), _has_track1_pngs)
 
 
 def find_track1_dirs(
@@ -376,6 +431,86 @@ def find_track1_dirs(
     else:
         t_dir, _ = _find_track1_target(root, split_dir, canon, in_dir)
     return in_dir, t_dir
+
+
+def _pair_split_dir(cand: Path) -> tuple[Path | None, Path | None]:
+    """The ``input``-like and ``guide``-like subfolders of ``cand`` that hold ``PairNNN.png``."""
+    return (_child(cand, _is_input_name, _has_pair_pngs),
+            _child(cand, _is_guide_name, _has_pair_pngs))
+
+
+def find_pair_dirs(
+    root: str | os.PathLike[str],
+    split: str,
+    input_dir: str | os.PathLike[str] | None = None,
+    guide_dir: str | os.PathLike[str] | None = None,
+    target_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Path, Path, Path | None]:
+    """Input, guide and target folders of an NTIRE 2021 Track 2 validation/test pair set.
+
+    The pair folders are subfolders named ``input`` and ``guide`` (also ``inputs``, ``guides``,
+    ``*_input``...) that hold ``PairNNN.png``, side by side in ``root`` or in one of its split
+    folders (``track2_validation``, ``Track2/val``...; ``track2`` ones first). The target folder
+    (validation ground truth, a separate archive) is a sibling named ``target``/``gt``/... or a
+    separate folder whose name mentions the split and ``gt``/``target`` (``track2_validation_gt``),
+    holding ``PairNNN.png`` directly or in a ``target``/split subfolder. Folders without ``PairNNN``
+    files (Track 1 ground truth, ``ImageNNN.png``) are never taken for it.
+
+    Args:
+        root: data root.
+        split: split name or alias (``'validation'`` or ``'test'`` in the NTIRE packaging).
+        input_dir / guide_dir / target_dir: explicit folders (skip the search); with only
+            ``input_dir`` the guide folder is looked for beside it.
+
+    Returns:
+        ``(input_dir, guide_dir, target_dir)``; ``target_dir`` is None when there is no target
+        folder (normal for the test split, and for validation before its ground truth is added).
+
+    Raises:
+        DataError: no input/guide pair folders (the message lists where it looked), or an
+            explicit folder does not exist.
+    """
+    root = _check_root(root)
+    canon = canonical_split(split)
+    for name, d in (("input", input_dir), ("guide", guide_dir), ("target", target_dir)):
+        if d is not None and not Path(d).is_dir():
+            raise DataError(f"{name} folder {d} does not exist")
+    if input_dir is not None:
+        in_dir = Path(input_dir)
+        split_dir = in_dir.parent
+        g_dir = Path(guide_dir) if guide_dir is not None else _pair_split_dir(split_dir)[1]
+        if g_dir is None:
+            raise DataError(f"no guide folder (guide/ with PairNNN.png) beside {in_dir}; pass "
+                            "guide_dir=...")
+    else:
+        cands: list[Path] = []
+        if _split_of_name(root.name) in (None, canon):
+            cands.append(root)
+        cands += find_split_dirs(root, canon, prefer="track2")
+        found = None
+        half: list[str] = []
+        for cand in cands:
+            i_dir, gd = _pair_split_dir(cand)
+            if i_dir is not None and gd is not None:
+                found = (cand, i_dir, gd)
+                break
+            if i_dir is not None or gd is not None:
+                half.append(f"{i_dir or gd} has no {'guide' if gd is None else 'input'} folder "
+                            "beside it")
+        if found is None:
+            extra = ("; " + "; ".join(half)) if half else ""
+            raise DataError(
+                f"no Track 2 pair folders (input/ and guide/ with PairNNN.png) for split {canon!r} "
+                f"under {root}{extra}; looked in:" + _looked(cands)
+            )
+        split_dir, in_dir, g_dir = found
+        if guide_dir is not None:
+            g_dir = Path(guide_dir)
+    if target_dir is not None:
+        t_dir: Path | None = Path(target_dir)
+    else:
+        t_dir = _find_target_dir(root, split_dir, canon, (in_dir, g_dir), _has_pair_pngs)[0]
+    return in_dir, g_dir, t_dir
 
 
 # --------------------------------------------------------------------------------------------
@@ -1039,8 +1174,8 @@ class AnyToAnyDataset(_ImageItemDataset):
             missing, a used scene without depth; at item access: unreadable files or sizes that
             differ.
 
-    Not supported yet: NTIRE 2021 Track 2 validation/test folders (``input/`` + ``guide/`` with
-    ``PairNNN.png``).
+    The NTIRE 2021 Track 2 validation/test packaging (``input/`` + ``guide/`` folders of
+    ``PairNNN.png``) is read by :class:`PairedAnyToAnyDataset`, with the same item keys.
     """
 
     def __init__(
@@ -1119,4 +1254,159 @@ class AnyToAnyDataset(_ImageItemDataset):
         return (
             f"AnyToAnyDataset(split={self.split!r}, n={len(self)}, rule={self.rule}, "
             f"scenes={len(self.index.scenes)}, from={self.folder})"
+        )
+
+
+@dataclass(frozen=True)
+class _PairEntry:
+    key: str
+    input: Path
+    input_depth: Path
+    guide: Path
+    guide_depth: Path
+    target: Path | None
+
+
+#: Item keys of :class:`AnyToAnyDataset` that the Track 2 pair packaging cannot fill: it names
+#: pairs ``PairNNN`` and gives neither scenes nor lighting conditions.
+UNKNOWN_IN_PAIRS = (
+    "input_temperature", "guide_temperature", "input_direction", "guide_direction",
+    "input_angle", "guide_angle",
+)
+
+
+class PairedAnyToAnyDataset(_ImageItemDataset):
+    """NTIRE 2021 Track 2 (any-to-any) validation/test pairs: ``input/`` + ``guide/`` folders.
+
+    Pair ``PairNNN`` relights ``input/PairNNN.png`` (depth ``input/PairNNN.npy``) to the lighting of
+    ``guide/PairNNN.png`` (depth ``guide/PairNNN.npy``); its ground truth ``PairNNN.png`` sits in a
+    separate target folder (validation ground truth archive; none for test). Folders are found by
+    :func:`find_pair_dirs`.
+
+    Items have the keys of :class:`AnyToAnyDataset`: ``input``, ``guide``, ``target`` (3, H, W)
+    float32 in [0, 1]; ``input_depth``, ``guide_depth`` (1, H, W) float32 as stored; ``key``
+    (``'Pair000'``). The lighting keys (:data:`UNKNOWN_IN_PAIRS`: ``input_temperature`` ...
+    ``guide_angle``) are present and **None**: this packaging does not say which conditions the
+    images were rendered under. Batch items with :func:`relight_lib.train.collate` (it keeps None
+    as a list); torch's default collate refuses None.
+
+    Targets: required for ``validation`` (a missing target folder or file is a :class:`DataError`
+    at construction) unless ``require_target=False``; for ``test`` (ground truth private) or
+    ``require_target=False``, items carry ``target`` only if every pair has one, otherwise the key
+    is absent from every item (``has_target`` says which).
+
+    Args:
+        root: data root (an unzipped ``track2_validation`` folder, a folder holding it, ...).
+        split: ``'validation'`` (default) or ``'test'`` (or an alias).
+        size, crop, random_crop, crop_seed, antialias: as in :class:`OneToOneDataset`; one window
+            for all five arrays of an item.
+        input_dir / guide_dir / target_dir: explicit folders (skip the search).
+        require_target: default True except for the test split.
+        limit: keep only the first ``limit`` pairs (sorted by name).
+
+    Raises:
+        DataError: missing root, no pair folders (the message lists where it looked), a pair
+            lacking its input depth, guide image or guide depth, a missing target folder or target;
+            at item access: unreadable files, a depth file that is not a safe VIDIT depth dict, or
+            files of one pair whose sizes differ (the message names them).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "validation",
+        size: int | Sequence[int] | None = None,
+        crop: int | Sequence[int] | None = None,
+        *,
+        input_dir: str | os.PathLike[str] | None = None,
+        guide_dir: str | os.PathLike[str] | None = None,
+        target_dir: str | os.PathLike[str] | None = None,
+        require_target: bool | None = None,
+        limit: int | None = None,
+        random_crop: bool = False,
+        crop_seed: int | None = None,
+        antialias: bool = True,
+    ) -> None:
+        super().__init__(size, crop, random_crop, crop_seed, antialias)
+        self.root = _check_root(root)
+        self.split = canonical_split(split)
+        self.require_target = self.split != "test" if require_target is None else require_target
+        in_dir, g_dir, t_dir = find_pair_dirs(self.root, self.split, input_dir, guide_dir,
+                                              target_dir)
+        inputs = _pair_files(in_dir, "png")
+        if not inputs:
+            raise DataError(f"no PairNNN.png images in Track 2 input folder {in_dir}")
+        in_npy = _pair_files(in_dir, "npy")
+        guides, g_npy = _pair_files(g_dir, "png"), _pair_files(g_dir, "npy")
+        missing = [
+            folder / f"{stem}.{ext}"
+            for stem in inputs
+            for folder, ext, have in ((in_dir, "npy", in_npy), (g_dir, "png", guides),
+                                      (g_dir, "npy", g_npy))
+            if stem not in have
+        ]
+        if missing:
+            raise DataError(
+                f"{len(missing)} file(s) of the Track 2 pairs in {in_dir} missing: "
+                + ", ".join(str(p) for p in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            )
+        targets = _pair_files(t_dir, "png") if t_dir is not None else {}
+        no_target = [t_dir / f"{s}.png" for s in inputs if s not in targets] if t_dir else []
+        if self.require_target:
+            if t_dir is None:
+                _, looked = _find_target_dir(self.root, in_dir.parent, self.split,
+                                             (in_dir, g_dir), _has_pair_pngs)
+                raise DataError(
+                    f"no Track 2 target folder (PairNNN.png ground truth) for split "
+                    f"{self.split!r} (inputs in {in_dir}); looked in:" + _looked(looked)
+                    + "\n(unpack track2_validation_gt.zip beside the inputs, pass "
+                    "target_dir=..., or require_target=False to load input and guide only)"
+                )
+            if no_target:
+                raise DataError(
+                    f"{len(no_target)} Track 2 target(s) missing in {t_dir}: "
+                    + ", ".join(str(p) for p in no_target[:5])
+                    + (" ..." if len(no_target) > 5 else "")
+                )
+        elif no_target and targets:
+            warnings.warn(
+                f"{len(no_target)} targets missing in {t_dir}; items carry no target",
+                stacklevel=2,
+            )
+        self.has_target = t_dir is not None and not no_target
+        self.input_dir, self.guide_dir = in_dir, g_dir
+        self.target_dir = t_dir if self.has_target else None
+        self.entries = [
+            _PairEntry(s, p, in_npy[s], guides[s], g_npy[s],
+                       targets[s] if self.has_target else None)
+            for s, p in inputs.items()
+        ]
+        if limit is not None:
+            self.entries = self.entries[: max(0, int(limit))]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} items")
+        i %= len(self)
+        e = self.entries[i]
+        images = {"input": e.input, "guide": e.guide}
+        if e.target is not None:
+            images["target"] = e.target
+        out = self._load(images, {"input_depth": e.input_depth, "guide_depth": e.guide_depth},
+                         e.key, i)
+        out.update(dict.fromkeys(UNKNOWN_IN_PAIRS))
+        out["key"] = e.key
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"PairedAnyToAnyDataset(split={self.split!r}, n={len(self)}, "
+            f"targets={self.has_target}, from={self.input_dir.parent})"
         )

@@ -142,6 +142,55 @@ def build_vidit(root: Path, size: int = 16) -> Tree:
     return Tree(root, size, splits, list(REAL_CONDITIONS))
 
 
+@dataclass
+class PairTree:
+    root: Path
+    size: int
+    pairs: dict[str, list[str]]  # split -> pair names
+    dirs: dict[str, dict[str, Path]]  # split -> role (input, guide, target) -> folder
+
+    def pixels(self, split: str, pair: str, role: str) -> np.ndarray:
+        return pixels(f"{split}/{pair}", role, self.size, self.size)
+
+    def depth(self, split: str, pair: str, role: str) -> np.ndarray:
+        return depth_values(f"{split}/{pair}/{role}", self.size, self.size)
+
+
+def build_track2_pairs(root: Path, size: int = 8, nested: bool = False) -> PairTree:
+    """NTIRE 2021 Track 2 validation/test pair packaging.
+
+    Default (archives unpacked side by side): track2_validation/{input,guide}/PairNNN.{png,npy},
+    track2_validation_gt/PairNNN.png, track2_test/{input,guide}/ (no ground truth).
+    ``nested=True``: Track2/val/{input,guide,target}/ and Track2/test/{input,guide}/.
+    """
+    pairs = {"validation": ["Pair000", "Pair001"], "test": ["Pair000", "Pair001"]}
+    if nested:
+        base = {"validation": root / "Track2" / "val", "test": root / "Track2" / "test"}
+        target = base["validation"] / "target"
+    else:
+        base = {"validation": root / "track2_validation", "test": root / "track2_test"}
+        target = root / "track2_validation_gt"
+    dirs: dict[str, dict[str, Path]] = {}
+    for split, names in pairs.items():
+        dirs[split] = {"input": base[split] / "input", "guide": base[split] / "guide"}
+        if split == "validation":
+            dirs[split]["target"] = target
+        for name in names:
+            key = f"{split}/{name}"
+            for role in ("input", "guide"):
+                write_png(dirs[split][role] / f"{name}.png", pixels(key, role, size, size))
+                save_depth(dirs[split][role] / f"{name}.npy",
+                           depth_values(f"{key}/{role}", size, size), 2.5)
+            if split == "validation":
+                write_png(target / f"{name}.png", pixels(key, "target", size, size))
+    return PairTree(root, size, pairs, dirs)
+
+
+@pytest.fixture
+def pairs_tree(tmp_path: Path) -> PairTree:
+    return build_track2_pairs(tmp_path / "vidit")
+
+
 @pytest.fixture
 def synvidit_tree(tmp_path: Path) -> Tree:
     return build_synvidit(tmp_path / "synvidit")
@@ -159,4 +208,5 @@ def tools() -> SimpleNamespace:
         pixels=pixels, depth_values=depth_values, write_png=write_png,
         write_png16_rgb=write_png16_rgb, write_manifest=write_manifest, sha256=sha256,
         build_synvidit=build_synvidit, build_vidit=build_vidit,
+        build_track2_pairs=build_track2_pairs,
     )
