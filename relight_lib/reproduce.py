@@ -531,8 +531,10 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 
 def settable_parameters(row: Row) -> list[str]:
-    """The parameters of the row's notebook that ``--set`` may change (all but the runner's)."""
-    return sorted(set(notebook_parameters(row.notebook)) - set(RUNNER_PARAMETERS))
+    """The parameters of the row's notebook that ``--set`` may change (all but the runner's and
+    ``dry_run``, which would make the run write nothing)."""
+    return sorted(set(notebook_parameters(row.notebook)) - set(RUNNER_PARAMETERS)
+                  - {DRY_RUN_PARAMETER})
 
 
 def check_changes(row: Row, changes: dict[str, Any]) -> None:
