@@ -104,7 +104,7 @@ GPU_PEAKS: tuple[tuple[str, dict[str, float]], ...] = (
 #: model output is not dehazed. MBNet's own paper states 2.8867 s only in its text; the
 #: reported CSVs carry the run time as LTNet Table 1 prints it (NTIRE 2021 test row).
 PAPER_RUNTIME_ROWS: dict[str, tuple[str, str, str, str]] = {
-    "ltnet": ("ltnet", "table1", "ltnet_small", "validation"),
+    "ltnet": ("ltnet", "table1", "ltnet_small_ensemble", "validation"),
     "ltnet_large": ("ltnet", "table1", "ltnet_large_no_dehaze", "validation"),
     "dmshn": ("msrnet", "table1", "dmshn", "validation"),
     "stacked_dmshn": ("msrnet", "table1", "stacked_dmshn", "validation"),

@@ -389,10 +389,11 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
     profile = profile or current_profile()
     claims = results.load_claims(Path("notebooks", paper, "claims.yaml"), paper=paper)
     frames, notes = [], []
-    for table in sorted({c.table for c in claims}):
-        if Path("results", profile, paper, table).exists():
-            frames.append(results.load_per_image("results", profile, paper, table))
-            notes.append(results.load_results("results", profile, paper=paper, table=table))
+    # a claim may compare with another paper's row (LTNet vs our MSR-Net): load both tables
+    for src_paper, table in results.claim_sources(claims):
+        if Path("results", profile, src_paper, table).exists():
+            frames.append(results.load_per_image("results", profile, src_paper, table))
+            notes.append(results.load_results("results", profile, paper=src_paper, table=table))
     per_image = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["paper", "table", "variant", "seed", "image", "metric", "value"])
     note_frame = pd.concat(notes, ignore_index=True) if notes else None

@@ -400,6 +400,15 @@ def plan_dict(*, cfg: profiles.Profile, label: str, model: str,
     }
 
 
+def _trained_plan(plan: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The stage plan as it decides the weights: a loss term's ``required`` flag only says what
+    to do when its weights are missing, which the key records separately (the terms actually
+    left out), so LTNet's optional-LPIPS rows and Table 6's required-LPIPS row share a training
+    whenever both train the same loss."""
+    return [{**st, "loss": [{k: v for k, v in t.items() if k != "required"}
+                            for t in st["loss"]]} for st in plan]
+
+
 def training_key(**what: Any) -> str:
     """Name of the checkpoint folder of one training: a hash of everything the trained weights
     depend on (model and its arguments, the stage plan with losses and learning rates, the
@@ -540,8 +549,10 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         train_scale: Train at ``round(size * train_scale)`` px, evaluate at the profile's size.
         train_pairs: ``'track1'`` or ``'mbnet_extra'`` (:func:`training_pairs`).
         augment: ``'flip_rotate'`` (LTNet) or None.
-        postprocess: ``'dehaze'`` (He et al. parameters) | ``'dehaze_code'`` | None, applied to
-            the predictions before evaluation.
+        postprocess: A name of :data:`relight_lib.postprocess.POSTPROCESSES` (``'dehaze'``: the
+            LTNet authors' constants; ``'dehaze_he'``: He et al.'s; ``'dehaze_code'``: the
+            released pipeline bit for bit) or None, applied to the predictions before
+            evaluation.
         snapshots: Snapshot ensemble (LTNet §3.4, papers.md 3.8): fractions of the budget in
             (0, 1] at whose steps the weights are kept; the evaluated prediction is the mean of
             the snapshots' (post-processed) outputs. None: the final weights only.
@@ -628,7 +639,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 weights["model"] = model_weights
             # one key for every stage of this seed's training (it hashes the library files)
             ckpt_dir = CHECKPOINT_DIR / cfg.name / training_key(
-                model=model, model_kwargs=dict(model_kwargs or {}), plan=plan,
+                model=model, model_kwargs=dict(model_kwargs or {}), plan=_trained_plan(plan),
+                dropped=[o.dropped for o in objectives],
                 settings=settings, train_size=train_size, train_pairs=train_pairs,
                 augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
                 snapshot_steps=snap_steps)

@@ -452,9 +452,9 @@ def vgg_features(
 
 
 def _imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    from kornia.enhance import normalize
+
+    return normalize(x, x.new_tensor(IMAGENET_MEAN), x.new_tensor(IMAGENET_STD))
 
 
 def perceptual_loss(

@@ -975,8 +975,11 @@ class Claim:
         text: the claim in words, as the book shows it.
         table: the table the two rows belong to (``"table2"``).
         metric: ``psnr``, ``ssim``, ``lpips``, ``mps``, ...
-        better: variant slug the paper says is better.
-        worse: variant slug the paper says is worse.
+        better: variant slug the paper says is better: a row of ``table`` of ``paper``, or
+            ``"paper/table/variant"`` for a row of another paper's table (LTNet's "better than
+            MSR-Net" compares with our MSR-Net run, ``"msrnet/table1/stacked_dmshn"``); its
+            reported value then comes from that paper's reported CSV.
+        worse: variant slug the paper says is worse (same two forms).
         higher_is_better: ``None`` (the default) means ``False`` for lpips, mse and runtime_s and
             ``True`` otherwise.
         reported_difference: the paper's difference, oriented so that positive supports the
@@ -1013,6 +1016,27 @@ class Claim:
         """+1 when higher is better, -1 otherwise."""
         return 1.0 if self.higher_is_better else -1.0
 
+    def ref(self, variant: str) -> tuple[str | None, str, str]:
+        """(paper, table, variant) of one side: ``better`` or ``worse`` resolved against the
+        claim's own paper and table unless it names them (``"paper/table/variant"``).
+
+        >>> Claim("c", "", "table1", "psnr", "ltnet_small", "msrnet/table1/stacked_dmshn",
+        ...       paper="ltnet").sides
+        (('ltnet', 'table1', 'ltnet_small'), ('msrnet', 'table1', 'stacked_dmshn'))
+        """
+        parts = variant.split("/")
+        if len(parts) == 1:
+            return self.paper, self.table, variant
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"claim {self.id!r}: {variant!r} is neither a variant slug nor "
+                             "'paper/table/variant'")
+        return parts[0], _table_name(parts[1]), parts[2]
+
+    @property
+    def sides(self) -> tuple[tuple[str | None, str, str], tuple[str | None, str, str]]:
+        """(paper, table, variant) of ``better`` and of ``worse`` (:meth:`ref`)."""
+        return self.ref(self.better), self.ref(self.worse)
+
 
 _CLAIM_FIELDS = {f.name: f for f in dataclasses.fields(Claim)}
 _CLAIM_REQUIRED = ("id", "text", "table", "metric", "better", "worse")
@@ -1021,7 +1045,9 @@ _CLAIM_REQUIRED = ("id", "text", "table", "metric", "better", "worse")
 def reported_difference(claim: Claim, reported: pd.DataFrame) -> float | None:
     """The paper's ``better - worse`` on the claim's metric, oriented like the claim.
 
-    Returns ``None`` when either row (or the metric) is not in ``reported``.
+    Returns ``None`` when either row (or the metric) is not in ``reported``. A side naming
+    another paper's row (``"paper/table/variant"``) is looked up in that paper's rows of
+    ``reported`` (its ``paper`` column), so pass the reported rows of both papers.
 
     Example:
         >>> rep = pd.DataFrame({"table": "table2", "variant": ["a", "b"], "split": "validation",
@@ -1029,13 +1055,16 @@ def reported_difference(claim: Claim, reported: pd.DataFrame) -> float | None:
         >>> round(reported_difference(Claim("c", "", "table2", "lpips", "a", "b"), rep), 4)
         0.0015
     """
-    sel = (reported["table"] == claim.table) & (reported["metric"] == claim.metric)
+    sel = reported["metric"] == claim.metric
     if claim.split is not None and "split" in reported.columns:
         sel &= reported["split"] == claim.split
     rows = reported[sel]
     values = []
-    for variant in (claim.better, claim.worse):
-        vals = rows.loc[rows["variant"] == variant, "value"].to_numpy(dtype=float)
+    for paper, table, variant in claim.sides:
+        mine = (rows["table"] == table) & (rows["variant"] == variant)
+        if paper is not None and "paper" in rows.columns:
+            mine &= rows["paper"] == paper
+        vals = rows.loc[mine, "value"].to_numpy(dtype=float)
         if vals.size != 1 or not np.isfinite(vals[0]):
             return None
         values.append(float(vals[0]))
@@ -1051,8 +1080,8 @@ def load_claims(
     """Read claims from a YAML list of mappings (the keys are :class:`Claim`'s fields).
 
     A claim without ``reported_difference`` gets it from ``reported`` (or, when that is not
-    given, from ``load_reported(paper)`` where the claim's or this call's ``paper`` is known),
-    when both rows exist.
+    given, from ``load_reported`` of the claim's paper, and of the other paper a side names as
+    ``"paper/table/variant"``), when both rows exist.
 
     Args:
         path: the YAML file.
@@ -1103,8 +1132,6 @@ def load_claims(
         rd = entry.get("reported_difference")
         if rd is not None and (isinstance(rd, bool) or not isinstance(rd, (int, float))):
             raise ValueError(f"{where}: reported_difference must be a number, got {rd!r}")
-        if entry["better"] == entry["worse"]:
-            raise ValueError(f"{where}: better and worse are the same variant {entry['better']!r}")
         if entry["id"] in seen:
             raise ValueError(f"{where}: duplicate id {entry['id']!r}")
         seen.add(entry["id"])
@@ -1114,12 +1141,23 @@ def load_claims(
         if kwargs.get("note") is None:
             kwargs["note"] = ""
         claim = Claim(**kwargs)
+        try:
+            sides = claim.sides
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        if sides[0] == sides[1]:
+            raise ValueError(f"{where}: better and worse are the same variant {entry['better']!r}")
+        if any(p is None for p, _, _ in sides) and "/" in entry["better"] + entry["worse"]:
+            raise ValueError(f"{where}: a side names another paper's row but the claim's own "
+                             "paper is not known (give paper=)")
         if claim.reported_difference is None:
             source = reported
-            if source is None and claim.paper is not None:
-                if claim.paper not in reported_cache:
-                    reported_cache[claim.paper] = load_reported(claim.paper)
-                source = reported_cache[claim.paper]
+            papers = list(dict.fromkeys(p for p, _, _ in sides if p is not None))
+            if source is None and papers:
+                for p in papers:
+                    if p not in reported_cache:
+                        reported_cache[p] = load_reported(p)
+                source = pd.concat([reported_cache[p] for p in papers], ignore_index=True)
             if source is not None:
                 claim = dataclasses.replace(
                     claim, reported_difference=reported_difference(claim, source)
@@ -1128,8 +1166,28 @@ def load_claims(
     return claims
 
 
-def _notes_for(notes: Any, claim: Claim, variant: str) -> str:
-    """The recorded reason a metric is missing for a variant, or ''."""
+def claim_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
+    """The (paper, table) pairs whose runs the claims compare, sorted: what to load with
+    :func:`load_per_image` / :func:`load_results` before :func:`claims_table` (a side may name
+    another paper's row).
+
+    >>> claim_sources([Claim("c", "", "table1", "psnr", "a", "msrnet/table1/b", paper="ltnet")])
+    [('ltnet', 'table1'), ('msrnet', 'table1')]
+    """
+    pairs = {(p, t) for c in claims for p, t, _ in c.sides}
+    return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
+
+
+def _side_name(claim: Claim, side: tuple[str | None, str, str]) -> str:
+    """How a reason names a side: the slug for the claim's own table, else paper/table/slug."""
+    paper, table, variant = side
+    return variant if (paper, table) == (claim.paper, claim.table) else \
+        f"{paper}/{table}/{variant}"
+
+
+def _notes_for(notes: Any, claim: Claim, side: tuple[str | None, str, str]) -> str:
+    """The recorded reason a metric is missing for one side (paper, table, variant), or ''."""
+    paper, table, variant = side
     if notes is None:
         return ""
     if isinstance(notes, pd.DataFrame):
@@ -1137,9 +1195,9 @@ def _notes_for(notes: Any, claim: Claim, variant: str) -> str:
             return ""
         sel = (notes["variant"] == variant) & (notes["metric"] == claim.metric)
         if "table" in notes.columns:
-            sel &= notes["table"] == claim.table
-        if claim.paper is not None and "paper" in notes.columns:
-            sel &= notes["paper"] == claim.paper
+            sel &= notes["table"] == table
+        if paper is not None and "paper" in notes.columns:
+            sel &= notes["paper"] == paper
         if "source" in notes.columns:
             sel &= notes["source"] != "reported"
         texts = [str(t) for t in notes.loc[sel, "note"] if isinstance(t, str) and t]
@@ -1237,32 +1295,40 @@ def claim_verdict(
         "n_images": 0, "n_seeds": 0, "verdict": "not testable here", "reason": "",
     }
     df = per_image
-    if "table" in df.columns:
-        df = df[df["table"] == claim.table]
-    if claim.paper is not None and "paper" in df.columns:
-        df = df[df["paper"] == claim.paper]
     if "seed" not in df.columns:
         df = df.assign(seed=0)
 
-    missing_rows = [v for v in (claim.better, claim.worse) if not (df["variant"] == v).any()]
+    def rows_of(side: tuple[str | None, str, str]) -> pd.DataFrame:
+        paper, table, variant = side
+        sel = df["variant"] == variant
+        if "table" in df.columns:
+            sel &= df["table"] == table
+        if paper is not None and "paper" in df.columns:
+            sel &= df["paper"] == paper
+        return df[sel]
+
+    refs = dict(zip((claim.better, claim.worse), claim.sides))
+    frames = {v: rows_of(ref) for v, ref in refs.items()}
+    missing_rows = [v for v, f in frames.items() if f.empty]
     if missing_rows:
         # a row written as "not run here" has no per-image values but says why in its notes
-        why = [(v, _notes_for(notes, claim, v)) for v in missing_rows]
+        why = [(v, _notes_for(notes, claim, refs[v])) for v in missing_rows]
         result["reason"] = "; ".join(
-            f"variant {v!r}: {r}" if r else f"no results for variant {v!r} in {claim.table}"
+            f"variant {_side_name(claim, refs[v])!r}: {r}" if r
+            else f"no results for variant {refs[v][2]!r} in {refs[v][1]}"
+            + ("" if refs[v][:2] == (claim.paper, claim.table) else f" of {refs[v][0]}")
             for v, r in why)
         return result
 
-    df = df[df["metric"] == claim.metric]
     sides = {}
     empty = []
-    for variant in (claim.better, claim.worse):
-        side = _side(df[df["variant"] == variant])
+    for variant, f in frames.items():
+        side = _side(f[f["metric"] == claim.metric])
         if not _finite(side):
             empty.append(variant)
         sides[variant] = side
     if empty:
-        reasons = {v: _notes_for(notes, claim, v) for v in empty}
+        reasons = {v: _notes_for(notes, claim, refs[v]) for v in empty}
         texts = list(dict.fromkeys(r for r in reasons.values() if r))
         if not texts:
             detail = "no reason recorded"

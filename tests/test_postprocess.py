@@ -1,6 +1,6 @@
 """Tests of relight_lib.postprocess: box and guided filters, the dark-channel-prior dehazer
-(He et al. constants and the official LTNet code's constants and quirks), and the snapshot
-ensemble."""
+(He et al.'s constants, the LTNet authors' constants, the official code's quirks), the row
+post-processes by name, and the snapshot ensemble."""
 
 from __future__ import annotations
 
@@ -151,7 +151,29 @@ def test_code_and_he_parameter_sets():
     assert torch.equal(P.dehaze(x), P.dehaze(x, **P.DEHAZE_HE))  # defaults = He et al.
 
 
-@pytest.mark.parametrize("params", [P.DEHAZE_HE, P.DEHAZE_CODE], ids=["he", "code"])
+def test_ltnet_default_is_the_authors_constants():
+    # the authors' pipeline produced the paper's "with dehaze" numbers (papers.md §0 item 3)
+    assert P.DEHAZE_LTNET == {**P.DEHAZE_CODE, "airlight_quirk": False}
+    assert (P.DEHAZE_LTNET["omega"], P.DEHAZE_LTNET["t0"]) == (0.9, 0.7)
+    assert P.DEHAZE_LTNET["window_quirk"] is True  # the 60 x 60 windows the code ran
+
+
+def test_postprocess_names():
+    assert set(P.POSTPROCESSES) == {"dehaze", "dehaze_code", "dehaze_he"}
+    _, hazy, _ = _hazy_scene()
+    for name, params in [("dehaze", P.DEHAZE_LTNET), ("dehaze_code", P.DEHAZE_CODE),
+                         ("dehaze_he", P.DEHAZE_HE)]:
+        assert torch.equal(P.get_postprocess(name)(hazy), P.dehaze(hazy, **params)), name
+    # the three are different post-processes
+    outs = [P.get_postprocess(n)(hazy) for n in ("dehaze", "dehaze_code", "dehaze_he")]
+    assert not torch.allclose(outs[0], outs[1]) and not torch.allclose(outs[0], outs[2])
+    assert P.get_postprocess(None) is None
+    with pytest.raises(ValueError, match="dehaze_he"):
+        P.get_postprocess("dehaze_paper")
+
+
+@pytest.mark.parametrize("params", [P.DEHAZE_HE, P.DEHAZE_CODE, P.DEHAZE_LTNET],
+                         ids=["he", "code", "ltnet"])
 def test_haze_free_image_is_unchanged(params):
     # dark channel 0 -> raw transmission 1 -> the guided filter keeps 1 -> J = I
     j = _dark_prior_texture(2, 32, 40)
@@ -179,6 +201,8 @@ def test_synthetic_haze_is_mostly_removed():
     # the code's t0 = 0.7 caps the correction, but it still goes the right way
     code = _psnr(P.dehaze(hazy, **P.DEHAZE_CODE), j)
     assert before + 2 < code < after, (before, code, after)
+    authors = _psnr(P.dehaze(hazy, **P.DEHAZE_LTNET), j)
+    assert before + 2 < authors < after, (before, authors, after)
 
 
 def test_airlight_quirk_changes_the_result():

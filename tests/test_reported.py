@@ -22,16 +22,16 @@ FIVE = {"mps", "ssim", "lpips", "psnr", "runtime_s"}
 #: (paper, table) -> split -> (variant slugs in printed order, metrics of each row)
 EXPECTED = {
     ("ltnet", "table1"): {
-        "validation": (["wdrn", "deeprelight", "msrnet", "ltnet_small", "ltnet_large_dehaze",
-                        "ltnet_large_no_dehaze"], FIVE),
-        "test": (["aicsntu_mbnet", "ipal_relightnet", "vue", "ltnet_small"], FIVE),
+        "validation": (["wdrn", "deeprelight", "msrnet", "ltnet_small_ensemble",
+                        "ltnet_large_dehaze", "ltnet_large_no_dehaze"], FIVE),
+        "test": (["aicsntu_mbnet", "ipal_relightnet", "vue", "ltnet_small_ensemble"], FIVE),
     },
     ("ltnet", "table2"): {"validation": (["i_d", "i_d_v", "i_d_n", "i_d_v_n"], FIVE)},
     ("ltnet", "table3"): {"validation": (["no_skip", "skip", "skip_lr_no_lrc", "skip_lr_lrc"],
                                          FIVE)},
     ("ltnet", "table4"): {"validation": (["wdrn", "pynet"], FIVE)},
-    ("ltnet", "table5"): {"validation": (["nc8_nf32", "nc4_nf32", "nc4_nf16_row3",
-                                          "nc4_nf16_baseline", "nc4_nf4"], FIVE)},
+    ("ltnet", "table5"): {"validation": (["f1_8_nc_32", "f1_4_nc_32", "f1_4_nc_16",
+                                          "f1_2_nc_16", "f1_4_nc_4"], FIVE)},
     ("ltnet", "table6"): {"validation": (["a_lc", "b_lc_lpips", "c_lc_lr", "d_l1c_lpips_lr"],
                                          FIVE)},
     ("mbnet", "table1"): {"validation": (["baseline", "extra_data", "extra_data_residual"],
@@ -134,7 +134,7 @@ def test_values_exactly_as_printed(reported):
     lt = reported["ltnet"].set_index(["table", "variant", "split", "metric"])["value_printed"]
     assert lt[("table1", "wdrn", "validation", "runtime_s")] == "0.0300"
     assert lt[("table1", "aicsntu_mbnet", "test", "runtime_s")] == "2.88"
-    assert lt[("table5", "nc4_nf16_row3", "validation", "psnr")] == "16.9539"
+    assert lt[("table5", "f1_4_nc_16", "validation", "psnr")] == "16.9539"
     mb = reported["mbnet"].set_index(["table", "variant", "split", "metric"])["value_printed"]
     assert mb[("table2", "atst", "validation", "ssim")] == "0.665"
     ms = reported["msrnet"].set_index(["table", "variant", "split", "metric"])["value_printed"]
@@ -150,12 +150,12 @@ BASELINE = {"mps": 0.6828, "ssim": 0.6473, "lpips": 0.2817, "psnr": 16.6719, "ru
 def test_cross_references_noted_in_papers_md(reported):
     # the common baseline row of LTNet Tables 2-6
     for table, slug in [("table2", "i_d_v_n"), ("table3", "skip_lr_lrc"), ("table4", "pynet"),
-                        ("table5", "nc4_nf16_baseline"), ("table6", "d_l1c_lpips_lr")]:
+                        ("table5", "f1_2_nc_16"), ("table6", "d_l1c_lpips_lr")]:
         for metric, value in BASELINE.items():
             assert _value(reported, "ltnet", table, slug, metric) == value
     for metric in FIVE:
         # Table 5 "8,32" = LTNet† with dehaze
-        assert (_value(reported, "ltnet", "table5", "nc8_nf32", metric)
+        assert (_value(reported, "ltnet", "table5", "f1_8_nc_32", metric)
                 == _value(reported, "ltnet", "table1", "ltnet_large_dehaze", metric))
     for metric in ("mps", "ssim", "lpips", "psnr"):
         assert (_value(reported, "mbnet", "table3", "mbnet", metric, "test")
@@ -184,7 +184,7 @@ def test_caveats_are_in_the_notes(reported):
     assert copied["note"].str.contains("copied by the LTNet authors").all()
     assert set(copied["dataset"]) == {"VIDIT (AIM 2020 Track 1)"}
     dup = lt[(lt["table"] == "table5") & (lt["label"] == "4,16")]
-    assert set(dup["variant"]) == {"nc4_nf16_row3", "nc4_nf16_baseline"}
+    assert set(dup["variant"]) == {"f1_4_nc_16", "f1_2_nc_16"}
     assert dup["note"].str.contains("'4,16' on two rows").all()
     sw = reported["swapnet"]
     assert sw.loc[sw["metric"] == "ssim", "note"].str.contains("very likely DSSIM").all()

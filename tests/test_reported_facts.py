@@ -23,7 +23,7 @@ COMPLETENESS = ROOT / "results" / "reported" / "code_completeness.yaml"
 #: Keys the book and the chapters rely on.
 REQUIRED_KEYS = {
     # the four reproduced papers
-    "wang2021ltnet", "yang2021mbnet", "das2020msrnet", "dherse2020anytoany",
+    "zhu2021ltnet", "yang2021mbnet", "das2020msrnet", "dherse2020anytoany",
     # dataset and challenge reports
     "helou2020vidit", "helou2020aim", "helou2021ntire",
     # renderer, metrics, building blocks
@@ -123,8 +123,7 @@ def test_first_authors(bib):
         "isola2017pix2pix": "Isola",
         "zheng2020mbcnn": "Zheng",
         "pang2020hdfnet": "Pang",
-        # LTNet's first author is Zhu although the key (kept for the book) says wang.
-        "wang2021ltnet": "Zhu",
+        "zhu2021ltnet": "Zhu",
     }
     for key, surname in first.items():
         person = bib.entries[key].persons["author"][0]

@@ -450,6 +450,73 @@ def test_load_claims_errors_name_file_and_entry(tmp_path, text, match):
     assert str(path) in str(err.value)
 
 
+def test_claim_across_papers(tmp_path):
+    # LTNet's "better than MSR-Net": a side may name another paper's row, paper/table/variant
+    ours = _claim_frame(lambda s: BASE + 1.0, lambda s: BASE, better="ltnet_small_ensemble")
+    ours = ours[ours["variant"] == "ltnet_small_ensemble"].assign(table="table1")
+    msr = _claim_frame(lambda s: BASE, lambda s: BASE, better="stacked_dmshn")
+    msr = msr[msr["variant"] == "stacked_dmshn"].assign(paper="msrnet", table="table1")
+    # a same-named row of LTNet's own table must not be mistaken for MSR-Net's
+    decoy = msr.assign(paper="ltnet", value=msr["value"] + 5.0)
+    per_image = pd.concat([ours, msr, decoy], ignore_index=True)
+    claim = R.Claim("x", "LTNet beats MSR-Net", "table1", "psnr", "ltnet_small_ensemble",
+                    "msrnet/table1/stacked_dmshn", paper="ltnet")
+    assert claim.sides == (("ltnet", "table1", "ltnet_small_ensemble"),
+                           ("msrnet", "table1", "stacked_dmshn"))
+    v = R.claim_verdict(claim, per_image, n_boot=200)
+    assert v["verdict"] == "supported" and v["our_difference"] == pytest.approx(1.0)
+    assert "paired" in v["reason"]
+    # ... and it can fail: MSR-Net ahead
+    v = R.claim_verdict(claim, per_image.assign(
+        value=np.where(per_image["paper"] == "msrnet", per_image["value"] + 2.0,
+                       per_image["value"])), n_boot=200)
+    assert v["verdict"] == "contradicted"
+    # the other paper's run is missing: not testable, and the reason says where it looked
+    v = R.claim_verdict(claim, pd.concat([ours, decoy]), n_boot=50)
+    assert v["verdict"] == "not testable here"
+    assert v["reason"] == "no results for variant 'stacked_dmshn' in table1 of msrnet"
+    notes = pd.DataFrame({"paper": "msrnet", "table": "table1", "variant": "stacked_dmshn",
+                          "metric": "psnr", "note": "not run here: no data"}, index=[0])
+    v = R.claim_verdict(claim, pd.concat([ours, decoy]), notes=notes, n_boot=50)
+    assert v["reason"] == "variant 'msrnet/table1/stacked_dmshn': not run here: no data"
+    assert R.claim_sources([claim, CLAIM]) == [("ltnet", "table1"), ("ltnet", "table2"),
+                                              ("msrnet", "table1")]
+
+
+def test_load_claims_across_papers_reads_both_reported_files(tmp_path):
+    text = ("- {id: x, text: t, table: table1, metric: psnr, split: validation,\n"
+            "   better: ltnet_large_no_dehaze, worse: msrnet/table1/stacked_dmshn}\n"
+            "- {id: y, text: t, table: table1, metric: lpips, split: validation,\n"
+            "   better: ltnet_large_no_dehaze, worse: msrnet/table1/stacked_dmshn}\n")
+    x, y = R.load_claims(_yaml(tmp_path, text), paper="ltnet")
+    # LTNet Table 1 LTNet† without dehaze 19.1853 vs MSR-Net Table 1 Stacked DMSHN 17.89
+    assert x.reported_difference == pytest.approx(19.1853 - 17.89)
+    assert y.sides[1] == ("msrnet", "table1", "stacked_dmshn")
+    assert y.reported_difference == pytest.approx(0.4088 - 0.2470)  # lower is better
+    # the reported frame given by the caller is used as is
+    rep = pd.DataFrame({"paper": ["ltnet", "msrnet"], "table": "table1", "split": "validation",
+                        "variant": ["ltnet_large_no_dehaze", "stacked_dmshn"],
+                        "metric": "psnr", "value": [18.0, 17.0]})
+    assert R.load_claims(_yaml(tmp_path, text), paper="ltnet",
+                         reported=rep)[0].reported_difference == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("- {id: a, text: t, table: table1, metric: psnr, better: x, worse: msrnet/y}\n",
+     "neither a variant slug nor 'paper/table/variant'"),
+    ("- {id: a, text: t, table: table1, metric: psnr, better: x, worse: m//y}\n",
+     "neither a variant slug"),
+    ("- {id: a, text: t, table: table1, metric: psnr, better: x, worse: ltnet/table1/x}\n",
+     "same variant"),
+])
+def test_load_claims_cross_paper_errors(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        R.load_claims(_yaml(tmp_path, text), paper="ltnet")
+    with pytest.raises(ValueError, match="paper"):
+        R.load_claims(_yaml(tmp_path, "- {id: a, text: t, table: table1, metric: psnr, "
+                                      "better: x, worse: msrnet/table1/y}\n"))
+
+
 # ------------------------------------------------------------------------------ load_reported
 
 

@@ -30,7 +30,7 @@ def test_run_provenance_reads_every_seed(tmp_path):
 
 
 def test_run_provenance_without_runs_says_so(tmp_path):
-    text = sp.run_provenance(tmp_path, "gpu", "ltnet", "table5", "nc8_nf32")
+    text = sp.run_provenance(tmp_path, "gpu", "ltnet", "table5", "f1_8_nc_32")
     assert "no run.json" in text and "gpu" in text
 
 

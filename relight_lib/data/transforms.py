@@ -206,10 +206,13 @@ def rgb_to_grey(rgb: torch.Tensor) -> torch.Tensor:
         >>> rgb_to_grey(torch.ones(3, 1, 2))
         tensor([[[1., 1.]]])
     """
+    from kornia.color import rgb_to_grayscale
+
     _check_tensor(rgb, "rgb")
     x, unbatched = as_batched(_float(rgb), "rgb", 3)
-    w = torch.tensor(GREY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return _unbatch((x * w).sum(dim=1, keepdim=True), unbatched)
+    # kornia's float path is this weighted sum (its uint8 path rounds; we convert to float first)
+    w = torch.tensor(GREY_WEIGHTS, dtype=x.dtype, device=x.device)
+    return _unbatch(rgb_to_grayscale(x, rgb_weights=w), unbatched)
 
 
 def sobel(x: torch.Tensor) -> torch.Tensor:
@@ -236,10 +239,11 @@ def sobel(x: torch.Tensor) -> torch.Tensor:
     _check_tensor(x, "x")
     if x.dim() != 4:
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
-    x = _float(x)
-    c = x.shape[1]
-    k = torch.stack([SOBEL_X, SOBEL_Y]).to(dtype=x.dtype, device=x.device).unsqueeze(1)
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k.repeat(c, 1, 1, 1), groups=c)
+    from kornia.filters import spatial_gradient
+
+    # kornia's unnormalised Sobel is exactly SOBEL_X / SOBEL_Y with replicated edges, per
+    # channel; (B, C, 2, H, W) -> (B, 2C, H, W) keeps (g_x, g_y) next to each other
+    return spatial_gradient(_float(x), mode="sobel", order=1, normalized=False).flatten(1, 2)
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,10 @@ Faithful to:
       with the channel plan of papers.md section 3.3 (widths ``nc`` and ``f1``; kernel sizes;
       identity adds; max-pooling; bilinear up-sampling with ``align_corners=True``; reflection
       padding; LeakyReLU 0.2; instance norm on levels 2-5, not on level 1);
-    * the 8-channel input RGB + depth + inverse depth (1 - D) + normal map (section 3.2) and the
-      input normalisation ``x - 0.5`` of the official code ((x*255 - 127.5) / 255);
+    * the 8-channel input RGB + depth + inverse depth (1 - D) + normal map (section 3.2), the
+      depth "uniformly normalised to [0, 1]" (paper section 3.1) by a per-image min-max stretch,
+      as the official code does, and the input normalisation ``x - 0.5`` of the official code
+      ((x*255 - 127.5) / 255);
     * the global residual, prediction = input RGB + predicted residual (section 3.4, Table 3's
       switch "s"), in the normalised domain;
     * the submitted LTNet* (``nc=16, f1=2``) and the Table 5 sizes (:data:`TABLE5_CONFIGS`).
@@ -27,7 +29,8 @@ Deviations (all deliberate, all small):
     * Output range: the official code clips only at test time. Here the output is clamped to
       [0, 1] with a straight-through estimator: the values are clamped (in training too, so
       every consumer sees an image in range), the gradient is that of the unclamped sum, as in
-      unclamped training. ``clamp_output=False`` returns the raw sum.
+      unclamped training. ``clamp_output=False`` returns the raw sum. (Listed in the recipe's
+      deviations, :data:`relight_lib.recipes.LTNET_DEVIATIONS`.)
     * Normal map: built by :func:`relight_lib.data.transforms.normal_map`; the default recipe
       is the paper's ("paper", Sobel on grey RGB and depth, averaged); the released code uses
       depth-only central differences (papers.md section 0 item 1, section 10).
@@ -86,7 +89,8 @@ class Table5Config(NamedTuple):
 #: text says the chosen setting is n_f = 16, n_f1 = 2. The spec's most plausible reading
 #: (papers.md section 3.3, [D]) is label = (f1, nc), the baseline's label being a typo for
 #: "2,16"; LTNet-dagger (the larger model) is the "8,32" row, whose numbers equal Table 1's
-#: LTNet-dagger with dehaze.
+#: LTNet-dagger with dehaze. The rows of ``notebooks/ltnet/runs.yaml`` are named by the same
+#: reading in the code's names: ``f1_<f1>_nc_<nc>`` (``f1_8_nc_32`` is "8,32": f1=8, nc=32).
 TABLE5_CONFIGS: dict[str, Table5Config] = {
     "8,32": Table5Config("8,32", nc=32, f1=8, spec_params_m=6.78),  # LTNet-dagger
     "4,32": Table5Config("4,32", nc=32, f1=4, spec_params_m=4.25),
@@ -171,6 +175,24 @@ def _transforms():
     return importlib.import_module("relight_lib.data.transforms")
 
 
+def _minmax(depth: torch.Tensor) -> torch.Tensor:
+    """Each depth map stretched to [0, 1]: ``(d - min) / (max - min)`` per sample (paper section
+    3.1; the official code's step). A constant map (max == min) becomes zeros instead of the
+    code's division by zero. Same as :func:`relight_lib.data.transforms.normalize_depth`, kept
+    here so that a model on RGB + depth does not import the data layer.
+
+    >>> _minmax(torch.tensor([[[[2.0, 4.0], [3.0, 6.0]]], [[[5.0, 5.0], [5.0, 5.0]]]]))[:, 0]
+    tensor([[[0.0000, 0.5000],
+             [0.2500, 1.0000]],
+    <BLANKLINE>
+            [[0.0000, 0.0000],
+             [0.0000, 0.0000]]])
+    """
+    lo = depth.amin(dim=(1, 2, 3), keepdim=True)
+    span = depth.amax(dim=(1, 2, 3), keepdim=True) - lo
+    return (depth - lo) / torch.where(span > 0, span, torch.ones_like(span))
+
+
 def _unused_official_parameters(nc: int) -> int:
     """Parameters of the official modules this model leaves out (conv_t0 and the side heads
     conv_l5_out .. conv_l2_out); they depend on ``nc`` only."""
@@ -211,6 +233,11 @@ class LTNet(RelightModel):
             the same name, default False; l1_d1, l1_d3 and l1_d14 never have it).
         normal_recipe: Passed to :func:`relight_lib.data.transforms.normal_map`. "paper" by
             default (section 3.2); the released checkpoints expect the code's depth-only recipe.
+        normalize_depth: Stretch each depth map to [0, 1] (min-max per image, paper section
+            3.1 "we uniformly normalize it to [0, 1]"; the official code does the same) before
+            it becomes the depth, inverse-depth and (paper recipe) normal inputs. A constant
+            map becomes zeros. The code recipe's normal map uses the depth as stored, as the
+            official code does. Default True.
         clamp_output: Clamp the prediction to [0, 1] with a straight-through gradient (see the
             module docstring). Default True.
         in_channels: Optional check: if given, must equal the channel count implied by
@@ -228,8 +255,8 @@ class LTNet(RelightModel):
     Shape:
         - ``batch['input']``: (B, 3, H, W) float RGB in [0, 1]; H and W multiples of 16 and at
           least 32 (four 2x poolings; the level-5 reflection pad needs 2 pixels).
-        - ``batch['depth']``: (B, 1, H, W) in [0, 1], if any depth-derived input is used
-          (the official code min-max normalises depth per image; that is the data layer's job).
+        - ``batch['depth']``: (B, 1, H, W), any range, if any depth-derived input is used; the
+          model stretches each map to [0, 1] itself (``normalize_depth``).
         - ``batch['inverse_depth']`` / ``batch['normal']``: optional precomputed maps
           ((B, 1, H, W) / (B, 3, H, W) in [0, 1]); when present they are used as given,
           otherwise they are computed from ``depth`` (and ``input``) with
@@ -265,6 +292,7 @@ class LTNet(RelightModel):
         normal_recipe: str = "paper",
         clamp_output: bool = True,
         in_channels: int | None = None,
+        normalize_depth: bool = True,
     ) -> None:
         super().__init__()
         self.inputs = _canonical_inputs(inputs)
@@ -277,6 +305,7 @@ class LTNet(RelightModel):
         self.global_residual = global_residual
         self.normal_recipe = normal_recipe
         self.clamp_output = clamp_output
+        self.normalize_depth = normalize_depth
 
         n = instance_norm
         n1 = instance_norm_level_1
@@ -353,7 +382,8 @@ class LTNet(RelightModel):
         rgb = batch["input"]
         maps = [rgb]
         if len(self.inputs) > 1:
-            depth = batch["depth"]
+            raw = batch["depth"]
+            depth = _minmax(raw) if self.normalize_depth else raw
             for name in self.inputs[1:]:
                 if name == "depth":
                     maps.append(depth)
@@ -361,8 +391,9 @@ class LTNet(RelightModel):
                     maps.append(batch[name])
                 elif name == "inverse_depth":
                     maps.append(_transforms().inverse_depth(depth))
-                else:  # normal
-                    maps.append(_transforms().normal_map(rgb, depth, recipe=self.normal_recipe))
+                else:  # normal: the code recipe differentiates the stored depth, as the code
+                    src = raw if self.normal_recipe == "code" else depth
+                    maps.append(_transforms().normal_map(rgb, src, recipe=self.normal_recipe))
         x = torch.cat(maps, dim=1) if len(maps) > 1 else rgb
         # the official (x * 255 - 127.5) / 255, on every channel
         return x - 0.5

@@ -140,8 +140,40 @@ def test_global_residual_switch():
 def test_input_is_normalised_to_minus_half_plus_half():
     model = LTNet(inputs=RD, nc=4, f1=1)
     batch = _batch(1, 32, 32)
+    batch["depth"][0, 0, 0, 0], batch["depth"][0, 0, 0, 1] = 0.0, 1.0  # already spans [0, 1]
     x = model._network_input(batch)
     assert torch.allclose(x, torch.cat([batch["input"], batch["depth"]], 1) - 0.5)
+
+
+def test_depth_is_stretched_to_0_1_per_image():
+    # paper section 3.1: depth "uniformly normalized to [0, 1]" (the official code: min-max)
+    model = LTNet(inputs=RD, nc=4, f1=1)
+    batch = _batch(3, 32, 32)
+    batch["depth"][0] = batch["depth"][0] * 0.2 + 0.4  # a narrow range: [0.4, 0.6)
+    batch["depth"][1] = batch["depth"][1] * 50.0 + 10.0  # metres, far outside [0, 1]
+    batch["depth"][2] = 0.7  # constant: no range to stretch
+    d = model._network_input(batch)[:, 3] + 0.5
+    for k in (0, 1):
+        assert float(d[k].min()) == 0.0 and float(d[k].max()) == pytest.approx(1.0)
+        raw = batch["depth"][k, 0]
+        assert torch.allclose(d[k], (raw - raw.min()) / (raw.max() - raw.min()), atol=1e-6)
+    assert torch.equal(d[2], torch.zeros(32, 32))  # guarded: no division by zero
+    assert torch.isfinite(model(batch)).all()
+    # scale and offset of the stored depth no longer matter
+    shifted = {**batch, "depth": batch["depth"] * 3.0 + 1.0}
+    assert torch.allclose(model._network_input(shifted), model._network_input(batch), atol=1e-5)
+    # the stretch can be switched off (depth then used as stored)
+    off = LTNet(inputs=RD, nc=4, f1=1, normalize_depth=False)
+    assert torch.equal(off._network_input(batch)[:, 3:] + 0.5, batch["depth"])
+
+
+def test_depth_stretch_matches_the_data_layer():
+    transforms = pytest.importorskip("relight_lib.data.transforms")
+    from relight_lib.models.ltnet import _minmax
+
+    d = torch.rand(4, 1, 16, 16) * 7 - 2
+    d[3] = 1.5
+    assert torch.allclose(_minmax(d), transforms.normalize_depth(d))
 
 
 def test_straight_through_clamp():
@@ -234,11 +266,18 @@ def test_default_inputs_use_transforms():
     torch.manual_seed(0)
     model = LTNet(nc=4, f1=1)
     batch = _batch(1, 32, 48)
+    batch["depth"] = batch["depth"] * 0.5 + 0.25  # stored in [0.25, 0.75): stretched first
     x = model._network_input(batch)
     assert x.shape == (1, 8, 32, 48)
-    rgb, depth = batch["input"], batch["depth"]
-    assert torch.allclose(x[:, 4:5] + 0.5, transforms.inverse_depth(depth))
-    assert torch.allclose(x[:, 5:] + 0.5, transforms.normal_map(rgb, depth, recipe="paper"))
+    rgb, depth = batch["input"], transforms.normalize_depth(batch["depth"])
+    assert torch.allclose(x[:, 3:4] + 0.5, depth, atol=1e-6)
+    assert torch.allclose(x[:, 4:5] + 0.5, transforms.inverse_depth(depth), atol=1e-6)
+    assert torch.allclose(x[:, 5:] + 0.5, transforms.normal_map(rgb, depth, recipe="paper"),
+                          atol=1e-5)
+    # the code recipe differentiates the depth as stored, as the official code does
+    code = LTNet(nc=4, f1=1, normal_recipe="code")._network_input(batch)
+    assert torch.allclose(code[:, 5:] + 0.5,
+                          transforms.normal_map(None, batch["depth"], recipe="code"), atol=1e-6)
     out = model(batch)
     assert out.shape == (1, 3, 32, 48) and torch.isfinite(out).all()
 
@@ -265,6 +304,8 @@ def test_derived_maps_are_requested_from_transforms(monkeypatch):
     batch = _batch(1, 32, 32)
     x = model._network_input(batch)
     assert calls == ["inverse_depth", ("normal", "code")]
-    assert torch.allclose(x[:, 4:5], 0.5 - batch["depth"])  # (1 - D) - 0.5
+    d = batch["depth"]
+    d = (d - d.min()) / (d.max() - d.min())  # stretched to [0, 1] first
+    assert torch.allclose(x[:, 4:5], 0.5 - d, atol=1e-6)  # (1 - D) - 0.5
     assert torch.allclose(x[:, 5:], torch.full((1, 3, 32, 32), -0.25))
     assert model(batch).shape == (1, 3, 32, 32)
