@@ -110,7 +110,7 @@ _TABLE = re.compile(r"^table[0-9]+$")
 _STRING_COLUMNS = tuple(c for c in SCHEMA if c not in ("seed", "value", "n_images"))
 _GIT_IGNORED_FOR_DIRTY = ("results", "data")
 _VERSION_PACKAGES = (
-    "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas",
+    "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas", "kornia",
 )
 
 # --------------------------------------------------------------------------------------------
