@@ -22,6 +22,7 @@ the weights match a single-process run up to float tolerance (tested on CPU with
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import random
@@ -274,10 +275,17 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
                     step: int = 0, history: list | None = None,
                     model_spec: Mapping[str, Any] | None = None,
                     config: Mapping[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically (temp file + rename): a crash never leaves half a file."""
+    """Write a checkpoint atomically (temp file + rename): a crash never leaves half a file.
+
+    Besides the weights it records the ``relight_lib`` modules imported so far (``modules``):
+    a run that later resumes a *finished* training runs no training step, so modules imported
+    lazily inside the loop would otherwise be missing from its provenance (and from the files
+    whose changes make it stale)."""
     from relight_lib.data.imageio import atomic_write
 
     state = {
+        "modules": sorted(m for m in sys.modules if m == "relight_lib"
+                          or m.startswith("relight_lib.")),
         "format": CHECKPOINT_FORMAT,
         "model": _unwrap(model).state_dict(),
         "model_spec": dict(model_spec or {}),
@@ -427,11 +435,18 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
             raise ValueError(f"{ckpt_path}: cannot resume with a different configuration "
                              f"({', '.join(diff)}); start a new checkpoint")
         _unwrap(model).load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        start = int(state["step"])
+        if start < total:
+            if state["optimizer"] is None:
+                raise ValueError(f"{ckpt_path}: an unfinished checkpoint without optimiser "
+                                 "state cannot be resumed; delete it to train afresh")
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+        for name in state.get("modules", ()):  # what the training used, for provenance
+            if name not in sys.modules:
+                importlib.import_module(name)
         _set_rng_state(state["rng"])
         history = list(state["history"])
-        start = int(state["step"])
     else:
         seed_everything(cfg.seed)  # data order and augmentation are seeded separately
     train_model: nn.Module = model
@@ -443,7 +458,11 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
 
     def save(step: int) -> None:
         if ckpt_path is not None and rank == 0:
-            save_checkpoint(ckpt_path, model, opt, sched, step, history, model_spec, cfg_dict)
+            # a finished training keeps only its weights: Adam's two moments would double or
+            # triple the file (MBNet: 1.8 GB) and nothing resumes from them
+            done = step >= total
+            save_checkpoint(ckpt_path, model, None if done else opt, None if done else sched,
+                            step, history, model_spec, cfg_dict)
 
     def validate(step: int) -> dict[str, float]:
         from relight_lib import metrics

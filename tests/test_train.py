@@ -240,3 +240,32 @@ def test_lr_schedule_points_show_every_drop():
         train.TrainConfig(steps=1, schedule="multistep")
     with pytest.raises(ValueError, match="at least one step"):
         train.lr_schedule_points(smooth, 0)
+
+
+def test_a_finished_checkpoint_keeps_only_the_weights(data_root, tmp_path):
+    res, _ = _fit(data_root, 4, checkpoint=tmp_path / "f.pt", cfg={"ckpt_every": 2},
+                  on_step=lambda step, loss: (step == 2 and _snapshot(tmp_path)))
+    mid = train.load_checkpoint(tmp_path / "mid.pt")
+    done = train.load_checkpoint(tmp_path / "f.pt")
+    assert mid["optimizer"] is not None and mid["step"] == 2  # unfinished: resumable
+    assert done["optimizer"] is None and done["scheduler"] is None and done["step"] == 4
+    assert "relight_lib.train" in done["modules"]
+    assert (tmp_path / "f.pt").stat().st_size < (tmp_path / "mid.pt").stat().st_size
+    # resuming a finished training trains nothing and gives the same weights
+    again, _ = _fit(data_root, 4, checkpoint=tmp_path / "f.pt", resume=True,
+                    cfg={"ckpt_every": 2})
+    assert again.resumed_from == 4
+    assert all(torch.equal(v, again.model.state_dict()[k])
+               for k, v in res.model.state_dict().items())
+    # an unfinished checkpoint without its optimiser cannot be resumed silently
+    mid["optimizer"] = None
+    torch.save(mid, tmp_path / "broken.pt")
+    with pytest.raises(ValueError, match="without optimiser state"):
+        _fit(data_root, 4, checkpoint=tmp_path / "broken.pt", resume=True,
+             cfg={"ckpt_every": 2})
+
+
+def _snapshot(tmp_path):
+    import shutil
+
+    shutil.copy(tmp_path / "f.pt", tmp_path / "mid.pt")
