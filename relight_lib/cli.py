@@ -11,6 +11,7 @@ and of training; written to ``results/bench/<device>.csv``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -259,8 +260,11 @@ def _add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from relight_lib import reproduce
+    from relight_lib import profiles, reproduce
 
+    if args.profile not in profiles.PROFILES:
+        raise KeyError(f"unknown profile {args.profile!r}; choose from "
+                       f"{', '.join(profiles.list_profiles())}")
     if args.dry_run:
         plans, failures = reproduce.plan_rows(
             args.profile, args.paper, args.table, args.variant,
@@ -377,6 +381,14 @@ def _cmd_predict(args) -> int:
     from relight_lib.utils import pick_device
 
     tile = args.tile if args.tile == "auto" else int(args.tile)
+    # check the output before minutes of inference, not after
+    folder = args.out.parent if str(args.out.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--out {args.out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"--out {args.out}: the folder {folder} is not writable")
+    if args.out.is_dir():
+        raise IsADirectoryError(f"--out {args.out} is a folder; give a file name (OUT.png)")
     print(predict_file(args.model, args.checkpoint, args.image, args.out, depth=args.depth,
                        guide=args.guide, guide_depth=args.guide_depth, tile=tile,
                        overlap=args.overlap, device=str(pick_device(args.device))))
@@ -422,8 +434,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (RenderError, DataError, ValueError, KeyError, FileNotFoundError) as e:
-        print(f"relight {args.command}: error: {e}", file=sys.stderr)
+    except (RenderError, DataError, ValueError, KeyError, OSError) as e:
+        # KeyError's str() quotes its message; say it as written
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"relight {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         kept = {"render": "finished scenes are kept, rerun to resume",

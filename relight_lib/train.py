@@ -119,6 +119,11 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.steps is None and self.epochs is None:
             raise ValueError("give a budget: steps or epochs")
+        for name in ("steps", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
 
     def total_steps(self, n_train: int) -> int:
         if self.steps is not None:
@@ -713,12 +718,82 @@ def launch_distributed(config: Mapping[str, Any], devices: int, workdir: str | o
     return json.loads(Path(config["history"]).read_text())
 
 
+class ConfigError(ValueError):
+    """A run config that cannot be trained (the message names the file and the key)."""
+
+
+#: The keys of a run config (:func:`run_config`).
+CONFIG_KEYS = ("model", "loss", "train_data", "val_data", "train", "checkpoint", "history",
+               "resume", "progress")
+
+
+def check_config(config: Any, where: str = "run config") -> None:
+    """Check a run config before anything is built, so that a typo is one clear line.
+
+    Raises:
+        ConfigError: naming ``where``, the key and the allowed values.
+    """
+    from dataclasses import fields
+
+    from relight_lib.losses import LOSSES
+    from relight_lib.models import list_models
+
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(f"{where}: {key}: {problem}")
+
+    if not isinstance(config, Mapping):
+        fail("(top level)", f"must be a JSON object, got {type(config).__name__}")
+    for key in config:
+        if key not in CONFIG_KEYS:
+            fail(key, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
+    for key in ("model", "loss", "train_data", "train"):
+        if key not in config:
+            fail(key, "missing")
+    model = config["model"]
+    if not isinstance(model, Mapping) or model.get("name") not in list_models():
+        name = model.get("name") if isinstance(model, Mapping) else model
+        fail("model.name", f"{name!r} is not a registered model; allowed: "
+             f"{', '.join(list_models())}")
+    if not isinstance(config["loss"], list) or not config["loss"]:
+        fail("loss", "must be a non-empty list of {name, weight, kwargs} terms")
+    for i, term in enumerate(config["loss"]):
+        if not isinstance(term, Mapping) or term.get("name") not in LOSSES:
+            name = term.get("name") if isinstance(term, Mapping) else term
+            fail(f"loss[{i}].name", f"{name!r} is not a loss; allowed: {', '.join(sorted(LOSSES))}")
+    known = {f.name for f in fields(TrainConfig)}
+    train = config["train"]
+    if not isinstance(train, Mapping):
+        fail("train", "must be an object of training settings")
+    for key in train:
+        if key not in known:
+            fail(f"train.{key}", f"unknown setting; allowed: {', '.join(sorted(known))}")
+    try:
+        TrainConfig(**train)
+    except (TypeError, ValueError) as e:
+        fail("train", str(e))
+    for key in ("train_data", "val_data"):
+        spec = config.get(key)
+        if spec is None and key == "val_data":
+            continue
+        if not isinstance(spec, Mapping) or "root" not in spec:
+            fail(key, "must be an object with a 'root' folder")
+        if not Path(spec["root"]).is_dir():
+            fail(f"{key}.root", f"{spec['root']} is not a folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m relight_lib.train",
                                 description="Train from a run config; under torchrun with DDP.")
     p.add_argument("--config", required=True, type=Path)
     args = p.parse_args(argv)
-    config = json.loads(args.config.read_text())
+    try:
+        config = json.loads(args.config.read_text())
+        check_config(config, str(args.config))
+    except (OSError, json.JSONDecodeError, ConfigError) as e:
+        msg = (f"{args.config}: not valid JSON ({e})" if isinstance(e, json.JSONDecodeError)
+               else f"{args.config}: {e.strerror}" if isinstance(e, OSError) else str(e))
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         backend = "nccl" if torch.cuda.is_available() else "gloo"

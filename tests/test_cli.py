@@ -102,3 +102,24 @@ def test_bench_setting_label_reaches_every_row(tmp_path):
 
     rows = list(csv.DictReader(out.open()))
     assert rows and {r["setting"] for r in rows} == {"compile-check"}
+
+
+@pytest.mark.parametrize("argv", [["reproduce", "--profile", "laptop", "--list"],
+                                  ["reproduce", "--profile", "laptop", "--dry-run"],
+                                  ["reproduce", "--profile", "laptop"]])
+def test_an_unknown_profile_is_an_error_everywhere(argv, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("relight reproduce: error: unknown profile 'laptop'; choose from smoke, "
+                   "quick, gpu, paper")
+
+
+def test_predict_checks_the_output_path_before_running(tmp_path, capsys):
+    base = ["predict", "--checkpoint", str(tmp_path / "missing.pt"), "--image",
+            str(tmp_path / "in.png")]
+    assert cli.main(base + ["--out", str(tmp_path / "nowhere" / "out.png")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "nowhere" in err and "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
+    assert cli.main(base + ["--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -269,3 +269,29 @@ def _snapshot(tmp_path):
     import shutil
 
     shutil.copy(tmp_path / "f.pt", tmp_path / "mid.pt")
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda c: c["model"].update(name="unet9000"), "model.name: 'unet9000' is not a registered"),
+    (lambda c: c["loss"].append({"name": "l3"}), "loss[1].name: 'l3' is not a loss"),
+    (lambda c: c["train"].update(speed=3), "train.speed: unknown setting"),
+    (lambda c: c["train"].update(steps=0), "steps must be a positive whole number"),
+    (lambda c: c["train_data"].update(root="/no/such/vidit"), "train_data.root: /no/such/vidit"),
+    (lambda c: c.update(epochs=3), "epochs: unknown key"),
+])
+def test_config_errors_are_one_line_naming_file_and_key(tmp_path, data_root, capsys, change,
+                                                         says):
+    import json
+
+    config = {"model": {"name": "tiny_unet"}, "loss": [{"name": "l1"}],
+              "train_data": {"type": "one_to_one", "root": str(data_root), "split": "train"},
+              "train": {"steps": 1, "batch_size": 2, "device": "cpu"}}
+    change(config)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config))
+    assert train.main(["--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and says in err
+    path.write_text("{not json")
+    assert train.main(["--config", str(path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
