@@ -6,17 +6,20 @@ latitude-longitude environment map per lighting condition: one light blob whose 
 from the colour temperature and whose horizontal position comes from the direction. The report
 and the official code describe two different recipes; both are here:
 
-``recipe="report"`` (default, as the report describes it)
-    A Gaussian ``exp(-d**2 / (2 sigma**2))`` of the pixel distance ``d`` to the light centre,
-    ``sigma`` = 10 % of the map height (1.6 px), applied in **HSL** space: hue and saturation are
-    the light colour's, the lightness is the colour's own lightness times the Gaussian (so the
-    centre pixel is exactly the light colour and the map fades to black). How the Gaussian
-    enters HSL is not spelled out in the report: this is our reading [D].
-``recipe="code"`` (``utils/envmap.py``)
+``recipe="code"`` (default; the official ``utils/envmap.py``, reproduced bit-exactly)
     ``V = int(exp(-d / (2 sigma**2)) * 255)``, an exponential of the *unsquared* distance,
     ``sigma = min(H, W) / 10 = 1.6``, in **HSV** space with H and S constant over the map.
     ``hue_quirk=True`` also reproduces the code's HSV -> RGB conversion, which passed a hue in
     [0, 1] to kornia <= 0.4's ``hsv_to_rgb`` that expects radians, collapsing hues towards red.
+``recipe="report"`` (our HSL reading of the report's section 3.4)
+    A Gaussian ``exp(-d**2 / (2 sigma**2))`` of the pixel distance ``d`` to the light centre,
+    ``sigma`` = 10 % of the map height (1.6 px), applied in **HSL** space: hue and saturation are
+    the light colour's, the lightness is the colour's own lightness times the Gaussian (so the
+    centre pixel is exactly the light colour and the map fades to black). How the Gaussian
+    enters HSL is not spelled out in the report: this is our reading [D]. Its flaw: every light
+    colour, normalised to a maximum channel of 1, has HSL saturation 1, so the saturation value
+    of model C's target is 255 at all five temperatures and carries no information. That is why
+    the code's recipe is the default (an exception to "the paper's version by default").
 
 Common to both (from the code): the colour is CCT -> CIE xy (the CIE daylight-locus formula
 that colour-science's ``CCT_to_xy`` uses by default; outside its 4000-25000 K domain for 2500
@@ -45,6 +48,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "DIRECTION_SHIFT",
     "ENVMAP_HW",
     "RECIPES",
@@ -56,7 +60,9 @@ __all__ = [
 ]
 
 ENVMAP_HW: tuple[int, int] = (16, 32)
-RECIPES: tuple[str, ...] = ("report", "code")
+RECIPES: tuple[str, ...] = ("code", "report")
+#: The default recipe (see the module docstring for why it is the code's).
+DEFAULT_RECIPE = "code"
 
 #: Fraction of the map width a direction shifts the light by (the code's table).
 DIRECTION_SHIFT: dict[str, float] = {
@@ -139,14 +145,14 @@ def _envmap(temperature: int, direction: str, recipe: str, mode: str, hue_quirk:
     return (255 * rgb.T.reshape(3, h, w)).astype(np.float32)
 
 
-def envmap(temperature: int, direction: str, recipe: str = "report", mode: str = "rgb",
+def envmap(temperature: int, direction: str, recipe: str = DEFAULT_RECIPE, mode: str = "rgb",
            hue_quirk: bool = False, hw: tuple[int, int] = ENVMAP_HW) -> np.ndarray:
     """The ground-truth envmap of one lighting condition, on the 0-255 scale.
 
     Args:
         temperature: Colour temperature in kelvin (VIDIT: 2500-6500).
         direction: ``N``, ``NE``, ... (VIDIT's names).
-        recipe: ``"report"`` (default) or ``"code"`` (see the module docstring).
+        recipe: ``"code"`` (default) or ``"report"`` (see the module docstring).
         mode: ``"rgb"`` -> (3, H, W) float32; ``"hsv"`` -> (2 + H*W,) float32 (hue,
             saturation, brightness values).
         hue_quirk: Code recipe only: reproduce the kornia radians/[0, 1] hue mix-up.
@@ -163,14 +169,14 @@ def envmap(temperature: int, direction: str, recipe: str = "report", mode: str =
                    tuple(hw)).copy()
 
 
-def envmap_vector(temperature: int, direction: str, recipe: str = "report", mode: str = "rgb",
-                  hue_quirk: bool = False) -> np.ndarray:
+def envmap_vector(temperature: int, direction: str, recipe: str = DEFAULT_RECIPE,
+                  mode: str = "rgb", hue_quirk: bool = False) -> np.ndarray:
     """:func:`envmap` flattened as the networks predict it: 1536 values (rgb) or 514 (hsv)."""
     return envmap(temperature, direction, recipe, mode, hue_quirk).reshape(-1)
 
 
 def envmap_batch(temperatures: Sequence[int] | torch.Tensor, directions: Sequence[str],
-                 recipe: str = "report", mode: str = "rgb", hue_quirk: bool = False,
+                 recipe: str = DEFAULT_RECIPE, mode: str = "rgb", hue_quirk: bool = False,
                  device: torch.device | str | None = None) -> torch.Tensor:
     """Stacked :func:`envmap_vector` for a batch: (B, 1536) or (B, 514) float32."""
     if isinstance(temperatures, torch.Tensor):

@@ -80,7 +80,8 @@ ANY_TO_ANY: tuple[Entry, ...] = (
     Entry("Model A: illumination predicter", "swapnet", "table1", "illumination_predicter",
           "swapnet_illum", "latent swap with a temperature and direction predicter"),
     Entry("Model A + PatchGAN", "swapnet", "discriminator", "with_gan", "swapnet_illum",
-          "model A trained with the PatchGAN discriminator"),
+          "model A trained with a PatchGAN whose adversarial term reaches the generator (the "
+          "pix2pix reading; the official code never adds it)"),
     Entry("Model B: envmap", "swapnet", "table1", "envmap", "swapnet_envmap",
           "the light latent decoded into an environment map"),
     Entry("Model C: envmap + scene", "swapnet", "table1", "envmap_scene",

@@ -24,8 +24,13 @@ Conventions (every function and module here):
   without the ImageNet AlexNet file (:mod:`relight_lib.weights`) the metric is unavailable and
   returns NaN with a reason (ARCHITECTURE.md section 6).
 * **MPS** (NTIRE 2021): ``0.5 * (SSIM + 1 - LPIPS)``; NaN when LPIPS is NaN.
-* **Score_l2** (2DSceneRelighting code): ``MSE(input, GT) / MSE(prediction, GT)`` per image;
-  > 1 means better than returning the input unchanged. (Their report prints the reciprocal.)
+* **Score_l2** (2DSceneRelighting code): ``mean MSE(input, GT) / mean MSE(prediction, GT)``, a
+  ratio of means over the images, as their code computes it on a batch; > 1 means better than
+  returning the input unchanged (their report's formula prints the reciprocal). This is the one
+  metric that is not a mean of per-image values: its per-image values (``reduction='none'``)
+  are linearised contributions whose mean is the ratio (see :func:`score_l2`).
+  ``score_l2_pairmean`` is the mean of the per-image ratios (heavy-tailed: one pair whose input
+  is already close to the ground truth can dominate it).
 * **DSSIM** ``(1 - SSIM) / 2``: what kornia <= 0.4 returned as "ssim", hence very likely the
   2DSceneRelighting report's "SSIM" column (papers.md section 6.11); use :func:`dssim` to compare.
 
@@ -71,6 +76,7 @@ __all__ = [
     "mse",
     "psnr",
     "score_l2",
+    "score_l2_pairmean",
     "ssim",
     "ssim_map",
 ]
@@ -220,24 +226,84 @@ def score_l2(
     target: torch.Tensor,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """2DSceneRelighting's Score_l2: ``MSE(input, GT) / MSE(prediction, GT)`` per image.
+    """2DSceneRelighting's Score_l2, the way its numbers were computed: a ratio of mean MSEs,
+    ``R = mean_i MSE(I_i, G_i) / mean_i MSE(Ĝ_i, G_i)``.
 
-    The orientation of their code (papers.md section 6.11): > 1 means the prediction is closer to
-    the ground truth than the unchanged input, 1 means no better than doing nothing.
+    Orientation of their code (papers.md section 0 item 6, 6.11): > 1 means the predictions are
+    closer to the ground truth than the unchanged inputs, 1 means no better than doing nothing.
+    Their training script logs ``mse_loss(I, G) / mse_loss(Ĝ, G)`` with each MSE the mean over a
+    batch (8 pairs for model A) and averages that over 5 evaluation batches; over a whole
+    evaluation set the ratio of the set's means is the value that averaging tends to. For the
+    mean of the per-pair ratios see :func:`score_l2_pairmean`.
+
+    A ratio of means is not a mean of per-image values. So that per-image tables, seed means
+    and bootstrap intervals still work, ``reduction='none'`` returns the per-image
+    *linearised contributions* (influence values) ``v_i = R + (a_i - R b_i) / mean(b)`` with
+    ``a_i = MSE(I_i, G_i)``, ``b_i = MSE(Ĝ_i, G_i)``: their mean is exactly ``R``, their spread
+    gives the delta-method standard error of ``R``, a single image's value is its own ratio,
+    and an image equal to its input gives exactly 1. They are not scores of the single image (they
+    can be negative).
 
     Args:
         inp: (B, C, H, W) the network input (the image to relight).
         pred: same shape, the prediction.
         target: same shape, the ground truth.
-        reduction: ``'mean'`` (default) over images | ``'none'`` -> (B,) | ``'sum'``.
+        reduction: ``'mean'`` (default) -> ``R``; ``'none'`` -> (B,) contributions;
+            ``'sum'`` -> their sum (``B * R``).
 
     Returns:
-        Scalar, or (B,) for ``'none'``. A perfect prediction gives ``inf`` (``nan`` if the input
-        also equals the target).
+        Scalar, or (B,) for ``'none'``. Perfect predictions give ``inf`` (``nan`` if the inputs
+        also equal the targets).
 
     Example:
         >>> g = torch.full((1, 3, 4, 4), 0.5)
         >>> round(float(score_l2(g + 0.2, g + 0.1, g)), 4)  # twice the error -> 4x the MSE
+        4.0
+        >>> i = torch.cat([g + 0.1, g + 0.3]); p = torch.cat([g + 0.1, g + 0.1])
+        >>> round(float(score_l2(i, p, torch.cat([g, g]))), 4)  # (0.01 + 0.09) / 2 / 0.01
+        5.0
+        >>> round(float(score_l2_pairmean(i, p, torch.cat([g, g]))), 4)  # (1 + 9) / 2
+        5.0
+    """
+    _check_pair(pred, target)
+    _check_pair(inp, target)
+    _check_reduction(reduction)
+    a = mse(inp, target, "none")
+    b = mse(pred, target, "none")
+    ratio = a.mean() / b.mean()
+    if reduction == "mean":
+        return ratio
+    b_mean = b.mean()
+    if bool(b_mean > 0) and bool(torch.isfinite(ratio)):
+        values = ratio + (a - ratio * b) / b_mean
+    else:  # perfect predictions: every contribution is the (infinite or undefined) ratio
+        values = ratio.expand_as(a).clone()
+    return _reduce(values, reduction)
+
+
+def score_l2_pairmean(
+    inp: torch.Tensor,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Score_l2 per image, ``MSE(I_i, G_i) / MSE(Ĝ_i, G_i)``, then averaged (the suite's first
+    reading; not how the report's numbers were computed, see :func:`score_l2`).
+
+    Heavy-tailed: a pair whose input is already close to its ground truth (same scene, same
+    direction) has a tiny numerator or denominator and can dominate the mean.
+
+    Args:
+        inp, pred, target: (B, C, H, W), as in :func:`score_l2`.
+        reduction: ``'mean'`` (default) over images | ``'none'`` -> (B,) | ``'sum'``.
+
+    Returns:
+        Scalar, or (B,) for ``'none'``. A perfect prediction gives ``inf`` for that image
+        (``nan`` if its input also equals its target).
+
+    Example:
+        >>> g = torch.full((1, 3, 4, 4), 0.5)
+        >>> round(float(score_l2_pairmean(g + 0.2, g + 0.1, g)), 4)
         4.0
     """
     _check_pair(pred, target)
@@ -645,7 +711,8 @@ METRICS: dict[str, str] = {
     "ssim": "higher is better",
     "lpips": "lower is better",
     "mps": "higher is better",
-    "score_l2": "> 1 is better than the input",
+    "score_l2": "ratio of mean MSEs, > 1 is better than the input",
+    "score_l2_pairmean": "mean of per-image MSE ratios, > 1 is better than the input",
     "mse": "lower is better",
     "dssim": "lower is better",
 }
@@ -709,6 +776,16 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _score_l2_contributions(parts: tuple[list[torch.Tensor], list[torch.Tensor]]) -> list[float]:
+    """Per-image contributions of :func:`score_l2` over a whole evaluation set, from the per-image
+    MSEs of the inputs (``parts[0]``) and of the predictions (``parts[1]``), batch by batch."""
+    a, b = torch.cat(parts[0]), torch.cat(parts[1])
+    ratio = a.mean() / b.mean()
+    if bool(b.mean() > 0) and bool(torch.isfinite(ratio)):
+        return (ratio + (a - ratio * b) / b.mean()).tolist()
+    return [float(ratio)] * len(a)
+
+
 def evaluate(
     predict_fn: Callable[[dict[str, Any]], torch.Tensor],
     dataset: Sequence[dict[str, Any]],
@@ -763,6 +840,7 @@ def evaluate(
 
     keys: list[str] = []
     values: dict[str, list[float]] = {m: [] for m in metrics}
+    score_parts: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
     with torch.inference_mode(), tqdm(total=n, desc="evaluate", unit="img",
                                       disable=not progress) as bar:
         for start in range(0, n, batch_size):
@@ -793,13 +871,20 @@ def evaluate(
                 got["lpips"] = lp(pred, target)
                 if "mps" in metrics:
                     got["mps"] = mps(got["ssim"], got["lpips"])
-            if "score_l2" in metrics:
-                got["score_l2"] = score_l2(batch["input"], pred, target, reduction="none")
+            if "score_l2" in metrics:  # a ratio of means: finished after the loop
+                score_parts[0].append(mse(batch["input"], target, "none").double().cpu())
+                score_parts[1].append(mse(pred, target, "none").double().cpu())
+            if "score_l2_pairmean" in metrics:
+                got["score_l2_pairmean"] = score_l2_pairmean(batch["input"], pred, target,
+                                                             reduction="none")
             ks = batch.get("key", [str(i) for i in idx])
             keys.extend(str(k) for k in ks)
             for m in metrics:
-                values[m].extend(got[m].double().cpu().tolist())
+                if m != "score_l2":
+                    values[m].extend(got[m].double().cpu().tolist())
             bar.update(len(idx))
+    if "score_l2" in metrics:
+        values["score_l2"] = _score_l2_contributions(score_parts) if score_parts[0] else []
 
     # image-major order: all metrics of the first image, then the second...
     rows = pd.DataFrame(
@@ -818,7 +903,7 @@ def evaluate(
                         else f"MPS needs LPIPS, which is unavailable: {lp.reason}")
         else:
             notes[m] = f"{n_nan} of {len(vals)} images gave NaN"
-            if m == "score_l2":
+            if m in ("score_l2", "score_l2_pairmean"):
                 notes[m] += " (input equal to target and a perfect prediction: 0/0)"
     return EvalResult(rows=rows, notes=notes, metrics=metrics,
                       lpips_weights=lp.weights.to_dict() if lp is not None and lp.weights else None)

@@ -446,7 +446,10 @@ def format_plan(row: Row, profile: str, plan: dict[str, Any]) -> str:
         lines.append(("  evaluation   " if i == 0 else "               ")
                      + f"{ev['name']}: {_fmt_int(ev['n'])} pairs ({ev['definition']})")
     post = plan.get("postprocess") or "none"
-    if plan.get("snapshots"):
+    if plan.get("snapshots") and len(plan["snapshots"]) == 1:
+        # one checkpoint read before the end (the any-to-any report's epoch-8 / epoch-6 models)
+        post += f"; evaluated weights: step {_fmt_int(plan['snapshots'][0])}"
+    elif plan.get("snapshots"):
         post += (f"; ensemble of the weights at steps {plan['snapshots']}"
                  + (f" weighted {plan['snapshot_weights']}" if plan.get("snapshot_weights")
                     else " (plain mean)"))

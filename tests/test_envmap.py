@@ -30,7 +30,7 @@ def test_report_recipe_is_a_gaussian():
     peak = v[8, 16]
     assert np.isclose(v[8, 17] / peak, np.exp(-1 / (2 * 1.6**2)), rtol=1e-5)
     assert np.isclose(v[8, 18] / peak, np.exp(-4 / (2 * 1.6**2)), rtol=1e-5)
-    rgb = em.envmap(2500, "N")
+    rgb = em.envmap(2500, "N", recipe="report")
     assert rgb.shape == (3, 16, 32)
     r, g, b = rgb[:, 8, 16]
     assert r > g > b  # warm light
@@ -64,3 +64,19 @@ def test_batch():
     assert em.envmap_batch([4500], ["E"], mode="hsv").shape == (1, 514)
     with pytest.raises(ValueError):
         em.envmap_batch([4500, 2500], ["E"])
+
+
+def test_default_recipe_is_the_codes():
+    """The code's HSV recipe is the default: the HSL reading of the report gives saturation 255
+    at every temperature, so model C's saturation target would carry no information."""
+    assert em.DEFAULT_RECIPE == "code"
+    for t in SPEC_HSV:
+        assert np.array_equal(em.envmap(t, "E"), em.envmap(t, "E", recipe="code"))
+        assert np.array_equal(em.envmap_vector(t, "E", mode="hsv"),
+                              em.envmap_vector(t, "E", recipe="code", mode="hsv"))
+    code_sat = {t: em.envmap(t, "N", mode="hsv")[1] for t in SPEC_HSV}
+    report_sat = {t: em.envmap(t, "N", recipe="report", mode="hsv")[1] for t in SPEC_HSV}
+    assert len(set(code_sat.values())) == 5 and code_sat == {t: v[1] for t, v in SPEC_HSV.items()}
+    assert set(report_sat.values()) == {255.0}
+    torch.testing.assert_close(em.envmap_batch([2500], ["N"], mode="hsv"),
+                               em.envmap_batch([2500], ["N"], recipe="code", mode="hsv"))

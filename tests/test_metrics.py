@@ -129,6 +129,52 @@ def test_score_l2_orientation():
     assert M.score_l2(inp, g + 0.4, g).item() < 1
     # perfect prediction -> inf
     assert M.score_l2(inp, g, g).item() == math.inf
+    assert M.score_l2_pairmean(inp, g, g).item() == math.inf
+    assert (M.score_l2(inp, g, g, reduction="none") == math.inf).all()
+
+
+def test_score_l2_is_a_ratio_of_means():
+    """The report's Score_l2 (their code: MSE(I, G) / MSE(G_hat, G) with batch-mean MSEs) is a
+    ratio of means; score_l2_pairmean averages per-pair ratios, which a pair whose input is
+    already close to the ground truth can dominate."""
+    g = torch.full((3, 3, 4, 4), 0.5)
+    inp = g + torch.tensor([0.3, 0.3, 0.1])[:, None, None, None]
+    pred = g + torch.tensor([0.1, 0.1, 0.01])[:, None, None, None]
+    a = torch.tensor([0.09, 0.09, 0.01])
+    b = torch.tensor([0.01, 0.01, 0.0001])  # the third pair's ratio, 100, dominates a pair mean
+    ratio = a.mean() / b.mean()
+    torch.testing.assert_close(M.score_l2(inp, pred, g), ratio, rtol=1e-4, atol=0)
+    torch.testing.assert_close(M.score_l2_pairmean(inp, pred, g), (a / b).mean(), rtol=1e-4,
+                               atol=0)
+    assert M.score_l2(inp, pred, g) < 10 < 30 < M.score_l2_pairmean(inp, pred, g)
+    # per-image values: linearised contributions whose mean is the ratio
+    v = M.score_l2(inp, pred, g, reduction="none")
+    torch.testing.assert_close(v.mean(), ratio, rtol=1e-4, atol=0)
+    torch.testing.assert_close(v, ratio + (a - ratio * b) / b.mean(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(M.score_l2(inp, pred, g, reduction="sum"), 3 * ratio, rtol=1e-4,
+                               atol=0)
+    # one image: its own ratio, both ways
+    torch.testing.assert_close(M.score_l2(inp[:1], pred[:1], g[:1], reduction="none"),
+                               (a / b)[:1], rtol=1e-4, atol=0)
+
+
+def test_evaluate_score_l2_over_the_whole_set(no_weights):
+    """In evaluate, Score_l2 is the ratio of means over the whole set, whatever the batch size;
+    its per-image rows average to it."""
+    data = _dataset(n=5)
+
+    def predict(batch):
+        return (0.5 * batch["input"] + 0.5 * batch["target"])
+
+    inp = torch.stack([d["input"] for d in data])
+    tgt = torch.stack([d["target"] for d in data])
+    expected = float(M.score_l2(inp, predict({"input": inp, "target": tgt}), tgt))
+    for bs in (1, 2, 5):
+        res = M.evaluate(predict, data, metrics=("score_l2", "score_l2_pairmean"), batch_size=bs,
+                         progress=False)
+        s = res.summary().set_index("metric")
+        assert s.loc["score_l2", "mean"] == pytest.approx(expected, rel=1e-6)
+        assert s.loc["score_l2_pairmean", "n_images"] == 5
 
 
 def test_ssim_lower_for_more_noise():
