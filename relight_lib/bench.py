@@ -1,6 +1,6 @@
 """Performance benchmark of the registered models and of training (``relight bench``).
 
-For every model in :mod:`relight_lib.models`: its parameters, the FLOPs of one forward pass per
+For every model in :mod:`relight_lib.library.models`: its parameters, the FLOPs of one forward pass per
 image (``torch.utils.flop_counter``), the inference latency (median of repeated runs after
 warm-up, synchronised on a GPU) and the peak memory of a forward pass, in fp32 and, on a GPU, in
 bf16 autocast with channels_last, eagerly and under ``torch.compile``. From these: the achieved
@@ -25,7 +25,7 @@ How things are measured, and why:
   the device's ridge point (peak FLOP/s / peak bandwidth) a model is limited by memory traffic
   and its achieved bandwidth is the number to compare with the device's.
 - **Latency** is :func:`time_call`: ``warmup`` untimed calls, then the median of ``repeats``
-  timed calls of :func:`relight_lib.train.predict` (padding, autocast, crop and clamp included),
+  timed calls of :func:`relight_lib.library.train.predict` (padding, autocast, crop and clamp included),
   each bracketed by ``torch.cuda.synchronize`` on a GPU. Batch 1, one image.
 - **Peak memory** (:class:`PeakMemory`) is the memory a forward pass adds on top of what is
   allocated before it (weights and inputs are excluded; they are the ``weights_mb`` row and
@@ -71,11 +71,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
-#: Columns of the benchmark CSV, in order.
-COLUMNS: tuple[str, ...] = (
-    "section", "model", "size", "precision", "measure", "value", "unit", "note", "profile",
-    "device", "device_name", "threads", "load_1min", "torch", "relight_lib", "python",
-    "git_commit", "git_dirty", "setting", "timestamp_utc",
+from relight_lib.harness.bench_results import (  # noqa: F401  (re-exported for callers)
+    COLUMNS,
+    PAPER_RUNTIME_ROWS,
+    compare_with_papers,
+    load_bench,
+    paper_runtimes,
+    reported_hardware,
 )
 
 #: The precisions measured: plain fp32; bf16 autocast with channels_last; the same compiled.
@@ -98,18 +100,6 @@ GPU_PEAKS: tuple[tuple[str, dict[str, float]], ...] = (
     ("A100-SXM4-80GB", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "bandwidth_tbs": 2.039}),
     ("A100-SXM4-40GB", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "bandwidth_tbs": 1.555}),
 )
-
-#: Which reported run time each of our models is compared with: model -> (paper, table,
-#: variant, split) in ``results/reported/<paper>.csv``. LTNet† without dehaze, because our
-#: model output is not dehazed. MBNet's own paper states 2.8867 s only in its text; the
-#: reported CSVs carry the run time as LTNet Table 1 prints it (NTIRE 2021 test row).
-PAPER_RUNTIME_ROWS: dict[str, tuple[str, str, str, str]] = {
-    "ltnet": ("ltnet", "table1", "ltnet_small_ensemble", "validation"),
-    "ltnet_large": ("ltnet", "table1", "ltnet_large_no_dehaze", "validation"),
-    "dmshn": ("msrnet", "table1", "dmshn", "validation"),
-    "stacked_dmshn": ("msrnet", "table1", "stacked_dmshn", "validation"),
-    "mbnet": ("ltnet", "table1", "aicsntu_mbnet", "test"),
-}
 
 NOT_ON_CPU = ("not measured: CPU (bf16 autocast, channels_last and torch.compile are measured "
               "on a GPU)")
@@ -134,9 +124,9 @@ def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model name from ``/proc/cpuinfo``."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    from relight_lib.results import _cpu_name
+    from relight_lib.library.record import cpu_name
 
-    return _cpu_name() or "unknown CPU"
+    return cpu_name() or "unknown CPU"
 
 
 def device_slug(device: torch.device) -> str:
@@ -156,7 +146,7 @@ def gpu_peak(name: str) -> dict[str, float] | None:
 def run_context(device: torch.device, setting: str, profile: str = "") -> dict[str, Any]:
     """Columns shared by every row of a run: device, versions, commit, load, time."""
     from relight_lib import __version__
-    from relight_lib.results import provenance
+    from relight_lib.harness.results import provenance
 
     prov = provenance()
     try:
@@ -462,7 +452,7 @@ def bench_inference(name: str, net: nn.Module, sizes: Sequence[int], device: tor
     each eager precision (untimed); under ``torch.compile`` the eager counts of the same
     precision are reused, and memory is taken on the second warm-up call (the first compiles).
     """
-    from relight_lib.train import predict
+    from relight_lib.library.train import predict
 
     tick = tick or (lambda s: None)
     rows: list[dict[str, Any]] = []
@@ -575,7 +565,7 @@ def training_dataset(needs: Sequence[str], profile: Any) -> tuple[Any, str]:
     """The profile's training data for a model that reads ``needs``: Track 1 pairs, or
     any-to-any samples when it needs a ``guide``. Falls back to random tensors when the data
     is not rendered; the second value says which."""
-    from relight_lib.data.vidit import AnyToAnyDataset, OneToOneDataset
+    from relight_lib.library.data.vidit import AnyToAnyDataset, OneToOneDataset
 
     try:
         if "guide" in needs:
@@ -599,7 +589,7 @@ def bench_training(name: str, net: nn.Module, profile: Any, device: torch.device
     the cores the step needs; up to 8 on a GPU), prefetching 2 batches each and pinned memory on
     a GPU. ``data_wait_share`` is the time blocked in ``next(loader)`` over the whole step time.
     """
-    from relight_lib.train import collate, to_device
+    from relight_lib.library.train import collate, to_device
 
     needs = tuple(getattr(net, "needs", ()))
     ds, source = training_dataset(needs, profile)
@@ -731,14 +721,14 @@ def run(config: BenchConfig, out: str | os.PathLike[str] | None = None, progress
         out: CSV path (default ``results/bench/<device-slug>.csv``, ``-quick`` appended for the
             quick setting).
         progress: tqdm progress bar.
-        builder: ``name -> model`` (default :func:`relight_lib.models.build_model`; tests pass
+        builder: ``name -> model`` (default :func:`relight_lib.library.models.build_model`; tests pass
             one that fails).
     """
     from tqdm.auto import tqdm
 
-    from relight_lib import profiles
-    from relight_lib.models import build_model, count_parameters, list_models
-    from relight_lib.utils import pick_device
+    from relight_lib.papers import profiles
+    from relight_lib.library.models import build_model, count_parameters, list_models
+    from relight_lib.library.utils import pick_device
 
     device = pick_device(config.device)
     names = list(config.models or list_models())
@@ -802,96 +792,3 @@ def run(config: BenchConfig, out: str | os.PathLike[str] | None = None, progress
                     f"repeats {config.repeats}; time budget {config.budget_s} s; "
                     f"train steps {config.train_steps}"))
     return write_csv(out, rows, context), rows
-
-
-# --------------------------------------------------------------------------------------------
-# reading results back (the Performance chapter)
-
-
-def load_bench(folder: str | os.PathLike[str] = "results/bench") -> Any:
-    """All benchmark CSVs in ``folder`` (not the render-speed file) as one DataFrame with a
-    ``file`` column; an empty frame with :data:`COLUMNS` when there are none."""
-    import pandas as pd
-
-    frames = []
-    for p in sorted(Path(folder).glob("*.csv")):
-        if p.name == "synvidit_render.csv":
-            continue
-        df = pd.read_csv(p, dtype={"note": str, "git_commit": str}, keep_default_na=False)
-        if "measure" not in df.columns:
-            continue
-        df["value"] = pd.to_numeric(df["value"], errors="coerce")
-        df["file"] = p.name
-        frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=[*COLUMNS, "file"])
-    return pd.concat(frames, ignore_index=True)
-
-
-def reported_hardware(note: str) -> str:
-    """The hardware a reported run time was measured on, from the ``note`` of a
-    ``results/reported`` row (``'...; hardware: Tesla K80; ...'``), or '' when not stated.
-
-    >>> reported_hardware("copied; hardware: Tesla K80; seconds per 1024x1024 image")
-    'Tesla K80'
-    """
-    m = re.search(r"hardware:\s*([^;]+)", note)
-    return m.group(1).strip() if m else ""
-
-
-def paper_runtimes(root: str | os.PathLike[str] = "results/reported") -> Any:
-    """The papers' reported seconds per 1024 x 1024 image for our models
-    (:data:`PAPER_RUNTIME_ROWS`), read from ``results/reported``: columns ``model``, ``label``,
-    ``paper``, ``where``, ``seconds``, ``hardware``."""
-    import pandas as pd
-
-    from relight_lib.results import load_reported
-
-    out = []
-    for model, (paper, table, variant, split) in PAPER_RUNTIME_ROWS.items():
-        rep = load_reported(paper, table, root=root)
-        r = rep[(rep["variant"] == variant) & (rep["split"] == split)
-                & (rep["metric"] == "runtime_s")]
-        if r.empty:
-            continue
-        out.append({"model": model, "label": r["label"].iloc[0], "paper": paper,
-                    "where": r["where"].iloc[0], "seconds": float(r["value"].iloc[0]),
-                    "hardware": reported_hardware(str(r["note"].iloc[0])) or "not stated"})
-    return pd.DataFrame(out, columns=["model", "label", "paper", "where", "seconds", "hardware"])
-
-
-def compare_with_papers(bench: Any, size: int = 1024) -> Any:
-    """Our fastest acceptable latency at ``size`` per model and device next to the paper's.
-
-    Acceptable: fp32, or a bf16 precision whose ``fast_path_ok`` rows are all 1 for that model
-    and size (several benchmark files may measure the same model). Columns: ``model``, ``device_name``, ``precision``, ``ours_s``, ``paper_s``,
-    ``hardware``, ``speedup`` (paper / ours; > 1 means we are faster), ``target_10x``.
-    """
-    import pandas as pd
-
-    cols = ["model", "device_name", "precision", "ours_s", "paper_s", "hardware", "speedup",
-            "target_10x"]
-    rep = paper_runtimes()
-    if bench.empty:
-        return pd.DataFrame(columns=cols)
-    b = bench[(bench["section"] == "inference")
-              & (bench["size"].astype(str) == str(size))].reset_index(drop=True)
-    lat = b[(b["measure"] == "latency_s") & b["value"].notna()]
-    # several runs (files) may check the same model and precision: it is acceptable only if
-    # every check passed
-    ok = (b[b["measure"] == "fast_path_ok"]
-          .groupby(["device_name", "model", "precision"])["value"].min())
-    out = []
-    for (dev, model), g in lat.groupby(["device_name", "model"]):
-        g = g[[p == "fp32" or ok.get((dev, model, p), 0) == 1 for p in g["precision"]]]
-        if g.empty:
-            continue
-        best = g.loc[g["value"].idxmin()]
-        r = rep[rep["model"] == model]
-        paper_s = float(r["seconds"].iloc[0]) if len(r) else float("nan")
-        speed = paper_s / best["value"] if len(r) else float("nan")
-        out.append({"model": model, "device_name": dev, "precision": best["precision"],
-                    "ours_s": float(best["value"]), "paper_s": paper_s,
-                    "hardware": r["hardware"].iloc[0] if len(r) else "",
-                    "speedup": speed, "target_10x": bool(speed >= 10) if len(r) else None})
-    return pd.DataFrame(out, columns=cols)

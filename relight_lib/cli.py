@@ -53,9 +53,9 @@ def _add_render(sub) -> None:
 def _cmd_render(args) -> int:
     import os
 
-    from relight_lib.data import synvidit
-    from relight_lib.data.layout import parse_conditions
-    from relight_lib.data.scenes import FAMILIES
+    from relight_lib.library.data import synvidit
+    from relight_lib.library.data.layout import parse_conditions
+    from relight_lib.library.data.scenes import FAMILIES
 
     if args.preset and args.out:
         raise SystemExit("relight render: give either OUT or --preset, not both")
@@ -100,7 +100,7 @@ def _add_check(sub) -> None:
 
 
 def _cmd_check(args) -> int:
-    from relight_lib.data.check import check_data, format_report
+    from relight_lib.library.data.check import check_data, format_report
 
     report = check_data(args.root, decode=args.decode)
     print(format_report(report))
@@ -121,7 +121,7 @@ def _add_sheet(sub) -> None:
 
 
 def _cmd_sheet(args) -> int:
-    from relight_lib.data import synvidit
+    from relight_lib.library.data import synvidit
 
     out = synvidit.render_contact_sheet(args.out, seed=args.seed, index=args.index,
                                         size=args.size, spp=args.spp,
@@ -145,7 +145,7 @@ def _add_bench(sub) -> None:
 def _cmd_bench(args) -> int:
     import os
 
-    from relight_lib.data import synvidit
+    from relight_lib.library.data import synvidit
 
     sizes = [int(s) for s in args.sizes.split(",")]
     spps = [int(s) for s in args.spp.split(",")]
@@ -205,7 +205,7 @@ def _add_bench_models(sub) -> None:
 
 def _cmd_bench_models(args) -> int:
     from relight_lib import bench
-    from relight_lib.models import list_models
+    from relight_lib.library.models import list_models
 
     unknown = sorted(set(args.models or ()) - set(list_models()))
     if unknown:
@@ -260,7 +260,8 @@ def _add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from relight_lib import profiles, reproduce
+    from relight_lib.papers import profiles
+    from relight_lib.harness import reproduce
 
     if args.profile not in profiles.PROFILES:
         raise KeyError(f"unknown profile {args.profile!r}; choose from "
@@ -279,9 +280,10 @@ def _cmd_reproduce(args) -> int:
                  if failures else ""))
         return 1 if failures else 0
     if args.list:
-        rows = reproduce.select_rows(reproduce.load_rows(), args.paper, args.table, args.variant)
-        for r in rows:
-            print(f"{r.name}  ({r.notebook}, parameters {r.params})")
+        data_root = str(args.data_root) if args.data_root else None
+        for r, state in reproduce.row_states(args.profile, args.paper, args.table, args.variant,
+                                             data_root=data_root):
+            print(f"{r.name}  [{state}]  ({r.notebook}, parameters {r.params})")
         return 0
     outcomes = reproduce.reproduce(args.profile, args.paper, args.table, args.variant,
                                    jobs=args.jobs, force=args.force,
@@ -314,7 +316,7 @@ def _add_try(sub) -> None:
 
 
 def _cmd_try(args) -> int:
-    from relight_lib import reproduce
+    from relight_lib.harness import reproduce
 
     res = reproduce.try_row(*reproduce.parse_row_spec(args.row),
                             reproduce.parse_set(args.changes), profile=args.profile,
@@ -343,7 +345,7 @@ def _add_book(sub) -> None:
 
 
 def _cmd_book(args) -> int:
-    from relight_lib import book
+    from relight_lib.harness import book
 
     if args.toc_only:
         Path("_toc.yml").write_text(book.toc_text(book.make_toc(args.profile), args.profile))
@@ -377,8 +379,8 @@ def _add_predict(sub) -> None:
 
 
 def _cmd_predict(args) -> int:
-    from relight_lib.infer import predict_file
-    from relight_lib.utils import pick_device
+    from relight_lib.library.infer import predict_file
+    from relight_lib.library.utils import pick_device
 
     tile = args.tile if args.tile == "auto" else int(args.tile)
     # check the output before minutes of inference, not after
@@ -429,8 +431,8 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from relight_lib.data.imageio import DataError
-    from relight_lib.data.synvidit import RenderError
+    from relight_lib.library.data.imageio import DataError
+    from relight_lib.library.data.synvidit import RenderError
 
     try:
         return COMMANDS[args.command](args)

@@ -42,7 +42,7 @@ def smoke_book(tmp_path_factory):
     The working directory is the copy only while building; tests that need it there chdir
     themselves (a session-long chdir would leak into every later test module)."""
     pytest.importorskip("mitsuba")
-    from relight_lib import book, reproduce
+    from relight_lib.harness import book, reproduce
 
     repo = Path(__file__).resolve().parents[1]
     root = tmp_path_factory.mktemp("bookroot")

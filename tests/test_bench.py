@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from relight_lib import bench
-from relight_lib.models import RelightModel, build_model, count_parameters
+from relight_lib.library.models import RelightModel, build_model, count_parameters
 
 
 def _read(path: Path) -> list[dict[str, str]]:

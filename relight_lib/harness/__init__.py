@@ -1,0 +1,1 @@
+"""The replication harness: runner, results, claims, book, scorecard."""

@@ -1,0 +1,793 @@
+"""The runner behind ``relight reproduce``: one papermill run per table row.
+
+Rows live in ``notebooks/<paper>/runs.yaml``::
+
+    tables:
+      onetoone:                       # the table key (results/<profile>/<paper>/<table>/...)
+        notebook: onetoone.ipynb
+        title: One-to-one baselines
+        variants:
+          identity: {method: identity}          # one row = one papermill run
+          colour_lstsq: {method: colour_lstsq}
+          big_model: {width: 64, only_profiles: [smoke, gpu, paper], why: "too slow on a CPU"}
+
+``only_profiles`` (with a ``why``) keeps a row out of the other profiles: the runner reports it
+as skipped and the book shows it as not run. Every run gets the parameters ``profile``, ``paper``, ``table``, ``variant``, ``results_root``
+and ``cache_key`` plus the row's own; a name that the notebook's ``parameters`` cell does not
+define is an error (papermill only warns). The executed notebook goes to
+``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``.
+
+Cache: a row is up to date when every committed ``run.json`` of it (one per seed)
+
+1. records the ``cache_key`` computed now: a hash of the notebook's source, the resolved
+   parameters and the data's identity (:func:`cache_key`), and
+2. lists, under ``library_files``, the sha256 of every ``relight_lib`` file the run imported
+   (:func:`relight_lib.harness.results.imported_library_files`), and each of those files still has that
+   hash (:func:`library_changes`).
+
+``--force`` reruns anyway. So a fresh clone with committed results does nothing, and a change
+reruns the rows it can affect: editing ``models/dmshn.py`` reruns the MSR-Net rows, not LTNet's;
+editing ``losses.py`` reruns every row that trained with a loss. Rows are never judged fresh
+on a file they did not import (the import set is recorded per run, not guessed).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relight_lib.papers import profiles
+
+KERNEL_NAME = "relight"
+NOTEBOOKS_DIR = Path("notebooks")
+RESULTS_DIR = Path("results")
+#: Parameters the runner passes to every notebook.
+RUNNER_PARAMETERS = ("profile", "paper", "table", "variant", "results_root", "cache_key")
+
+
+@dataclass
+class Row:
+    """One table row to run."""
+
+    paper: str
+    table: str
+    variant: str
+    notebook: Path
+    title: str
+    params: dict[str, Any]
+    only_profiles: tuple[str, ...] | None = None
+    why: str = ""
+
+    def runs_at(self, profile: str) -> bool:
+        return self.only_profiles is None or profile in self.only_profiles
+
+    @property
+    def name(self) -> str:
+        return f"{self.paper}/{self.table}/{self.variant}"
+
+    def executed_path(self, profile: str, results_root: Path = RESULTS_DIR) -> Path:
+        return results_root / profile / "executed" / self.paper / f"{self.table}__{self.variant}.ipynb"
+
+    def result_dir(self, profile: str, results_root: Path = RESULTS_DIR) -> Path:
+        return results_root / profile / self.paper / self.table / self.variant
+
+
+class RunsFileError(ValueError):
+    """A runs.yaml or notebook does not fit the runner's rules."""
+
+
+def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
+    """All rows of all ``notebooks/*/runs.yaml`` files, in a stable order."""
+    rows: list[Row] = []
+    for runs in sorted(Path(notebooks_dir).glob("*/runs.yaml")):
+        paper = runs.parent.name
+        try:
+            spec = yaml.safe_load(runs.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise RunsFileError(f"{runs}: not valid YAML ({e})") from e
+        tables = spec.get("tables")
+        if not isinstance(tables, dict) or not tables:
+            raise RunsFileError(f"{runs}: needs a non-empty 'tables:' mapping")
+        for table, tspec in tables.items():
+            for key in ("notebook", "variants"):
+                if key not in (tspec or {}):
+                    raise RunsFileError(f"{runs}: table {table!r} has no {key!r}")
+            nb = runs.parent / tspec["notebook"]
+            if not nb.exists():
+                raise RunsFileError(f"{runs}: table {table!r} names {nb}, which does not exist")
+            for variant, params in tspec["variants"].items():
+                params = dict(params or {})
+                only = params.pop("only_profiles", None)
+                why = str(params.pop("why", ""))
+                if only is not None and not why:
+                    raise RunsFileError(f"{runs}: {table}/{variant} has only_profiles but no "
+                                        "'why'")
+                clash = sorted(set(params) & set(RUNNER_PARAMETERS))
+                if clash:
+                    raise RunsFileError(f"{runs}: {table}/{variant} sets runner parameters {clash}")
+                rows.append(Row(paper, str(table), str(variant), nb,
+                                str(tspec.get("title", table)), params,
+                                tuple(only) if only is not None else None, why))
+    return rows
+
+
+def select_rows(rows: list[Row], paper: str | None = None, table: str | None = None,
+                variant: str | None = None) -> list[Row]:
+    out = [r for r in rows if (paper is None or r.paper == paper)
+           and (table is None or r.table == table) and (variant is None or r.variant == variant)]
+    if not out:
+        known = sorted({r.name for r in rows})
+        raise RunsFileError(f"no row matches paper={paper} table={table} variant={variant}; "
+                            f"known rows: {known}")
+    return out
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """Names and literal values of the notebook's ``parameters`` cell (exactly one required)."""
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise RunsFileError(f"{path}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    src = "".join(cells[0]["source"])
+    out: dict[str, Any] = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if not isinstance(t, ast.Name):
+                    raise RunsFileError(f"{path}: parameters cell may only assign plain names")
+                if t.id.startswith("_"):  # the cell's own bookkeeping (_declared), not a parameter
+                    continue
+                try:
+                    out[t.id] = ast.literal_eval(node.value)
+                except ValueError as e:
+                    raise RunsFileError(f"{path}: parameter {t.id} is not a literal") from e
+    return out
+
+
+#: The last line of every row notebook's parameters cell: what the cell declared, so that the
+#: next cell can tell a name papermill injected without the cell declaring it.
+DECLARED_LINE = "_declared = set(globals())  # the parameters above; checked by the next cell"
+
+#: Names a Jupyter kernel defines by itself.
+_KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def check_parameters(namespace: dict[str, Any], declared: set[str]) -> None:
+    """Fail at once when a notebook was given a parameter its ``parameters`` cell does not
+    declare (``papermill -p NAME VALUE`` only warns, and the run would silently ignore NAME).
+
+    Raises:
+        NameError: one line naming the unknown parameter(s) and the notebook's parameters.
+    """
+    unknown = sorted(k for k in namespace
+                     if not k.startswith("_") and k not in declared and k not in _KERNEL_NAMES)
+    if unknown:
+        known = sorted(k for k in declared if not k.startswith("_") and k not in _KERNEL_NAMES)
+        raise NameError(f"unknown notebook parameter(s) {', '.join(unknown)}; this notebook's "
+                        f"parameters are: {', '.join(known)}")
+
+
+def _notebook_source_hash(path: Path) -> str:
+    nb = json.loads(Path(path).read_text())
+    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def library_changes(recorded: dict[str, str] | None) -> list[str]:
+    """The recorded library files that changed (or vanished) since the run; ``['(not
+    recorded)']`` for a run.json without the record (written by an older runner).
+
+    >>> library_changes({"no/such/file.py": "0" * 64})
+    ['no/such/file.py']
+    """
+    import relight_lib
+    from relight_lib.library.data.imageio import sha256_file
+
+    if not recorded:
+        return ["(not recorded)"]
+    root = Path(relight_lib.__file__).parent
+    changed = []
+    for rel, digest in sorted(recorded.items()):
+        p = root / rel
+        if not p.is_file() or sha256_file(p) != digest:
+            changed.append(rel)
+    return changed
+
+
+def resolved_parameters(row: Row, profile: str, results_root: Path,
+                        data_root: str | None = None) -> dict[str, Any]:
+    declared = notebook_parameters(row.notebook)
+    params = {"profile": profile, "paper": row.paper, "table": row.table, "variant": row.variant,
+              "results_root": str(results_root), **row.params}
+    if data_root is not None:
+        params["data_root"] = str(data_root)
+    unknown = sorted(set(params) - set(declared) - {"cache_key"})
+    if unknown:
+        raise RunsFileError(f"{row.notebook}: unknown parameter(s) {unknown} for row {row.name}; "
+                            f"the parameters cell defines {sorted(declared)}")
+    return params
+
+
+def cache_key(row: Row, profile: str, params: dict[str, Any]) -> str:
+    """Hash of what defines a row apart from the library: notebook source, resolved parameters
+    (except where results go) and the data's identity."""
+    prof = profiles.resolve(profile, data_root=params.get("data_root"))
+    payload = {
+        "notebook": _notebook_source_hash(row.notebook),
+        "params": {k: v for k, v in params.items() if k != "results_root"},
+        "data": profiles.data_identity(prof),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | None:
+    """Why the row must run (a short reason), or None when its committed results are current."""
+    if not row.executed_path(profile, results_root).exists():
+        return "no executed notebook"
+    runs = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
+    if not runs:
+        return "no results"
+    for rj in runs:
+        try:
+            rec = json.loads(rj.read_text())
+        except (OSError, json.JSONDecodeError):
+            return f"unreadable {rj}"
+        if rec.get("cache_key") != key:
+            return "notebook, parameters or data changed"
+        changed = library_changes(rec.get("library_files"))
+        if changed:
+            return stale_action(changed, (rec.get("extra") or {}).get("training_files"))
+    return None
+
+
+def _names(files: list[str]) -> str:
+    return ", ".join(files[:4]) + (" ..." if len(files) > 4 else "")
+
+
+def stale_action(changed: list[str], training_files: dict[str, str] | None) -> str:
+    """What a row whose library or paper files changed needs, in words: *retrain* when a file
+    its training key hashed changed (or the run recorded none), otherwise *re-evaluate* (the
+    stored training is still valid: the rerun reuses its checkpoint when it is on disk).
+
+    >>> stale_action(["library/losses.py"], {"library/losses.py": "0" * 64})
+    'retrain: library/losses.py changed'
+    >>> stale_action(["papers/ltnet/dehaze.py"], {"library/losses.py": "0" * 64})
+    're-evaluate: papers/ltnet/dehaze.py changed (the training is unchanged)'
+    """
+    if training_files is None:
+        return f"retrain: {_names(changed)} changed"
+    hit = [f for f in changed if f in training_files or f == "(not recorded)"]
+    if hit:
+        return f"retrain: {_names(hit)} changed"
+    return f"re-evaluate: {_names(changed)} changed (the training is unchanged)"
+
+
+def row_states(profile: str, paper: str | None = None, table: str | None = None,
+               variant: str | None = None, data_root: str | None = None,
+               notebooks_dir: Path = NOTEBOOKS_DIR, results_root: Path = RESULTS_DIR
+               ) -> list[tuple[Row, str]]:
+    """Each selected row and its state at ``profile``: ``up to date``, ``skipped here (...)``,
+    or what it needs (``retrain: ...``, ``re-evaluate: ...``, ``rerun: ...``)."""
+    out = []
+    for row in select_rows(load_rows(notebooks_dir), paper, table, variant):
+        if not row.runs_at(profile):
+            out.append((row, f"skipped here: {row.why}"))
+            continue
+        try:
+            params = resolved_parameters(row, profile, results_root, data_root)
+            why = staleness(row, profile, cache_key(row, profile, params), results_root)
+        except ValueError as e:  # the paper profile without real VIDIT
+            out.append((row, f"cannot tell: {str(e).splitlines()[0]}"))
+            continue
+        if why is None:
+            out.append((row, "up to date"))
+        elif why.startswith(("retrain", "re-evaluate")):
+            out.append((row, why))
+        else:
+            out.append((row, f"rerun: {why}"))
+    return out
+
+
+def ensure_kernel() -> str:
+    """Install a kernel spec named ``relight`` for this interpreter inside its own prefix (the
+    notebooks' kernelspec name), so papermill never depends on a user-level kernel."""
+    kdir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (relight)",
+        "language": "python",
+        "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    }
+    path = kdir / "kernel.json"
+    if not path.exists() or json.loads(path.read_text()) != spec:
+        kdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(spec, indent=1))
+    return KERNEL_NAME
+
+
+def clean_notebook(path: Path) -> None:
+    """Make an executed notebook read well in the book: progress-bar redraws ('\\r') collapse to
+    their final state, widget state is dropped."""
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+                lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+                out["text"] = "\n".join(lines)
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                data.pop("application/vnd.jupyter.widget-view+json")
+                data.setdefault("text/plain", "")
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class Outcome:
+    row: Row
+    status: str  # ran | cached | failed | skipped
+    seconds: float = 0.0
+    error: str = ""
+    failed_notebook: Path | None = None
+
+
+def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
+            data_root: str | None = None) -> Outcome:
+    params = resolved_parameters(row, profile, results_root, data_root)
+    key = cache_key(row, profile, params)
+    out_nb = row.executed_path(profile, results_root)
+    if not force and staleness(row, profile, key, results_root) is None:
+        return Outcome(row, "cached")
+    import papermill as pm
+
+    params["cache_key"] = key
+    tmp_nb = out_nb.with_name(f".{out_nb.stem}.running.ipynb")
+    tmp_nb.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    log(f"[run] {row.name} ({profile})")
+    try:
+        pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
+                            kernel_name=ensure_kernel(), cwd=str(Path.cwd()),
+                            progress_bar=False, log_output=False,
+                            report_mode=False)
+    except Exception as e:  # papermill raises its own types; keep the failed notebook
+        failed = Path("_build") / "failed" / profile / f"{row.paper}__{row.table}__{row.variant}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if tmp_nb.exists():
+            shutil.move(str(tmp_nb), failed)
+        msg = str(e).strip().splitlines()
+        return Outcome(row, "failed", time.perf_counter() - t0,
+                       "\n".join(msg[-12:]) or traceback.format_exc(limit=2),
+                       failed if failed.exists() else None)
+    clean_notebook(tmp_nb)
+    os.replace(tmp_nb, out_nb)
+    return Outcome(row, "ran", time.perf_counter() - t0)
+
+
+def reproduce(profile: str, paper: str | None = None, table: str | None = None,
+              variant: str | None = None, jobs: int = 1, force: bool = False,
+              results_root: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+              render: bool = True, data_root: str | None = None, log=print) -> list[Outcome]:
+    """Bring the selected rows of ``profile`` up to date; returns one outcome per row.
+
+    Rows that fail do not stop the others. The profile's SynVIDIT set is rendered first when a
+    row actually needs to run and the data is missing. ``data_root`` (a real VIDIT folder) is
+    passed to every row as its ``data_root`` parameter.
+    """
+    prof = profiles.resolve(profile, data_root=data_root)
+    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    # decide what must run before rendering anything: a cached book needs no data
+    todo = []
+    outcomes: dict[str, Outcome] = {}
+    for row in rows:
+        params = resolved_parameters(row, profile, results_root, data_root)  # validates names
+        if not row.runs_at(profile):
+            outcomes[row.name] = Outcome(row, "skipped", error=f"not run at the {profile} "
+                                         f"profile: {row.why}")
+            continue
+        why = staleness(row, profile, cache_key(row, profile, params), results_root)
+        if why is None and not force:
+            outcomes[row.name] = Outcome(row, "cached")
+        else:
+            todo.append(row)
+            log(f"[stale] {row.name}: {'--force' if why is None else why}")
+    if todo and render:
+        profiles.ensure_data(prof, progress=True)
+    if todo and jobs > 1:
+        # each kernel gets its share of the cores: torch's default of one thread per core in
+        # every kernel oversubscribes the machine and slows small convolutions by orders of
+        # magnitude (seen on our 2-core machines)
+        share = str(max(1, (os.cpu_count() or 1) // jobs))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = share
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log, data_root)
+                    for r in todo}
+            for name, fut in futs.items():
+                outcomes[name] = fut.result()
+    return [outcomes[r.name] for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# plans: what a row would do, without doing it (relight reproduce --dry-run)
+
+#: Parameter every row notebook declares: True makes its runner call return the row's plan.
+DRY_RUN_PARAMETER = "dry_run"
+
+
+class PlanError(RuntimeError):
+    """A row cannot be planned (the message says why, in one line)."""
+
+
+def _notebook_code_cells(path: Path) -> tuple[str, list[str]]:
+    nb = json.loads(Path(path).read_text())
+    params, rest, seen = None, [], False
+    for c in nb["cells"]:
+        if c["cell_type"] != "code":
+            continue
+        src = "".join(c["source"])
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            params, seen = src, True
+        elif seen:
+            rest.append(src)
+    if params is None:
+        raise RunsFileError(f"{path}: needs exactly one cell tagged 'parameters'")
+    return params, rest
+
+
+def plan_row(row: Row, profile: str, data_root: str | None = None,
+             results_root: Path = RESULTS_DIR) -> dict[str, Any]:
+    """The plan of one row at ``profile``: the dict its notebook's runner call returns with
+    ``dry_run=True`` (:func:`relight_lib.papers.onetoone.plan_dict` lists the keys).
+
+    The notebook itself is the recipe, so it is what gets planned: its ``parameters`` cell runs,
+    then the row's values as papermill would inject them (plus ``dry_run=True`` and
+    ``data_root``), then its code cells statement by statement until ``summary`` holds a dict
+    (the plan). Nothing is trained, written or displayed.
+
+    Raises:
+        PlanError: the row cannot be planned (unknown parameter, no data, no budget, ...).
+    """
+    params = resolved_parameters(row, profile, results_root, data_root)
+    if DRY_RUN_PARAMETER not in notebook_parameters(row.notebook):
+        raise PlanError(f"{row.notebook} declares no '{DRY_RUN_PARAMETER}' parameter")
+    params[DRY_RUN_PARAMETER] = True
+    param_src, cells = _notebook_code_cells(row.notebook)
+    ns: dict[str, Any] = {"__name__": "__relight_plan__"}
+    try:
+        exec(compile(param_src, str(row.notebook), "exec"), ns)
+        ns.update(params)
+        for src in cells:
+            for stmt in ast.parse(src).body:
+                exec(compile(ast.Module([stmt], type_ignores=[]), str(row.notebook), "exec"), ns)
+                if isinstance(ns.get("summary"), dict):
+                    return ns["summary"]
+    except Exception as e:  # whatever the recipe raises, the plan names the row and the reason
+        msg = str(e).strip().splitlines()
+        raise PlanError(f"{type(e).__name__}: {msg[0] if msg else ''}") from e
+    raise PlanError(f"{row.notebook}: no cell returned a plan (its runner call needs "
+                    f"{DRY_RUN_PARAMETER}={DRY_RUN_PARAMETER})")
+
+
+def _fmt_int(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def format_plan(row: Row, profile: str, plan: dict[str, Any]) -> str:
+    """A plan as an indented block of text (one row)."""
+    kw = ", ".join(f"{k}={v}" for k, v in plan.get("model_kwargs", {}).items())
+    lines = [f"{row.name}  [{profile}]  {plan.get('row', '')}",
+             f"  model        {plan['model']}({kw}): {_fmt_int(plan['parameters'])} parameters"]
+    train = f"{_fmt_int(plan['n_train'])} training pairs"
+    if plan.get("train_pairs"):
+        train += f" ({plan['train_pairs']})"
+    lines.append(f"  data         {train}; trained at {plan['train_size']} px, evaluated at "
+                 f"{plan['image_size']} px" + (f"; augment {plan['augment']}"
+                                               if plan.get("augment") else ""))
+    if plan["steps"]:
+        budget = f"{_fmt_int(plan['steps'])} steps of batch {plan['batch_size']}"
+        if plan.get("epochs") is not None:
+            budget = f"{plan['epochs']:g} epochs = " + budget
+        lines.append(f"  budget       {budget}, {plan['precision']}")
+    else:
+        lines.append("  budget       no training")
+    lines.append(f"  optimiser    {plan['optimizer']}")
+    if plan["lr_schedule"]:
+        lines.append("  lr           " + ", ".join(f"step {_fmt_int(int(st))}: {lr:.3g}"
+                                                   for st, lr in plan["lr_schedule"]))
+    for i, term in enumerate(plan["loss"] or ["-"]):
+        lines.append(("  loss         " if i == 0 else "               ") + term)
+    for i, ev in enumerate(plan["eval"]):
+        lines.append(("  evaluation   " if i == 0 else "               ")
+                     + f"{ev['name']}: {_fmt_int(ev['n'])} pairs ({ev['definition']})")
+    post = plan.get("postprocess") or "none"
+    if plan.get("snapshots") and len(plan["snapshots"]) == 1:
+        # one checkpoint read before the end (the any-to-any report's epoch-8 / epoch-6 models)
+        post += f"; evaluated weights: step {_fmt_int(plan['snapshots'][0])}"
+    elif plan.get("snapshots"):
+        post += (f"; ensemble of the weights at steps {plan['snapshots']}"
+                 + (f" weighted {plan['snapshot_weights']}" if plan.get("snapshot_weights")
+                    else " (plain mean)"))
+    lines.append(f"  postprocess  {post}")
+    for title, key in (("deviations", "deviations"), ("notes", "notes")):
+        for i, d in enumerate(plan.get(key) or []):
+            lines.append((f"  {title:<13}" if i == 0 else " " * 15) + "- " + d)
+    return "\n".join(lines)
+
+
+def plan_rows(profile: str, paper: str | None = None, table: str | None = None,
+              variant: str | None = None, data_root: str | None = None,
+              notebooks_dir: Path = NOTEBOOKS_DIR, results_root: Path = RESULTS_DIR,
+              log=print) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Plan every selected row at ``profile`` (rows kept out of it by ``only_profiles`` are
+    reported as skipped). Returns ``(plans, failures)``, both keyed by row name; each plan is
+    printed with :func:`format_plan` through ``log``."""
+    if profile not in profiles.PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose from {profiles.list_profiles()}")
+    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    plans, failures = {}, {}
+    for row in rows:
+        if not row.runs_at(profile):
+            log(f"{row.name}  [{profile}]  skipped at this profile: {row.why}\n")
+            continue
+        try:
+            plans[row.name] = plan_row(row, profile, data_root, results_root)
+        except (PlanError, RunsFileError) as e:
+            failures[row.name] = str(e).splitlines()[0]
+            log(f"{row.name}  [{profile}]  CANNOT PLAN: {failures[row.name]}\n")
+            continue
+        log(format_plan(row, profile, plans[row.name]) + "\n")
+    return plans, failures
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    lines = []
+    for o in outcomes:
+        extra = f" in {o.seconds:.1f} s" if o.status == "ran" else ""
+        lines.append(f"  {o.status:<7} {o.row.name}{extra}")
+        if o.status == "skipped":
+            lines.append("          " + o.error)
+        if o.status == "failed":
+            lines += ["          " + line for line in o.error.splitlines()]
+            if o.failed_notebook:
+                lines.append(f"          failed notebook kept at {o.failed_notebook}")
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("ran", "cached", "failed", "skipped")}
+    lines.append(f"{counts['ran']} ran, {counts['cached']} cached, {counts['failed']} failed, "
+                 f"{counts['skipped']} skipped")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# relight try: one row with changed parameters, into a scratch results folder
+# --------------------------------------------------------------------------------------------
+
+#: Where ``relight try`` writes (git-ignored): never the committed ``results/``.
+EXERCISES_DIR = Path("_build/exercises")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; each VALUE is read as a YAML literal.
+
+    >>> parse_set(["stage1_fraction=0.25", "residual=true", "postprocess=null"])
+    {'stage1_fraction': 0.25, 'residual': True, 'postprocess': None}
+    >>> parse_set(["inputs=[rgb, depth]", "table5_label=4,16"])
+    {'inputs': ['rgb', 'depth'], 'table5_label': '4,16'}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise RunsFileError(f"--set {item!r}: expected KEY=VALUE, e.g. stage1_fraction=0.25")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise RunsFileError(f"--set {item!r}: the value is not a YAML literal ({e})") from e
+    return out
+
+
+def settable_parameters(row: Row) -> list[str]:
+    """The parameters of the row's notebook that ``--set`` may change (all but the runner's and
+    ``dry_run``, which would make the run write nothing)."""
+    return sorted(set(notebook_parameters(row.notebook)) - set(RUNNER_PARAMETERS)
+                  - {DRY_RUN_PARAMETER})
+
+
+def check_changes(row: Row, changes: dict[str, Any]) -> None:
+    """Raise :class:`RunsFileError` naming the notebook and the valid names when ``changes``
+    sets a name its ``parameters`` cell does not define (or one the runner sets)."""
+    valid = settable_parameters(row)
+    bad = sorted(set(changes) - set(valid))
+    if bad:
+        runner = sorted(set(bad) & set(RUNNER_PARAMETERS))
+        hint = (f" ({', '.join(runner)} {'is' if len(runner) == 1 else 'are'} set by the runner;"
+                " use --profile / the row name)") if runner else ""
+        raise RunsFileError(f"{row.notebook} has no parameter {', '.join(map(repr, bad))} for "
+                            f"row {row.name}{hint}; valid: {', '.join(valid)}")
+
+
+def changes_slug(changes: dict[str, Any], limit: int = 48) -> str:
+    """A short, path-safe name for a set of changes.
+
+    >>> changes_slug({"stage1_fraction": 0.25})
+    'stage1_fraction-0.25'
+    >>> changes_slug({"inputs": ["rgb", "depth"], "postprocess": None})
+    'inputs-rgb-depth_postprocess-none'
+    >>> changes_slug({})
+    'rerun'
+    """
+    if not changes:
+        return "rerun"
+
+    def text(v: Any) -> str:
+        if isinstance(v, (list, tuple)):
+            return "-".join(text(x) for x in v)
+        return "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+    slug = "_".join(f"{k}-{text(v)}" for k, v in changes.items())
+    slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", slug).strip("-._") or "changes"
+    if len(slug) > limit:
+        digest = hashlib.sha256(json.dumps(changes, sort_keys=True, default=str).encode())
+        slug = slug[:limit - 9].rstrip("-._") + "-" + digest.hexdigest()[:8]
+    return slug
+
+
+def parse_row_spec(spec: str) -> tuple[str, str, str]:
+    """``'paper/table/variant'`` to its three parts.
+
+    >>> parse_row_spec("msrnet/table2/dmshn_cl/")
+    ('msrnet', 'table2', 'dmshn_cl')
+    """
+    parts = spec.strip("/").split("/")
+    if len(parts) != 3:
+        raise RunsFileError(f"{spec!r}: name a row as PAPER/TABLE/VARIANT, e.g. "
+                            "msrnet/table2/dmshn_cl (relight reproduce --list shows them)")
+    return parts[0], parts[1], parts[2]
+
+
+def try_row_for(spec: str, changes: dict[str, Any], name: str | None = None,
+                notebooks_dir: Path = NOTEBOOKS_DIR) -> tuple[Row, Row]:
+    """The committed row ``paper/table/variant`` and the changed copy ``try`` runs (its variant
+    ``<variant>__<name or slug>``, its parameters updated); the changes are checked here."""
+    (row,) = select_rows(load_rows(notebooks_dir), *parse_row_spec(spec))
+    check_changes(row, changes)
+    suffix = name if name is not None else changes_slug(changes)
+    if not _NAME.match(suffix):
+        raise RunsFileError(f"--name {suffix!r}: use letters, digits, '_', '-', '.' or '+'")
+    new = dataclasses.replace(row, variant=f"{row.variant}__{suffix}",
+                              params={**row.params, **changes})
+    return row, new
+
+
+def _means(root: Path, profile: str, row: Row) -> tuple[dict[str, float], int]:
+    """Mean over seeds of each metric of one row's results (and how many seeds)."""
+    import pandas as pd
+
+    from relight_lib.harness import results
+
+    if not row.result_dir(profile, root).is_dir():
+        return {}, 0
+    df = results.load_results(root, profile, row.paper, row.table)
+    df = df[df["variant"] == row.variant]
+    if df.empty:
+        return {}, 0
+    values = pd.to_numeric(df["value"], errors="coerce")
+    means = values.groupby(df["metric"], sort=False).mean()
+    return {m: float(v) for m, v in means.items()}, int(df["seed"].nunique())
+
+
+@dataclass
+class TryResult:
+    """What :func:`try_row` did (``outcome``) and how the try compares with the committed row."""
+
+    outcome: Outcome
+    committed: Row
+    tried: Row
+    profile: str
+    results_root: Path
+    committed_root: Path = RESULTS_DIR
+    note: str = ""
+    #: Why the committed row is out of date with the code now (None: up to date, or absent).
+    committed_stale: str | None = None
+
+    def comparison(self) -> list[tuple[str, float | None, float | None, float | None]]:
+        """(metric, committed mean, try mean, try - committed) for every metric of either."""
+        return self._compare(_means(self.committed_root, self.profile, self.committed)[0],
+                             _means(self.results_root, self.profile, self.tried)[0])
+
+    @staticmethod
+    def _compare(old: dict[str, float], new: dict[str, float]
+                 ) -> list[tuple[str, float | None, float | None, float | None]]:
+        rows = []
+        for m in list(new) + [m for m in old if m not in new]:
+            a, b = old.get(m), new.get(m)
+            a = None if a is None or a != a else a  # NaN: not measured
+            b = None if b is None or b != b else b
+            d = b - a if a is not None and b is not None else None
+            if d is not None and abs(d) <= 1e-12 * max(1.0, abs(a), abs(b)):
+                d = 0.0  # rounding noise of equal means, not a difference
+            rows.append((m, a, b, d))
+        return rows
+
+    def report(self) -> str:
+        """The comparison as a small text table, with where both runs are."""
+        # each side's results are read once, for both the table and the seed counts
+        old, n_old = _means(self.committed_root, self.profile, self.committed)
+        new, n_new = _means(self.results_root, self.profile, self.tried)
+
+        def fmt(v: float | None, sign: str = "") -> str:
+            return "n/a" if v is None else f"{v:{sign}.4g}"
+
+        head = ("metric", f"committed {self.committed.variant}",
+                f"try {self.tried.variant.split('__', 1)[1]}", "difference")
+        body = [(m, fmt(a), fmt(b), fmt(d, "+")) for m, a, b, d in self._compare(old, new)]
+        widths = [max(len(r[i]) for r in [head, *body]) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(r, widths))) for r in [head, *body]]
+        old_dir = self.committed.result_dir(self.profile, self.committed_root)
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"(means over seeds: committed {n_old}, try {n_new}; n/a: not measured)")
+        if not n_old:
+            lines.append(f"no committed results at {old_dir} (profile {self.profile})")
+        elif self.committed_stale:
+            lines.append(f"note: the committed row is not up to date ({self.committed_stale}), "
+                         "so the difference mixes two versions; refresh it with: relight "
+                         f"reproduce --profile {self.profile} --paper {self.committed.paper} "
+                         f"--table {self.committed.table} --variant {self.committed.variant}")
+        lines.append(f"committed: {old_dir}")
+        lines.append(f"try:       {self.tried.result_dir(self.profile, self.results_root)}")
+        lines.append(f"notebook:  {self.tried.executed_path(self.profile, self.results_root)}")
+        return "\n".join(lines)
+
+
+def try_row(paper: str, table: str, variant: str, changes: dict[str, Any],
+            profile: str = "quick", name: str | None = None,
+            results_root: Path = EXERCISES_DIR, force: bool = False,
+            committed_root: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+            log=print) -> TryResult:
+    """Run one table row with ``changes`` to its parameters into ``results_root`` (never the
+    committed results), through the same papermill runner as ``relight reproduce``.
+
+    The run is named ``<variant>__<name or a slug of the changes>``; a run with the same name,
+    changes and code is cached (``force`` reruns it). Trainings are shared with other rows as
+    usual (:func:`relight_lib.papers.onetoone.training_key`): a change that does not touch the
+    training (a post-process, the evaluation) reuses the training's checkpoint when it exists.
+    """
+    committed, tried = try_row_for(f"{paper}/{table}/{variant}", changes, name, notebooks_dir)
+    note = ""
+    if not committed.runs_at(profile):
+        note = (f"note: {committed.name} is not run at the {profile} profile in the book "
+                f"({committed.why}); there is nothing committed to compare with")
+        log(note)
+    results_root = Path(results_root)
+    params = resolved_parameters(tried, profile, results_root)
+    if force or staleness(tried, profile, cache_key(tried, profile, params), results_root):
+        profiles.ensure_data(profiles.resolve(profile, data_root=tried.params.get("data_root")),
+                             progress=True)
+    outcome = run_row(tried, profile, results_root, force, log)
+    stale = None
+    if any(committed.result_dir(profile, Path(committed_root)).glob("seed=*/run.json")):
+        cparams = resolved_parameters(committed, profile, Path(committed_root))
+        stale = staleness(committed, profile, cache_key(committed, profile, cparams),
+                          Path(committed_root))
+    return TryResult(outcome, committed, tried, profile, results_root, Path(committed_root),
+                     note, stale)

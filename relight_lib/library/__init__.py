@@ -1,0 +1,1 @@
+"""The library: models, losses, metrics, data and the training engine."""

@@ -1,0 +1,546 @@
+"""Writing one evaluated run to disk, atomically and with its provenance.
+
+One evaluated row of a paper table, at one profile and one seed, lives in::
+
+    results/<profile>/<paper>/<table>/<variant>/seed=<k>/
+        per_image.csv   image,metric,value        one row per image and metric (NaN allowed)
+        metrics.csv     the tidy long schema       one row per metric, source=ours
+        run.json        parameters and provenance  (git commit, versions, device, timings, ...)
+        figures/        optional, saved by the runner after :func:`write_run`
+
+The long schema (:data:`SCHEMA`), one row per number:
+
+``paper, table, variant, label, profile, dataset, split, seed, metric, value, n_images, source,
+where, note``
+
+The paper runners (:mod:`relight_lib.papers`) write with :func:`write_run`; the harness
+(:mod:`relight_lib.harness.results`) reads, compares and judges what was written.
+
+    run = write_run(results_root, paper="ltnet", table="table2", variant="i_d_n", profile="quick",
+                    seed=0, dataset="SynVIDIT", split="validation", per_image=df, params=params,
+                    notes={"lpips": "AlexNet weights not available", "mps": "needs lpips"})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relight_lib.library.data.imageio import sha256_file
+
+
+__all__ = [
+    "PER_IMAGE_COLUMNS",
+    "SCHEMA",
+    "imported_library_files",
+    "provenance",
+    "run_dir",
+    "write_run",
+]
+
+#: Columns of ``metrics.csv`` and ``results/reported/<paper>.csv``, in this order.
+SCHEMA: tuple[str, ...] = (
+    "paper", "table", "variant", "label", "profile", "dataset", "split", "seed",
+    "metric", "value", "n_images", "source", "where", "note",
+)
+
+#: Columns of ``per_image.csv``.
+PER_IMAGE_COLUMNS: tuple[str, ...] = ("image", "metric", "value")
+
+
+
+
+
+_SPLITS = frozenset({"train", "validation", "test"})
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_TABLE = re.compile(r"^table[0-9]+$")
+_STRING_COLUMNS = tuple(c for c in SCHEMA if c not in ("seed", "value", "n_images"))
+_GIT_IGNORED_FOR_DIRTY = ("results", "data")
+_VERSION_PACKAGES = (
+    "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas", "kornia",
+)
+
+# --------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------
+
+
+def _check_component(name: str, value: object) -> str:
+    text = str(value)
+    if not _COMPONENT.match(text):
+        raise ValueError(
+            f"{name}={value!r} cannot be a results path component: use letters, digits, '_', "
+            "'-', '.' or '+', not starting with '.' or a separator"
+        )
+    return text
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def run_dir(
+    results_root: str | os.PathLike[str],
+    profile: str,
+    paper: str,
+    table: str,
+    variant: str,
+    seed: int,
+) -> Path:
+    """The directory of one run: ``<root>/<profile>/<paper>/<table>/<variant>/seed=<k>``.
+
+    Args:
+        results_root: the ``results/`` folder (or a temporary folder in tests and smoke runs).
+        profile: ``smoke``, ``quick``, ``gpu`` or ``paper``.
+        paper: paper key (``ltnet``, ``mbnet``, ``msrnet``, ``swapnet``).
+        table: ``table1``, ``table2``, ...
+        variant: the row's slug.
+        seed: the training seed (non-negative integer).
+
+    Returns:
+        The path (not created).
+
+    Raises:
+        ValueError: a component that is not a safe single path component, or a bad seed.
+
+    Example:
+        >>> run_dir("results", "quick", "ltnet", "table2", "i_d_n", 0).as_posix()
+        'results/quick/ltnet/table2/i_d_n/seed=0'
+    """
+    parts = [
+        _check_component("profile", profile),
+        _check_component("paper", paper),
+        _check_component("table", table),
+        _check_component("variant", variant),
+        f"seed={_check_seed(seed)}",
+    ]
+    return Path(results_root).joinpath(*parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------------
+
+
+def _git(args: Sequence[str], cwd: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def _git_state(repo_dir: Path) -> tuple[str | None, bool | None]:
+    top = _git(["rev-parse", "--show-toplevel"], repo_dir)
+    if top is None:
+        return None, None
+    top_path = Path(top.strip())
+    commit = _git(["rev-parse", "HEAD"], top_path)
+    excludes = [f":(exclude){p}" for p in _GIT_IGNORED_FOR_DIRTY]
+    status = _git(["status", "--porcelain", "--", ".", *excludes], top_path)
+    dirty = None if status is None else bool(status.strip())
+    return (commit.strip() if commit else None), dirty
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSION_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cpu_name() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _device() -> dict[str, Any]:
+    info: dict[str, Any] = {"device": "cpu", "device_name": cpu_name()}
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return info
+    info["cuda_version"] = torch.version.cuda
+    try:
+        if torch.cuda.is_available():
+            info["device"] = "cuda"
+            info["device_name"] = torch.cuda.get_device_name(torch.cuda.current_device())
+            info["cuda_device_count"] = torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - a broken driver must not stop a run from being recorded
+        pass
+    return info
+
+
+#: Library files left out of :func:`imported_library_files`: the model registry is a name table
+#: (``name -> "module:Class"``); a model's behaviour lives in its own file, which is recorded.
+#: Without this, registering one paper's model would make every other paper's results stale.
+#: Files that never make a run stale: the model registry (a literal dict of names) and the
+#: layers' empty ``__init__`` files.
+LIBRARY_FILES_IGNORED = ("library/models/__init__.py", "library/__init__.py",
+                         "papers/__init__.py", "papers/ltnet/__init__.py",
+                         "papers/swapnet/__init__.py", "library/data/__init__.py")
+
+#: The layers whose files decide a run's numbers. The harness (runner, results, claims, book)
+#: and the commands on top only report on a run: editing them never makes a row stale.
+RUN_LAYERS = ("library/", "papers/")
+
+
+def imported_library_files() -> dict[str, str]:
+    """sha256 of every library and paper source file (:data:`RUN_LAYERS`) imported in this
+    process.
+
+    Keys are paths relative to the package folder (``'library/losses.py'``,
+    ``'library/models/ltnet.py'``, ``'papers/mbnet.py'``). Recorded in ``run.json`` so that the
+    runner reruns a row exactly when a file that the run actually used has changed
+    (:mod:`relight_lib.harness.reproduce`), not on any edit of the package; called when the key
+    of a training is made, the same set names the files the trained weights depend on.
+    """
+    import sys
+
+    from relight_lib.library.data.imageio import sha256_file
+
+    root = Path(__file__).resolve().parents[1]
+    out: dict[str, str] = {}
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if not f or not getattr(mod, "__name__", "").startswith("relight_lib"):
+            continue
+        p = Path(f).resolve()
+        try:
+            rel = p.relative_to(root).as_posix()
+        except ValueError:  # a relight_lib imported from another checkout
+            continue
+        if (rel.endswith(".py") and rel.startswith(RUN_LAYERS)
+                and rel not in LIBRARY_FILES_IGNORED):
+            out[rel] = sha256_file(p)
+    return dict(sorted(out.items()))
+
+
+def provenance(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Where and with what a result was produced.
+
+    Args:
+        repo_dir: a directory inside the git checkout to describe; by default the checkout that
+            holds this package (falls back to the current directory when the package is installed
+            outside a checkout).
+
+    Returns:
+        A JSON-safe dict with keys ``git_commit`` (``None`` outside a repository), ``git_dirty``
+        (``True`` when ``git status --porcelain`` lists changes outside ``results/`` and
+        ``data/``; ``None`` outside a repository), ``versions`` (python and those of torch,
+        torchvision, numpy, relight_lib, mitsuba, lpips, pandas that are installed), ``platform``,
+        ``cpu_count``, ``device``, ``device_name``, ``cuda_version``, ``hostname`` and
+        ``timestamp_utc`` (ISO 8601).
+    """
+    if repo_dir is None:
+        commit, dirty = _git_state(Path(__file__).resolve().parent)
+        if commit is None:
+            commit, dirty = _git_state(Path.cwd())
+    else:
+        commit, dirty = _git_state(Path(repo_dir))
+    info: dict[str, Any] = {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+    info.update(_device())
+    info["hostname"] = socket.gethostname()
+    info["timestamp_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+# Writing one run
+# --------------------------------------------------------------------------------------------
+
+
+def _json_safe(obj: Any) -> Any:
+    """Convert numpy values, paths, sets, dataclasses, ... into JSON-safe values.
+
+    NaN becomes ``None``; infinities become the strings ``"inf"`` / ``"-inf"``.
+
+    Example:
+        >>> _json_safe({"lr": np.float32(0.5), "size": (np.int64(64), 64), "x": float("nan")})
+        {'lr': 0.5, 'size': [64, 64], 'x': None}
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return float(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, enum.Enum):
+        return _json_safe(obj.value)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _json_safe(dataclasses.asdict(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (set, frozenset)):
+        return sorted((_json_safe(v) for v in obj), key=repr)
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):  # torch tensors and similar
+        try:
+            return _json_safe(obj.tolist())
+        except Exception:  # noqa: BLE001
+            pass
+    return str(obj)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def _write_json(obj: Any, path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
+        f.write("\n")
+
+
+def _normalise_per_image(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Return per-image scores in long form ``image, metric, value`` (float values)."""
+    if not isinstance(per_image, pd.DataFrame):
+        raise TypeError(f"per_image must be a pandas DataFrame, got {type(per_image).__name__}")
+    df = per_image
+    if "image" not in df.columns:
+        raise ValueError(f"per_image needs an 'image' column; it has {list(df.columns)}")
+    if not {"metric", "value"} <= set(df.columns):
+        # wide form: image plus one column per metric
+        df = df.melt(id_vars=["image"], var_name="metric", value_name="value")
+    df = df.loc[:, list(PER_IMAGE_COLUMNS)].copy()
+    df["image"] = df["image"].astype(str)
+    df["metric"] = df["metric"].astype(str)
+    values = pd.to_numeric(df["value"], errors="coerce")
+    bad = values.isna() & df["value"].notna()
+    if bad.any():
+        row = df.loc[bad].iloc[0]
+        raise ValueError(
+            f"per_image has a non-numeric value {row['value']!r} "
+            f"(image {row['image']!r}, metric {row['metric']!r})"
+        )
+    df["value"] = values.astype("float64")
+    dup = df.duplicated(["image", "metric"], keep=False)
+    if dup.any():
+        row = df.loc[dup].iloc[0]
+        raise ValueError(
+            f"per_image has several values for image {row['image']!r}, metric {row['metric']!r}"
+        )
+    return df.reset_index(drop=True)
+
+
+def _summarise(
+    per_image: pd.DataFrame, notes: Mapping[str, str]
+) -> list[tuple[str, float, int, str]]:
+    """(metric, mean over finite values, count used, note) for each metric."""
+    rows = []
+    metrics = list(dict.fromkeys(per_image["metric"]))
+    metrics += [m for m in notes if m not in metrics]
+    for metric in metrics:
+        values = per_image.loc[per_image["metric"] == metric, "value"].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        note_parts = []
+        if finite.size == 0:
+            value = float("nan")
+            if metric not in notes:
+                note_parts.append(
+                    "no finite value for any image (no reason recorded)" if values.size
+                    else "not computed (no reason recorded)"
+                )
+        else:
+            value = float(finite.mean())
+            if finite.size < values.size:
+                note_parts.append(
+                    f"{values.size - finite.size} of {values.size} images have no finite value; "
+                    f"mean over the other {finite.size}"
+                )
+        if notes.get(metric):
+            note_parts.insert(0, str(notes[metric]))
+        rows.append((metric, value, int(finite.size), "; ".join(note_parts)))
+    return rows
+
+
+def write_run(
+    results_root: str | os.PathLike[str],
+    *,
+    paper: str,
+    table: str,
+    variant: str,
+    profile: str,
+    seed: int,
+    dataset: str,
+    split: str,
+    per_image: pd.DataFrame,
+    params: dict,
+    notes: dict[str, str] | None = None,
+    label: str | None = None,
+    weights: dict | None = None,
+    deviations: list[str] | None = None,
+    wall_time_s: float | None = None,
+    peak_memory_mb: float | None = None,
+    cache_key: str | None = None,
+    data_manifest_sha256: str | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write one run (``per_image.csv``, ``metrics.csv``, ``run.json``) atomically.
+
+    Everything is written into a temporary sibling directory which is then renamed into place.
+    An existing result is first renamed aside and deleted only after the swap, so a crash never
+    leaves half a result and never destroys the previous one. Stale ``figures/`` of a previous
+    run are replaced too: save figures into ``run_dir / "figures"`` after this call.
+
+    Args:
+        results_root: the ``results/`` folder (a temporary folder for smoke runs and tests).
+        paper: paper key, e.g. ``"ltnet"``.
+        table: ``"table2"`` etc.
+        variant: the row's slug, as in ``results/reported/<paper>.csv``.
+        profile: ``smoke``, ``quick``, ``gpu`` or ``paper``.
+        seed: training seed.
+        dataset: e.g. ``"SynVIDIT quick"`` or ``"VIDIT (NTIRE 2021 Track 1)"``.
+        split: ``validation`` or ``test`` (or ``train``).
+        per_image: per-image scores, long (``image, metric, value``) or wide (``image`` plus one
+            column per metric). NaN marks a metric that could not be computed for an image.
+        params: every parameter of the run (papermill parameters, resolved profile values).
+        notes: metric -> reason, for metrics that are missing or partly missing (for example
+            ``{"lpips": "AlexNet weights not available"}``). A metric named here but absent from
+            ``per_image`` still gets a ``metrics.csv`` row (NaN, ``n_images`` 0).
+        label: human-readable row label (defaults to ``variant``).
+        weights: which pretrained weights were used (or that a random init stood in).
+        deviations: departures from the paper's settings, one sentence each.
+        wall_time_s: wall-clock seconds of the run.
+        peak_memory_mb: peak memory in MiB.
+        cache_key: the runner's key of the row (hash of notebook, parameters and data identity);
+            ``run.json`` also records the sha256 of every library file the run imported
+            (:func:`imported_library_files`), the other half of the runner's cache check.
+        data_manifest_sha256: sha256 of the data manifest the run read.
+        extra: anything else JSON-safe worth keeping.
+
+    Returns:
+        The run directory.
+
+    Raises:
+        ValueError: bad path components, seed, split, or per-image table.
+    """
+    final = run_dir(results_root, profile, paper, table, variant, seed)
+    seed = _check_seed(seed)
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
+    notes = {str(k): str(v) for k, v in (notes or {}).items()}
+    long = _normalise_per_image(per_image)
+    if long.empty and not notes:
+        raise ValueError("per_image is empty and no notes explain the missing metrics")
+
+    rel = final.relative_to(Path(results_root)).as_posix()
+    summary = _summarise(long, notes)
+    metrics = pd.DataFrame(
+        [
+            {
+                "paper": paper, "table": table, "variant": variant,
+                "label": label if label is not None else variant, "profile": profile,
+                "dataset": dataset, "split": split, "seed": seed, "metric": metric,
+                "value": value, "n_images": n, "source": "ours", "where": rel, "note": note,
+            }
+            for metric, value, n, note in summary
+        ],
+        columns=list(SCHEMA),
+    )
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        _write_csv(long, tmp / "per_image.csv")
+        _write_csv(metrics, tmp / "metrics.csv")
+        record = {
+            "schema_version": 1,
+            "paper": paper, "table": table, "variant": variant,
+            "label": label if label is not None else variant,
+            "profile": profile, "seed": seed, "dataset": dataset, "split": split,
+            "params": _json_safe(params),
+            "metrics": {m: _json_safe(v) for m, v, _, _ in summary},
+            "n_images": {m: n for m, _, n, _ in summary},
+            "notes": notes,
+            "weights": _json_safe(weights or {}),
+            "deviations": [str(d) for d in (deviations or [])],
+            "wall_time_s": _json_safe(wall_time_s),
+            "peak_memory_mb": _json_safe(peak_memory_mb),
+            "cache_key": cache_key,
+            "library_files": imported_library_files(),
+            "data_manifest_sha256": data_manifest_sha256,
+            "provenance": provenance(),
+            "extra": _json_safe(extra or {}),
+            "files": ["metrics.csv", "per_image.csv", "run.json"],
+            "sha256": {
+                "metrics.csv": sha256_file(tmp / "metrics.csv"),
+                "per_image.csv": sha256_file(tmp / "per_image.csv"),
+            },
+        }
+        _write_json(record, tmp / "run.json")
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside and removed afterwards."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    aside = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(final, aside)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.replace(aside, final)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

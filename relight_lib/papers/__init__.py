@@ -1,0 +1,1 @@
+"""The papers: one module (or package) per paper with its recipes and runners."""

@@ -1,0 +1,195 @@
+"""MSR-Net's training recipe (papers.md 5.5-5.7): what a row of its Tables 1-2 means in models,
+losses, stages and settings.
+
+:func:`msrnet_row` returns the keyword arguments of
+:func:`relight_lib.papers.onetoone.run_one_to_one` for one row; the notebooks in
+``notebooks/msrnet/`` pass their ``parameters`` cell to it. The paper's loss settings:
+
+* ``mse``: single stage, L2 only (Table 2, "L2 Loss (L_MSE)").
+* ``cl``: two stages, L2 first, then L_CL = 1 L1 - 5e-3 SSIM + 0.006 L_p + 2e-8 L_tv (5.5;
+  Table 2, "Combined Loss (L_CL)"; the rows of Table 1).
+* ``csl``: single stage, L_CSL = L2 + advanced Sobel loss (5.6; Table 2, DMSHN only).
+
+Where the paper is silent, :data:`MSRNET_DEVIATIONS`
+and :func:`loss_deviations` say what we did; they go to each run's ``run.json`` and the book.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Registered model names (relight_lib/library/models/__init__.py) of the two MSR-Net networks.
+MSRNET_MODELS = ("dmshn", "stacked_dmshn")
+
+#: The loss settings of Table 2.
+MSRNET_LOSSES = ("mse", "cl", "csl")
+
+#: papers.md 5.7: Adam, lr 2e-3 decreased "gradually" to 5e-5. The curve's shape is not given:
+#: exponential (the only shape the suite's staged training can cut at a stage boundary so that
+#: two stages follow one run's curve). Adam's betas are PyTorch's (not stated either).
+MSRNET_TRAIN = {"lr": 2e-3, "final_lr": 5e-5, "schedule": "exponential", "betas": (0.9, 0.999)}
+
+#: papers.md 5.7 (§4.1): 2500 epochs at batch 2 over VIDIT's training pairs, at the paper
+#: profile (the other profiles set their own budget).
+MSRNET_PAPER_BUDGET: dict[str, Any] = {"epochs": 2500, "batch_size": 2}
+
+#: papers.md 5.7: trained on 512 px images (1024 px resized), evaluated at 1024 px.
+MSRNET_TRAIN_SCALE = 0.5
+
+#: Share of the step budget given to stage 1 (L2) in the two-stage rows; not given [?]
+#: (papers.md 5.5, section 10: 50/50).
+STAGE1_FRACTION = 0.5
+
+#: papers.md 5.5: lambda = (1, -5e-3, 0.006, 2e-8) for (L1, SSIM, perceptual, TV).
+LAMBDA_L1, LAMBDA_SSIM, LAMBDA_PERCEPTUAL, LAMBDA_TV = 1.0, -5e-3, 0.006, 2e-8
+
+LABELS = {
+    ("dmshn", "mse"): "DMSHN, L2 Loss (L_MSE)",
+    ("dmshn", "cl"): "DMSHN, Combined Loss (L_CL)",
+    ("dmshn", "csl"): "DMSHN, Combined Sobel Loss (L_CSL)",
+    ("stacked_dmshn", "mse"): "Stacked DMSHN, L2 Loss (L_MSE)",
+    ("stacked_dmshn", "cl"): "Stacked DMSHN, Combined Loss (L_CL)",
+    ("stacked_dmshn", "csl"): "Stacked DMSHN, Combined Sobel Loss (L_CSL)",
+}
+
+MSRNET_DEVIATIONS = [
+    "Layer specification reconstructed from the same authors' DMSHN code for dehazing and "
+    "bokeh rendering (no MSR-Net code was released); it matches their quoted model sizes.",
+    "RGB input only, as MSR-Net (AIM 2020 Track 1 had no depth); the paper trained on AIM 2020 "
+    "Track 1 (VIDIT, 6500 K North -> 4500 K East), we train on the profile's data.",
+    "Budget, image size and batch follow the profile (the paper: 2500 epochs, batch 2, 512 px "
+    "training and 1024 px evaluation); the half-resolution training is kept "
+    f"(train_scale {MSRNET_TRAIN_SCALE}).",
+    "Learning rate: exponential decay from 2e-3 to 5e-5 over the whole budget (the paper says "
+    "only 'gradually'); Adam betas (0.9, 0.999) (not stated).",
+    "Values in [0, 1] without the dehazing code's -0.5 shift; output clamped to [0, 1] with a "
+    "straight-through gradient; PyTorch's default weight init.",
+    "No data augmentation (the paper mentions none).",
+]
+
+
+def mse_terms() -> list[dict[str, Any]]:
+    """L2 (MSE, per-image mean squared error) as a loss term.
+
+    >>> mse_terms()
+    [{'name': 'mse', 'weight': 1.0}]
+    """
+    return [{"name": "mse", "weight": 1.0}]
+
+
+def cl_terms() -> list[dict[str, Any]]:
+    """L_CL (papers.md 5.5) as loss terms: 1 L1 + 5e-3 (-SSIM) + 0.006 L_p + 2e-8 TV.
+
+    * L1: mean absolute error.
+    * SSIM: the suite's SSIM (Gaussian 11 / 1.5) in its ``negative`` form, so that the weight
+      +5e-3 on -SSIM is the paper's lambda2 = -5e-3 on the SSIM index.
+    * L_p: MSE of VGG-16 ``features[:31]`` (through pool5), no input normalisation
+      (``PERCEPTUAL_PRESETS['msrnet']``, the authors' dehazing loss; papers.md 5.5, 10). The
+      profile decides whether a random VGG may stand in when the ImageNet weights are missing
+      (smoke/quick/gpu yes, paper no: there the row is not run).
+    * TV: the squared total variation of the prediction alone (``on='prediction'``), in the
+      dehazing code's form (:func:`relight_lib.library.losses.tv_loss`).
+
+    >>> [(t["name"], t["weight"]) for t in cl_terms()]
+    [('l1', 1.0), ('ssim', 0.005), ('perceptual', 0.006), ('tv', 2e-08)]
+    """
+    from relight_lib.library.losses import PERCEPTUAL_PRESETS
+
+    return [
+        {"name": "l1", "weight": LAMBDA_L1},
+        {"name": "ssim", "weight": -LAMBDA_SSIM, "kwargs": {"form": "negative"}},
+        {"name": "perceptual", "weight": LAMBDA_PERCEPTUAL,
+         "kwargs": dict(PERCEPTUAL_PRESETS["msrnet"])},
+        {"name": "tv", "weight": LAMBDA_TV, "on": "prediction"},
+    ]
+
+
+def csl_terms() -> list[dict[str, Any]]:
+    """L_CSL (papers.md 5.6): MSE + the four-direction advanced Sobel loss, both weight 1 (the
+    weights are not given), the Sobel loss averaged over the four directions.
+
+    >>> csl_terms()[0]["kwargs"]
+    {'sobel_weight': 1.0, 'l2_weight': 1.0}
+    """
+    return [{"name": "combined_sobel", "weight": 1.0,
+             "kwargs": {"sobel_weight": 1.0, "l2_weight": 1.0}}]
+
+
+_LOSS_DEVIATIONS = {
+    "mse": [],
+    "cl": [
+        f"Two stages split {STAGE1_FRACTION:.0%} / {1 - STAGE1_FRACTION:.0%} of the step budget "
+        "(the paper does not give the split); Adam restarts at the stage boundary, the lr curve "
+        "continues.",
+        "SSIM loss with a Gaussian window 11, sigma 1.5; perceptual loss = MSE of VGG-16 "
+        "features through pool5 without input normalisation, and TV in the squared form of the "
+        "authors' dehazing code (both inferred from that code, which uses the same weights).",
+    ],
+    "csl": ["L_CSL = 1 * MSE + 1 * advanced Sobel loss (averaged over the four directions); the "
+            "paper gives neither the weights nor the averaging."],
+}
+
+
+def loss_deviations(loss: str) -> list[str]:
+    """The choices behind one loss setting (see :data:`MSRNET_LOSSES`)."""
+    if loss not in _LOSS_DEVIATIONS:
+        raise ValueError(f"loss {loss!r} is not one of {MSRNET_LOSSES}")
+    return list(_LOSS_DEVIATIONS[loss])
+
+
+def msrnet_row(model: str = "stacked_dmshn", loss: str = "cl",
+               stage1_fraction: float = STAGE1_FRACTION,
+               init: str = "default") -> dict[str, Any]:
+    """The :func:`~relight_lib.papers.onetoone.run_one_to_one` arguments of one MSR-Net row.
+
+    Args:
+        model: ``'dmshn'`` or ``'stacked_dmshn'`` (the submitted model).
+        loss: ``'mse'`` (single stage, L2), ``'cl'`` (two stages: L2, then L_CL; the paper's
+            final setting) or ``'csl'`` (single stage, L_CSL).
+        stage1_fraction: Share of the budget for stage 1 of ``'cl'`` (0 < f < 1); default 0.5.
+        init: The models' weight init, ``'default'`` or ``'dehazing'``.
+
+    Returns:
+        A dict with ``model``, ``model_kwargs``, ``loss`` (None for the two-stage setting),
+        ``stages`` (None for single-stage ones), ``train``, ``train_scale``, ``augment``,
+        ``label`` and ``deviations``.
+
+    Raises:
+        ValueError: unknown model or loss, or a stage fraction outside (0, 1).
+
+    Example:
+        >>> row = msrnet_row("dmshn", "cl")
+        >>> [st["name"] for st in row["stages"]], row["loss"], row["train_scale"]
+        (['stage1_l2', 'stage2_combined'], None, 0.5)
+    """
+    if model not in MSRNET_MODELS:
+        raise ValueError(f"model {model!r} is not one of {MSRNET_MODELS}")
+    if loss not in MSRNET_LOSSES:
+        raise ValueError(f"loss {loss!r} is not one of {MSRNET_LOSSES}")
+    if not 0 < stage1_fraction < 1:
+        raise ValueError(f"stage1_fraction must be in (0, 1), got {stage1_fraction}")
+    devs = list(MSRNET_DEVIATIONS) + loss_deviations(loss)
+    if loss == "cl" and stage1_fraction != STAGE1_FRACTION:
+        devs[len(MSRNET_DEVIATIONS)] = devs[len(MSRNET_DEVIATIONS)].replace(
+            f"{STAGE1_FRACTION:.0%} / {1 - STAGE1_FRACTION:.0%}",
+            f"{stage1_fraction:.0%} / {1 - stage1_fraction:.0%}")
+    row: dict[str, Any] = {
+        "model": model,
+        "model_kwargs": {"init": init},
+        "loss": None,
+        "stages": None,
+        "train": dict(MSRNET_TRAIN),
+        "paper_budget": dict(MSRNET_PAPER_BUDGET),
+        "train_scale": MSRNET_TRAIN_SCALE,
+        "augment": None,
+        "label": LABELS[(model, loss)],
+        "deviations": devs,
+    }
+    if loss == "cl":
+        row["stages"] = [
+            {"name": "stage1_l2", "loss": mse_terms(), "fraction": stage1_fraction},
+            {"name": "stage2_combined", "loss": cl_terms(), "fraction": 1 - stage1_fraction},
+        ]
+    else:
+        row["loss"] = mse_terms() if loss == "mse" else csl_terms()
+    return row

@@ -1,0 +1,803 @@
+"""One table row of a one-to-one (Track 1) paper: train, evaluate, write results.
+
+Paper notebooks stay thin: their ``parameters`` cell names the model, the loss terms and the
+training settings of the row, and one call to :func:`run_one_to_one` does the rest for every seed
+of the profile, writing ``results/<profile>/<paper>/<table>/<variant>/seed=<k>/`` with full
+provenance (:func:`relight_lib.library.record.write_run`), the training history and figures.
+
+Loss terms are plain dicts, e.g. LTNet's final setting (Table 6 D)::
+
+    [{"name": "charbonnier", "weight": 1.0},
+     {"name": "lpips", "weight": 0.1, "required": False},
+     {"name": "residual", "weight": 1.0, "on": "residual"}]
+
+Multi-stage training (MSR-Net's two stages, papers.md 5.5) passes ``stages`` instead of ``loss``:
+``[{"name": "stage1", "loss": [...], "fraction": 0.5}, {"name": "stage2", "loss": [...],
+"fraction": 0.5}]``; the stages train one model in turn and the learning-rate curve of ``train``
+runs across the whole budget. ``train_scale`` trains at a fraction of the evaluation size (MSR-Net
+trains at 512 px and tests at 1024 px, 5.7), and ``train_pairs='mbnet_extra'`` adds MBNet's extra
+training pairs (4.6).
+
+``on='residual'`` compares (prediction - input) with (target - input), the residual a global-skip
+model predicts; ``on='prediction'`` applies a term to the prediction alone (total variation). A term whose weights are missing here (LPIPS without AlexNet, VGG without
+ImageNet under the ``require`` policy) either stops the row (``required: True``, the default: the
+row is written as *not run here* with the reason, so its claims become *not testable here*) or is
+dropped (``required: False``), which is recorded as a deviation in run.json and on the page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from relight_lib.library import metrics, utils
+from relight_lib.papers import profiles
+from relight_lib.library.data import transforms  # noqa: F401  (training augments and mirrors)
+from relight_lib.library.train import TrainConfig, fit, predict, time_inference, training_key
+
+EVAL_METRICS = ("psnr", "ssim", "lpips", "mps", "score_l2")
+CHECKPOINT_DIR = Path("_build/checkpoints")
+
+
+class NotRunnable(RuntimeError):
+    """A row cannot be run faithfully on this machine (the reason says why)."""
+
+
+@dataclass
+class Objective:
+    """The training loss of a row, and what had to be left out."""
+
+    terms: list[tuple[float, str, torch.nn.Module]]
+    dropped: list[str] = field(default_factory=list)  # deviations: terms left out or random
+    weights: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, pred: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+        total = pred.new_zeros(())
+        for weight, on, term in self.terms:
+            # loss networks (VGG, LPIPS) are built on the CPU; follow the prediction's device
+            term.to(pred.device)
+            if on == "residual":
+                total = total + weight * term(pred - batch["input"], batch["target"] - batch["input"])
+            elif on == "prediction":  # a regulariser of the output alone (TV)
+                total = total + weight * term(pred)
+            else:
+                total = total + weight * term(pred, batch["target"])
+        return total
+
+
+def build_objective(spec: Sequence[Mapping[str, Any]], allow_random: bool) -> Objective:
+    """Build the weighted loss terms of ``spec`` (see the module docstring).
+
+    Raises:
+        NotRunnable: a required term cannot be built here (its reason is in the message).
+        ValueError: a malformed term.
+    """
+    from relight_lib.library.losses import LOSSES, LPIPSUnavailable, build_loss
+    from relight_lib.library.weights import WeightsNotFound
+
+    obj = Objective(terms=[])
+    for raw in spec:
+        term = dict(raw)
+        unknown = set(term) - {"name", "weight", "kwargs", "on", "required"}
+        if unknown or "name" not in term:
+            raise ValueError(f"loss term {raw!r}: needs 'name'; unknown keys {sorted(unknown)}")
+        if term["name"] not in LOSSES:
+            raise ValueError(f"loss term {term['name']!r} is not one of {sorted(LOSSES)}")
+        on = term.get("on", "output")
+        if on not in ("output", "residual", "prediction"):
+            raise ValueError(f"loss term {term['name']!r}: 'on' must be output, residual or "
+                             "prediction")
+        kwargs = dict(term.get("kwargs", {}))
+        if term["name"] == "perceptual":
+            kwargs.setdefault("allow_random", allow_random)
+        try:
+            module = build_loss(term["name"], **kwargs)
+        except (LPIPSUnavailable, WeightsNotFound) as e:
+            reason = f"{term['name']} loss unavailable: {str(e).splitlines()[0]}"
+            if term.get("required", True):
+                raise NotRunnable(reason) from e
+            obj.dropped.append(f"{term['name']} term (weight {term.get('weight', 1.0)}) left "
+                               f"out of the loss: {reason}")
+            continue
+        info = getattr(module, "weights_info", None)
+        if info is not None:
+            obj.weights[term["name"]] = info.to_dict()
+            if info.source == "random":  # e.g. MSR-Net's L_CL or MBNet's loss without ImageNet
+                obj.dropped.append(f"{term['name']} term (weight {term.get('weight', 1.0)}) "
+                                   f"computed with a seeded random {info.name}, not ImageNet "
+                                   f"weights: {info.reason}")
+        obj.terms.append((float(term.get("weight", 1.0)), on, module))
+    if not obj.terms:
+        raise NotRunnable("no loss term can be built here: " + "; ".join(obj.dropped))
+    return obj
+
+
+def _augment(name: str | None):
+    if name is None:
+        return None
+    from relight_lib.library.data import transforms
+
+    table = {"flip_rotate": transforms.random_flip_rotate}
+    if name not in table:
+        raise ValueError(f"augment {name!r} is not one of {sorted(table)}")
+    return table[name]
+
+
+def _postprocess(name: str | None):
+    if name is None:
+        return None
+    from relight_lib.papers.ltnet import dehaze
+
+    return dehaze.get_postprocess(name)
+
+
+#: Training pairs of a one-to-one row: Track 1's own, or MBNet's extra pairs on top (papers.md
+#: 4.6): input 6500-NE with the same 4500-E target, and the mirrored 6500-N input and depth with the
+#: mirrored 4500-W image as target (a mirror turns West into East).
+TRAIN_PAIRS = ("track1", "mbnet_extra")
+
+
+class _Mirrored(torch.utils.data.Dataset):
+    """A dataset whose items are mirrored left-right (input, target and depth together)."""
+
+    def __init__(self, base) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        from relight_lib.library.data.transforms import hflip_pair
+
+        item = dict(self.base[i])
+        item["key"] = f"{item['key']}_mirrored"
+        return hflip_pair(item)
+
+
+def training_pairs(root: str, size: int, pairs: str = "track1"):
+    """The training set of a one-to-one row at ``size`` px (see :data:`TRAIN_PAIRS`).
+
+    Raises:
+        ValueError: unknown ``pairs``.
+        DataError: the extra conditions (6500_NE, 4500_W) are missing from the data.
+    """
+    from relight_lib.library.data.vidit import OneToOneDataset
+
+    if pairs not in TRAIN_PAIRS:
+        raise ValueError(f"train_pairs {pairs!r} is not one of {TRAIN_PAIRS}")
+    track1 = OneToOneDataset(root, split="train", size=size)
+    if pairs == "track1":
+        return track1
+    ne = OneToOneDataset(root, split="train", size=size, input_condition="6500_NE",
+                         target_condition="4500_E", source="any2any")
+    west = OneToOneDataset(root, split="train", size=size, input_condition="6500_N",
+                           target_condition="4500_W", source="any2any")
+    return torch.utils.data.ConcatDataset([track1, ne, _Mirrored(west)])
+
+
+def plan_stages(total_steps: int, loss: Sequence[Mapping[str, Any]] | None,
+                stages: Sequence[Mapping[str, Any]] | None, train: Mapping[str, Any]
+                ) -> list[dict[str, Any]]:
+    """Split the budget into training stages, each with its loss and its slice of the lr curve.
+
+    A single-loss row is one stage. With ``stages``, stage k gets ``round(fraction_k * total)``
+    steps (the last takes the remainder) and the exponential lr curve from ``lr`` to
+    ``final_lr`` over the *whole* budget is cut at the stage boundaries, so two stages follow
+    exactly the curve one run would. Only ``constant`` and ``exponential`` schedules can be
+    split this way.
+
+    >>> [(s["name"], s["steps"], s["lr"], round(s["final_lr"], 6))
+    ...  for s in plan_stages(3, None, [{"name": "a", "loss": [], "fraction": 2 / 3},
+    ...                                 {"name": "b", "loss": [], "fraction": 1 / 3}],
+    ...                       {"lr": 1e-2, "final_lr": 1e-4, "schedule": "exponential"})]
+    [('a', 2, 0.01, 0.001), ('b', 1, 0.0001, 0.0001)]
+    """
+    if (loss is None) == (stages is None):
+        raise ValueError("give exactly one of loss (one stage) and stages")
+    if stages is None:
+        return [{"name": "train", "loss": list(loss), "steps": total_steps, **dict(train)}]
+    schedule = train.get("schedule", "constant")
+    if schedule not in ("constant", "exponential"):
+        raise ValueError(f"stages need a constant or exponential lr schedule, not {schedule!r}")
+    fracs = [float(st.get("fraction", 0)) for st in stages]
+    if not stages or any(f <= 0 for f in fracs) or abs(sum(fracs) - 1) > 1e-6:
+        raise ValueError(f"stage fractions must be positive and sum to 1, got {fracs}")
+    lr0 = float(train.get("lr", 1e-4))
+    lr1 = float(train.get("final_lr") or lr0)
+
+    def lr_at(t: int) -> float:  # lr of step t (0-based) in one run: lr0 at 0, lr1 at the last
+        return lr0 * (lr1 / lr0) ** (t / max(total_steps - 1, 1))
+
+    out, start = [], 0
+    for k, (st, f) in enumerate(zip(stages, fracs)):
+        unknown = set(st) - {"name", "loss", "fraction"}
+        if unknown or "loss" not in st:
+            raise ValueError(f"stage {st!r}: needs 'loss'; unknown keys {sorted(unknown)}")
+        n = total_steps - start if k == len(stages) - 1 else max(1, round(f * total_steps))
+        cfg = {**dict(train), "lr": lr_at(start)}
+        if schedule == "exponential":
+            cfg["final_lr"] = lr_at(start + n - 1)  # the lr of the stage's last step
+        out.append({"name": st.get("name", f"stage{k + 1}"), "loss": list(st["loss"]),
+                    "steps": n, **cfg})
+        start += n
+    return out
+
+
+def resolve_budget(cfg: profiles.Profile, train: Mapping[str, Any] | None,
+                   paper_budget: Mapping[str, Any] | None, n_train: int
+                   ) -> tuple[dict[str, Any], float | None]:
+    """The training settings of a row at profile ``cfg``, and its budget in epochs (None when
+    the budget is a number of steps).
+
+    The profile's ``train_steps`` and ``batch_size`` rule where the profile has them (smoke,
+    quick, gpu: a profile may shorten training); the paper profile has none and takes the
+    recipe's ``paper_budget``: epochs over the row's ``n_train`` training pairs (full batches,
+    :func:`relight_lib.library.train.steps_per_epoch`) or steps. ``drop_fractions`` in ``train``
+    becomes a ``multistep`` schedule with one drop at each fraction of the budget.
+
+    >>> cfg = profiles.resolve("paper", data_root="VIDIT")
+    >>> settings, epochs = resolve_budget(cfg, {"lr": 1e-4, "drop_fractions": [0.25]},
+    ...                                   {"epochs": 200, "batch_size": 3}, 300)
+    >>> settings["steps"], settings["batch_size"], epochs, settings["milestones"]
+    (20000, 3, 200, [5000])
+
+    Raises:
+        ValueError: no budget at this profile (the recipe gives no ``paper_budget``), or a
+            malformed one.
+    """
+    from relight_lib.library.train import steps_per_epoch
+
+    settings = {"steps": cfg.train_steps, "batch_size": cfg.batch_size, "device": cfg.device,
+                "amp": cfg.amp, "channels_last": cfg.channels_last, "compile": cfg.compile,
+                **dict(train or {})}
+    epochs = None
+    if settings["steps"] is None:  # the paper profile: the paper's own budget
+        budget = dict(paper_budget or {})
+        unknown = set(budget) - {"epochs", "steps", "batch_size"}
+        if unknown or ("epochs" in budget) == ("steps" in budget):
+            raise ValueError(
+                f"profile {cfg.name!r} has no step budget, and the row's paper_budget "
+                f"{budget or None!r} does not give one: it needs exactly one of 'epochs' and "
+                "'steps' (and may give 'batch_size')")
+        settings["batch_size"] = int(budget.get("batch_size", settings["batch_size"]))
+        if "epochs" in budget:
+            epochs = budget["epochs"]
+            settings["steps"] = int(epochs) * steps_per_epoch(n_train, settings["batch_size"])
+        else:
+            settings["steps"] = int(budget["steps"])
+    drops = settings.pop("drop_fractions", None)
+    if drops is not None:
+        if any(not 0 < float(f) < 1 for f in drops):
+            raise ValueError(f"drop_fractions must lie in (0, 1), got {list(drops)}")
+        settings["schedule"] = "multistep"
+        settings["milestones"] = [max(1, round(float(f) * settings["steps"])) for f in drops]
+    return settings, epochs
+
+
+def _loss_lines(terms: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``'0.1 x lpips (on residual)'`` for each loss term of a spec."""
+    out = []
+    for t in terms:
+        on = t.get("on", "output")
+        extra = "" if on == "output" else f" (on {on})"
+        opt = "" if t.get("required", True) else ", optional"
+        kw = t.get("kwargs") or {}
+        args = ", ".join(f"{k}={v}" for k, v in kw.items())
+        out.append(f"{t.get('weight', 1.0):g} x {t['name']}" + (f"({args})" if args else "")
+                   + extra + (f" [{opt[2:]}]" if opt else ""))
+    return out
+
+
+#: The ImageNet file each loss term needs, and how the suite names it in weights.py.
+_TERM_WEIGHTS = {"perceptual": lambda kw: kw.get("arch", "vgg19"),
+                 "lpips": lambda kw: {"alex": "alexnet", "vgg": "vgg16"}.get(
+                     kw.get("net", "alex"), "alexnet")}
+
+
+def _weights_notes(terms: Sequence[Mapping[str, Any]], allow_random: bool) -> list[str]:
+    """What would happen here to loss terms whose backbone weights are missing (without building
+    the networks: a plan must be cheap)."""
+    from relight_lib.library.weights import find_weights
+
+    notes = []
+    for t in terms:
+        which = _TERM_WEIGHTS.get(t["name"])
+        if which is None:
+            continue
+        name = which(dict(t.get("kwargs") or {}))
+        if find_weights(name) is not None:
+            continue
+        if t["name"] == "perceptual" and allow_random:
+            notes.append(f"{name} ImageNet weights not found here: the perceptual loss would use "
+                         "a seeded random VGG (recorded as a deviation)")
+        elif not t.get("required", True):
+            notes.append(f"{name} weights not found here: the {t['name']} term "
+                         f"(weight {t.get('weight', 1.0)}) would be left out of the loss")
+        else:
+            notes.append(f"{name} weights not found here: the row would be written as not run "
+                         f"({t['name']} loss unavailable)")
+    return notes
+
+
+def count_parameters_cheaply(model: str, model_kwargs: Mapping[str, Any] | None) -> int:
+    """Trainable parameters of a registered model, built on PyTorch's ``meta`` device (no memory,
+    no init, no weights looked up: MBNet's two ResNet-50 streams are counted without their
+    ImageNet files)."""
+    from relight_lib.library.models import build_model, count_parameters
+
+    kwargs = dict(model_kwargs or {})
+    if "pretrained" in kwargs:
+        kwargs["pretrained"] = "none"
+    try:
+        with torch.device("meta"):
+            return count_parameters(build_model(model, **kwargs))
+    except (RuntimeError, NotImplementedError):  # an init that reads values (MBNet's .item())
+        return count_parameters(build_model(model, **kwargs))
+
+
+def plan_dict(*, cfg: profiles.Profile, label: str, model: str,
+              model_kwargs: Mapping[str, Any] | None, plan: Sequence[Mapping[str, Any]],
+              settings: Mapping[str, Any], epochs: float | None, n_train: int, train_size: int,
+              train_pairs: str, augment: str | None, eval_set, postprocess: str | None,
+              snap_steps: Sequence[int], snapshot_weights: Sequence[float] | None,
+              deviations: Sequence[str]) -> dict[str, Any]:
+    """What a one-to-one row would do, without doing it (``relight reproduce --dry-run``).
+
+    Keys (shared with :func:`relight_lib.papers.swapnet.any2any.run_any_to_any`'s plan): ``row``, ``model``,
+    ``model_kwargs``, ``parameters``, ``image_size``, ``train_size``, ``batch_size``,
+    ``steps``, ``epochs``, ``n_train``, ``precision``, ``optimizer``, ``lr_schedule``
+    (``[step, lr]`` at the start and at every drop, or sampled for a smooth curve), ``loss``,
+    ``eval`` (name, n, definition), ``postprocess``, ``snapshots``, ``deviations``, ``notes``.
+    """
+    from relight_lib.library.train import TrainConfig, lr_schedule_points
+
+    total = int(settings["steps"])
+    lr_points: list[list[float]] = []
+    loss_lines: list[str] = []
+    notes: list[str] = []
+    start = 0
+    for st in plan:
+        stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
+        tcfg = TrainConfig(**{**settings, **stage_cfg})
+        n = int(st["steps"])
+        pts = lr_schedule_points(tcfg, n)
+        lr_points += [[start + s, lr] for s, lr in pts if not lr_points or start + s > 0]
+        prefix = f"{st['name']} (steps {start}-{start + n - 1}): " if len(plan) > 1 else ""
+        loss_lines += [prefix + line for line in _loss_lines(st["loss"])]
+        notes += [prefix + n_ for n_ in _weights_notes(st["loss"], cfg.allow_random_backbone)]
+        start += n
+    if "pretrained" in (model_kwargs or {}):
+        from relight_lib.library.weights import find_weights
+
+        if find_weights("resnet50") is None:
+            notes.append("resnet50 ImageNet weights not found here: " + (
+                "the backbone would start from a seeded random init"
+                if (model_kwargs or {}).get("pretrained") == "allow_random"
+                else "the row would stop (the profile requires them)"))
+    betas = tuple(settings.get("betas", (0.9, 0.999)))
+    return {
+        "row": label, "model": model, "model_kwargs": dict(model_kwargs or {}),
+        "parameters": count_parameters_cheaply(model, model_kwargs),
+        "image_size": cfg.size, "train_size": train_size,
+        "batch_size": int(settings["batch_size"]), "steps": total, "epochs": epochs,
+        "n_train": n_train, "train_pairs": train_pairs, "augment": augment,
+        "precision": "bf16" if settings.get("amp") else "fp32",
+        "optimizer": f"Adam(lr={settings.get('lr', 1e-4):g}, betas={betas}, "
+                     f"weight_decay={settings.get('weight_decay', 0.0):g})",
+        "lr_schedule": lr_points, "loss": loss_lines,
+        "eval": [{"name": cfg.eval_split, "n": len(eval_set),
+                  "definition": f"Track 1 pairs (6500 K N -> 4500 K E) of the {cfg.eval_split} "
+                                f"split at {cfg.size} px"
+                                + (f", first {cfg.eval_limit}" if cfg.eval_limit else "")}],
+        "postprocess": postprocess,
+        "snapshots": list(snap_steps) or None,
+        "snapshot_weights": list(snapshot_weights) if snapshot_weights else None,
+        "deviations": list(deviations), "notes": notes,
+    }
+
+
+def _trained_plan(plan: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The stage plan as it decides the weights: a loss term's ``required`` flag only says what
+    to do when its weights are missing, which the key records separately (the terms actually
+    left out), so LTNet's optional-LPIPS rows and Table 6's required-LPIPS row share a training
+    whenever both train the same loss."""
+    return [{**st, "loss": [{k: v for k, v in t.items() if k != "required"}
+                            for t in st["loss"]]} for st in plan]
+
+
+def snapshot_steps(total_steps: int, fractions: Sequence[float] | None) -> list[int]:
+    """The training steps (1-based) whose weights a snapshot ensemble keeps.
+
+    >>> snapshot_steps(134, [90 / 134, 123 / 134, 1.0])
+    [90, 123, 134]
+    >>> snapshot_steps(4, [90 / 134, 123 / 134, 124 / 134, 1.0])
+    [3, 4, 4, 4]
+    """
+    if not fractions:
+        return []
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"snapshot fractions must lie in (0, 1], got {list(fractions)}")
+    # on a very short budget two snapshots can fall on one step: that step's weights then
+    # count twice in the mean, as the two epochs would have
+    return [max(1, round(f * total_steps)) for f in fractions]
+
+
+def _snapshot_path(ckpt_dir: Path, seed: int, step: int) -> Path:
+    return ckpt_dir / f"seed={seed}-snapshot{step}.pt"
+
+
+def _snapshot_saver(net, ckpt_dir: Path, seed: int, offset: int, steps: Sequence[int]):
+    """An ``on_step`` callback of :func:`fit` that saves the weights at ``steps`` (atomically,
+    so an interrupted and resumed run still finds every snapshot)."""
+    from relight_lib.library.train import save_checkpoint
+
+    if not steps:
+        return None
+
+    def keep(step: int, loss: float) -> None:
+        if offset + step in steps:
+            save_checkpoint(_snapshot_path(ckpt_dir, seed, offset + step), net, step=offset + step)
+
+    return keep
+
+
+def _snapshot_models(final, ckpt_dir: Path, seed: int, steps: Sequence[int], device: str):
+    """The ensemble members: the final model alone, or one model per saved snapshot."""
+    import copy
+
+    from relight_lib.library.train import load_checkpoint
+
+    if not steps:
+        return [final]
+    members = []
+    for step in steps:
+        m = copy.deepcopy(final)
+        m.load_state_dict(load_checkpoint(_snapshot_path(ckpt_dir, seed, step), device)["model"])
+        members.append(m.eval())
+    return members
+
+
+#: Suffix of the metrics of a post-processed row computed without its post-process.
+NO_POSTPROCESS = "_no_postprocess"
+
+
+def _prediction_path(members, post, snapshot_weights, device: str):
+    """``batch -> image``: every ensemble member's prediction, each post-processed (LTNet dehazes
+    each snapshot's output, then fuses), then their (weighted) mean."""
+
+    def predict_fn(batch):
+        outs = [predict(m, batch, device=device) for m in members]
+        if post is not None:
+            outs = [post(o) for o in outs]
+        if len(outs) == 1:
+            return outs[0]
+        from relight_lib.papers.ltnet.dehaze import snapshot_ensemble
+
+        return snapshot_ensemble(outs, snapshot_weights)
+
+    return predict_fn
+
+
+def _timed_path(n_members: int, postprocess: str | None) -> str:
+    """What the run-time column of a row measured, in words."""
+    what = "network" if n_members == 1 else f"{n_members}-snapshot ensemble"
+    return what + (f" + {postprocess}" if postprocess else "")
+
+
+def _not_run(per_metric_reason: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    rows = pd.DataFrame(columns=["image", "metric", "value"])
+    return rows, {m: per_metric_reason for m in EVAL_METRICS}
+
+
+def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
+                   results_root: str = "results", cache_key: str = "", model: str,
+                   model_kwargs: Mapping[str, Any] | None = None,
+                   loss: Sequence[Mapping[str, Any]] | None = None,
+                   stages: Sequence[Mapping[str, Any]] | None = None,
+                   train: Mapping[str, Any] | None = None, train_scale: float = 1.0,
+                   train_pairs: str = "track1",
+                   augment: str | None = None, postprocess: str | None = None,
+                   snapshots: Sequence[float] | None = None,
+                   snapshot_weights: Sequence[float] | None = None,
+                   data_root: str | None = None, seeds: Sequence[int] | None = None,
+                   steps: int | None = None, paper_budget: Mapping[str, Any] | None = None,
+                   amp: bool | None = None, label: str | None = None,
+                   deviations: Sequence[str] = (), progress: bool = False,
+                   dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+    """Train ``model`` for each seed of the profile, evaluate it, write the results.
+
+    Args:
+        paper, table, variant, profile, results_root, cache_key: Where the row goes (the
+            runner passes these).
+        model: Registered model name; ``model_kwargs`` its constructor arguments.
+        loss: Loss terms (see the module docstring); or ``stages`` for several training
+            stages with their own losses (:func:`plan_stages`).
+        train: :class:`~relight_lib.library.train.TrainConfig` overrides (lr, betas, schedule,
+            final_lr, ...); budget, batch size, seed and device come from the profile. A
+            ``drop_fractions`` entry turns into a ``multistep`` schedule dropping the rate
+            (by ``gamma``) once at each of those fractions of the budget (MBNet: ``[0.25]``,
+            lr / 10 once, after 50 of 200 epochs).
+        train_scale: Train at ``round(size * train_scale)`` px, evaluate at the profile's size.
+        train_pairs: ``'track1'`` or ``'mbnet_extra'`` (:func:`training_pairs`).
+        augment: ``'flip_rotate'`` (LTNet) or None.
+        postprocess: A name of :data:`relight_lib.papers.ltnet.dehaze.POSTPROCESSES` (``'dehaze'``: the
+            LTNet authors' constants; ``'dehaze_he'``: He et al.'s; ``'dehaze_code'``: the
+            released pipeline bit for bit) or None, applied to the predictions before
+            evaluation.
+        snapshots: Snapshot ensemble (LTNet §3.4, papers.md 3.8): fractions of the budget in
+            (0, 1] at whose steps the weights are kept; the evaluated prediction is the mean of
+            the snapshots' (post-processed) outputs. None: the final weights only.
+        snapshot_weights: One weight per snapshot (the official code counts one twice); None:
+            a plain mean, as the paper says.
+        data_root: Real VIDIT folder (None: the profile's SynVIDIT set).
+        seeds, steps: Override the profile's seeds and training steps.
+        paper_budget: The paper's own budget, used where the profile has none (``paper``):
+            ``{"epochs": E, "batch_size": B}`` (E epochs over the row's training pairs) or
+            ``{"steps": N, "batch_size": B}``.
+        amp: Override the profile's bf16 autocast (the paper profile trains in fp32, as the
+            papers did; ``amp=True`` is the bf16 option).
+        label: Human label of the row for the tables.
+        deviations: Known deviations from the paper for this row (go to run.json and the page).
+        progress: Progress bars (off in papermill runs: they would clutter the book).
+        dry_run: Resolve the row and return its plan (:func:`plan_dict`) without training or
+            writing anything.
+
+    When a ``postprocess`` is set, the post-processed metrics go under the usual names and the
+    bare network's (or bare ensemble's) under ``<metric>_no_postprocess``: LTNet's ablation
+    tables are dehazed in the paper, and the undehazed numbers cost one more evaluation pass.
+    The run-time column times the whole prediction path (ensemble members, post-process).
+
+    Returns:
+        The per-seed summary: one row per (seed, metric) with mean, sd and n_images; with
+        ``dry_run`` the plan dict.
+    """
+    cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds, train_steps=steps, amp=amp)
+    from relight_lib.library.data.vidit import OneToOneDataset
+    from relight_lib.library.models import build_model, count_parameters
+
+    if not 0 < train_scale <= 1:
+        raise ValueError(f"train_scale must be in (0, 1], got {train_scale}")
+    train_size = max(8, round(cfg.size * train_scale))
+    counts = profiles.preset_split_counts(cfg, cfg.track1_root)
+    if dry_run and counts is not None and not Path(cfg.track1_root).exists():
+        # a plan needs only the sizes, which the preset fixes: no need to render it first
+        pairs_per_scene = 3 if train_pairs == "mbnet_extra" else 1
+        train_set = range(counts["train"] * pairs_per_scene)
+        n_eval = counts[cfg.eval_split]
+        eval_set = range(n_eval if cfg.eval_limit is None else min(n_eval, cfg.eval_limit))
+    else:
+        train_set = training_pairs(cfg.track1_root, train_size, train_pairs)
+        eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
+                                   limit=cfg.eval_limit)
+    settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
+    snap_steps = snapshot_steps(int(settings["steps"]), snapshots)
+    plan = plan_stages(int(settings["steps"]), loss, stages,
+                       {k: settings[k] for k in ("lr", "final_lr", "schedule") if k in settings})
+    if dry_run:
+        return plan_dict(
+            cfg=cfg, label=label or variant, model=model, model_kwargs=model_kwargs,
+            plan=plan, settings=settings, epochs=epochs, n_train=len(train_set),
+            train_size=train_size, train_pairs=train_pairs, augment=augment,
+            eval_set=eval_set, postprocess=postprocess, snap_steps=snap_steps,
+            snapshot_weights=snapshot_weights, deviations=deviations)
+    manifest_sha = profiles.data_manifest_sha256(cfg)
+    post = _postprocess(postprocess)
+    params = {**cfg.to_dict(), "model": model, "model_kwargs": dict(model_kwargs or {}),
+              "loss": [dict(t) for t in loss] if loss is not None else None,
+              "stages": [dict(st) for st in stages] if stages is not None else None,
+              "train": settings, "epochs": epochs, "paper_budget": dict(paper_budget or {}) or None,
+              "train_size": train_size, "train_pairs": train_pairs,
+              "n_train_pairs": len(train_set), "augment": augment, "postprocess": postprocess,
+              "snapshots": list(snapshots) if snapshots is not None else None,
+              "snapshot_steps": snap_steps or None,
+              "snapshot_weights": list(snapshot_weights) if snapshot_weights else None}
+    summaries = []
+    for seed in cfg.seeds:
+        t0 = time.perf_counter()
+        utils.seed_everything(seed)
+        net = build_model(model, **dict(model_kwargs or {}))
+        devs = list(deviations)
+        weights: dict[str, Any] = {}
+        history: list[dict] = []
+        timing: dict[str, Any] = {}
+        training_files: dict[str, str] = {}
+        try:
+            objectives = [build_objective(st["loss"], cfg.allow_random_backbone) for st in plan]
+        except NotRunnable as e:
+            per_image, notes = _not_run(f"not run here: {e}")
+        else:
+            model_weights = getattr(net, "weights_info", None)
+            if model_weights:
+                weights["model"] = model_weights
+            # one key for every stage of this seed's training (it hashes the library files)
+            key, training_files = training_key(
+                model=model, model_kwargs=dict(model_kwargs or {}), plan=_trained_plan(plan),
+                dropped=[o.dropped for o in objectives],
+                settings=settings, train_size=train_size, train_pairs=train_pairs,
+                augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
+                snapshot_steps=snap_steps)
+            ckpt_dir = CHECKPOINT_DIR / cfg.name / key
+            for st, objective in zip(plan, objectives):
+                prefix = f"{st['name']}: " if len(plan) > 1 else ""
+                devs += [prefix + d for d in objective.dropped]
+                weights.update(objective.weights)
+                stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
+                tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed})
+                ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan) == 1
+                                   else f"seed={seed}-{st['name']}.pt")
+                offset = len(history)
+                keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
+                fitted = fit(net, objective, train_set, None, tcfg, checkpoint=ckpt, resume=True,
+                             augment=_augment(augment), progress=progress, on_step=keep,
+                             model_spec={"name": model, "kwargs": dict(model_kwargs or {})})
+                history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
+                            for h in fitted.history]
+                net = fitted.model.train()
+            fitted.model.eval()
+            device = fitted.device
+
+            members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
+            predict_fn = _prediction_path(members, post, snapshot_weights, device)
+            res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
+            per_image, notes = res.rows, res.notes
+            if post is not None:  # the bare network's numbers too (LTNet's undehazed rows)
+                raw = metrics.evaluate(_prediction_path(members, None, snapshot_weights, device),
+                                       eval_set, metrics=EVAL_METRICS, progress=progress)
+                per_image = pd.concat([per_image, raw.rows.assign(
+                    metric=raw.rows["metric"] + NO_POSTPROCESS)], ignore_index=True)
+                notes = {**notes, **{m + NO_POSTPROCESS: n for m, n in raw.notes.items()}}
+            # the papers' run-time column: seconds per image for what the row does (every
+            # ensemble member, then the post-process), here and at 1024 px
+            timing = {"device": device, "timed": _timed_path(len(members), postprocess),
+                      f"inference_s_{cfg.size}px": time_inference(fitted.model, cfg.size, device,
+                                                                   fn=predict_fn)}
+            if cfg.time_1024:
+                timing["inference_s_1024px"] = time_inference(fitted.model, 1024, device,
+                                                              repeats=1, fn=predict_fn)
+            if res.lpips_weights:
+                weights["lpips_metric"] = res.lpips_weights
+        from relight_lib.library import record  # writing only: not part of the training key
+
+        out = record.write_run(
+            results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
+            seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
+            split=cfg.eval_split, per_image=per_image, notes=notes, label=label or variant,
+            params=params, weights=weights, deviations=devs,
+            wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
+            cache_key=cache_key, data_manifest_sha256=manifest_sha,
+            extra={"parameters": count_parameters(net), "train_steps": len(history),
+                   "training_key": key if training_files else None,
+                   "training_files": training_files,
+                   "timing": timing})
+        if history:
+            pd.DataFrame(history).to_csv(out / "history.csv", index=False)
+            _figures(out, history, fitted.model, eval_set, post, device)
+        summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
+            if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
+        summ["seed"] = seed
+        summaries.append(summ.reset_index())
+    return pd.concat(summaries, ignore_index=True)
+
+
+def _figures(out: Path, history: list[dict], model, eval_set, post, device: str) -> None:
+    """Training curve and a few input / prediction / target triplets, saved under figures/."""
+    import matplotlib.pyplot as plt
+
+    (out / "figures").mkdir(exist_ok=True)
+    h = pd.DataFrame(history)
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot(h["step"], h["loss"], lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    fig.tight_layout()
+    fig.savefig(out / "figures" / "loss.png", dpi=80)
+    plt.close(fig)
+    n = min(3, len(eval_set))
+    fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
+    for r in range(n):
+        item = eval_set[r]
+        batch = {k: (v[None] if isinstance(v, torch.Tensor) else v) for k, v in item.items()}
+        pred = predict(model, batch, device=device)
+        if post is not None:
+            pred = post(pred)
+        for c, (img, title) in enumerate([(item["input"], "input"), (pred[0], "prediction"),
+                                          (item["target"], "target")]):
+            axes[r][c].imshow(img.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
+            axes[r][c].set_axis_off()
+            if r == 0:
+                axes[r][c].set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "figures" / "examples.png", dpi=80)
+    plt.close(fig)
+
+
+#: Fitted parameters of each floor baseline (for plans and tables).
+_BASELINE_PARAMETERS = {"identity": 0, "colour_lstsq": 12}
+
+
+def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: str,
+                 results_root: str = "results", cache_key: str = "",
+                 data_root: str | None = None, seeds: Sequence[int] | None = None,
+                 dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+    """Fit a floor baseline (:mod:`relight_lib.library.baselines`) on the Track 1 training pairs of the
+    profile, evaluate it and write the row, for every seed (the baselines are deterministic; the
+    seeds only repeat the row so that it lines up with the trained ones).
+
+    Returns:
+        The summary of the first seed (metric, mean, sd, n); with ``dry_run`` the row's plan
+        (the keys of :func:`plan_dict`; nothing is fitted or written).
+    """
+    from relight_lib.library import baselines, record
+    from relight_lib.library.data.vidit import OneToOneDataset
+
+    if method not in baselines.BASELINES:
+        raise ValueError(f"method {method!r} is not one of {sorted(baselines.BASELINES)}")
+    cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds)
+    counts = profiles.preset_split_counts(cfg, cfg.track1_root)
+    if dry_run and counts is not None and not Path(cfg.track1_root).exists():
+        n_train, n_eval = counts["train"], counts[cfg.eval_split]  # the preset fixes them
+        n_eval = n_eval if cfg.eval_limit is None else min(n_eval, cfg.eval_limit)
+    else:
+        train_set = OneToOneDataset(cfg.track1_root, split="train", size=cfg.size)
+        eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
+                                   limit=cfg.eval_limit)
+        n_train, n_eval = len(train_set), len(eval_set)
+    if dry_run:
+        fit = ("nothing to fit" if method == "identity"
+               else "closed-form least squares over every training pixel")
+        return {
+            "row": variant, "model": method, "model_kwargs": {},
+            "parameters": _BASELINE_PARAMETERS.get(method, 0), "image_size": cfg.size,
+            "train_size": cfg.size, "batch_size": None, "steps": 0, "epochs": None,
+            "n_train": n_train, "train_pairs": "track1", "augment": None,
+            "precision": "fp64 fit" if method != "identity" else "-", "optimizer": fit,
+            "lr_schedule": [], "loss": ["squared error (least squares)"]
+            if method != "identity" else [],
+            "eval": [{"name": cfg.eval_split, "n": n_eval,
+                      "definition": f"Track 1 pairs (6500 K N -> 4500 K E) of the "
+                                    f"{cfg.eval_split} split at {cfg.size} px"}],
+            "postprocess": None, "snapshots": None, "snapshot_weights": None,
+            "deviations": [], "notes": []}
+    first = None
+    for seed in cfg.seeds:
+        utils.seed_everything(seed)
+        t0 = time.perf_counter()
+        model = baselines.build_baseline(method).fit(train_set[i] for i in range(len(train_set)))
+        res = metrics.evaluate(model.predict, eval_set, metrics=EVAL_METRICS, progress=False)
+        out = record.write_run(
+            results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
+            seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
+            split=cfg.eval_split, per_image=res.rows, notes=res.notes,
+            params={**cfg.to_dict(), "method": method}, extra={"model_state": model.state()},
+            wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
+            cache_key=cache_key, data_manifest_sha256=profiles.data_manifest_sha256(cfg))
+        _example_figure(out, eval_set, model.predict, method)
+        first = res if first is None else first
+    return first.summary()
+
+
+def _example_figure(out: Path, eval_set, predict_fn, title: str) -> None:
+    """input / prediction / target for the first three evaluation images, into figures/."""
+    import matplotlib.pyplot as plt
+
+    (out / "figures").mkdir(exist_ok=True)
+    n = min(3, len(eval_set))
+    fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
+    for r in range(n):
+        item = eval_set[r]
+        pred = predict_fn({"input": item["input"][None]})[0]
+        for c, (img, name) in enumerate([(item["input"], "input 6500 K N"), (pred, title),
+                                         (item["target"], "target 4500 K E")]):
+            axes[r][c].imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+            axes[r][c].set_axis_off()
+            if r == 0:
+                axes[r][c].set_title(name, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "figures" / "examples.png", dpi=80)
+    plt.close(fig)

@@ -1,0 +1,216 @@
+"""Profiles: one notebook, four scales (ARCHITECTURE.md section 4).
+
+A profile fixes the data (a SynVIDIT preset or a real VIDIT folder), the image size, the training
+budget, the seeds and whether a training backbone may start from a random init when its ImageNet
+weights are missing. A notebook's ``parameters`` cell names the profile and may override any
+value; :func:`resolve` merges the two and the result goes into ``run.json``.
+
+| profile | data | size | budget | seeds | random backbone allowed |
+|---|---|---|---|---|---|
+| smoke | SynVIDIT ``smoke`` (8 scenes) | 64 px | a few steps | 1 | yes |
+| quick | SynVIDIT ``quick-*`` (120 + 40 scenes) | 128 px | 150 steps: minutes on 2 CPU cores | 1 | yes |
+| gpu | SynVIDIT ``gpu-*`` (300 + 100 scenes) | 256 px | about a GPU-hour for the suite | 3 | yes |
+| paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
+
+The paper profile has no budget of its own: each row takes its recipe's ``paper_budget`` (the
+paper's epochs and batch; :func:`relight_lib.papers.onetoone.resolve_budget`) and trains in fp32 as
+the papers did (``amp=True`` is the bf16 option). The gpu profile trains in bf16.
+
+Model widths are never shrunk by a profile: a profile shortens training and lowers resolution
+only; any architectural change is a named variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Where SynVIDIT presets are rendered (relative to the repository root).
+DATA_DIR = Path("data/synvidit")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Resolved settings of one profile (all JSON-serialisable through :meth:`to_dict`).
+
+    Attributes:
+        name: ``smoke`` | ``quick`` | ``gpu`` | ``paper``.
+        render_preset: SynVIDIT preset that provides the data (None for real VIDIT).
+        track1_root: Folder with the one-to-one (Track 1) data.
+        any2any_root: Folder with the any-to-any data (all 40 conditions).
+        size: Image side in pixels for training and evaluation.
+        train_steps: Optimiser steps per training run (None: each row's paper budget).
+        batch_size: Training batch size (the paper profile's rows take the paper's).
+        seeds: Seeds to run; tables show mean and sd over them.
+        eval_limit: Evaluate on at most this many images (None: the whole split).
+        eval_split: Split the tables are computed on (VIDIT's test ground truth is private, so
+            the papers report on validation).
+        allow_random_backbone: Whether a training backbone may fall back to a seeded random init
+            when ImageNet weights are missing (never for the LPIPS metric).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        amp: bf16 autocast during training (CUDA only).
+        channels_last: channels_last memory format (CUDA only).
+        compile: ``torch.compile`` the model.
+        time_1024: Also time inference on a 1024 x 1024 input (the papers' run-time column);
+            off for smoke, where it would dominate the run.
+    """
+
+    name: str
+    render_preset: str | None
+    track1_root: str | None
+    any2any_root: str | None
+    size: int
+    train_steps: int | None
+    batch_size: int
+    seeds: tuple[int, ...]
+    eval_limit: int | None
+    eval_split: str = "validation"
+    allow_random_backbone: bool = True
+    device: str = "auto"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    time_1024: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", render_preset="smoke",
+        track1_root=str(DATA_DIR / "smoke"), any2any_root=str(DATA_DIR / "smoke"),
+        size=64, train_steps=4, batch_size=2, seeds=(0,), eval_limit=4, time_1024=False,
+    ),
+    "quick": Profile(
+        name="quick", render_preset="quick",
+        track1_root=str(DATA_DIR / "quick-track1"), any2any_root=str(DATA_DIR / "quick-any2any"),
+        size=128, train_steps=150, batch_size=4, seeds=(0,), eval_limit=None,
+    ),
+    "gpu": Profile(
+        name="gpu", render_preset="gpu",
+        track1_root=str(DATA_DIR / "gpu-track1"), any2any_root=str(DATA_DIR / "gpu-any2any"),
+        size=256, train_steps=5000, batch_size=8, seeds=(0, 1, 2), eval_limit=None,
+        device="cuda", amp=True, channels_last=True,
+    ),
+    "paper": Profile(
+        name="paper", render_preset=None, track1_root=None, any2any_root=None,
+        size=1024, train_steps=None, batch_size=1, seeds=(0,), eval_limit=None,
+        allow_random_backbone=False, device="cuda", amp=False, channels_last=True,
+    ),
+}
+
+
+def list_profiles() -> list[str]:
+    return list(PROFILES)
+
+
+def resolve(name: str, **overrides: Any) -> Profile:
+    """The profile ``name`` with ``overrides`` applied; overrides that are None are ignored.
+
+    ``data_root`` is accepted as a shortcut that points both ``track1_root`` and
+    ``any2any_root`` at one real-VIDIT folder (the loaders find the packagings inside it) and
+    drops the SynVIDIT preset. For the ``paper`` profile, ``$RELIGHT_VIDIT`` supplies the data
+    root when none is given.
+
+    >>> resolve("smoke").size
+    64
+    >>> resolve("quick", size=96, seeds=[0, 1]).seeds
+    (0, 1)
+
+    Raises:
+        KeyError: unknown profile.
+        TypeError: unknown override name (a typo must not pass silently).
+        ValueError: the paper profile without a data root.
+    """
+    if name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}; choose from {list_profiles()}")
+    base = PROFILES[name]
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    data_root = overrides.pop("data_root", None)
+    if data_root is None and name == "paper":
+        data_root = os.environ.get("RELIGHT_VIDIT")
+    if data_root is not None:
+        overrides.update(track1_root=str(data_root), any2any_root=str(data_root),
+                         render_preset=None)
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"unknown profile setting(s) {unknown}; known: {sorted(fields)} "
+                        "and data_root")
+    if "seeds" in overrides:
+        seeds = overrides["seeds"]
+        overrides["seeds"] = (int(seeds),) if isinstance(seeds, int) else tuple(
+            int(s) for s in seeds)
+    prof = dataclasses.replace(base, **overrides)
+    if prof.track1_root is None and prof.any2any_root is None:
+        raise ValueError(
+            f"profile {name!r} needs real VIDIT: pass data_root=... or set $RELIGHT_VIDIT "
+            "(see README, 'Using real VIDIT')")
+    return prof
+
+
+def ensure_data(prof: Profile, jobs: int | None = None, progress: bool = True) -> None:
+    """Render the profile's SynVIDIT preset if it is missing or incomplete (resumes; a complete
+    set costs a checksum pass). A preset folder rendered with other parameters (an older
+    generator version) is rendered again: the preset folders belong to the suite. Real-VIDIT
+    profiles are left alone."""
+    if prof.render_preset is None:
+        return
+    from relight_lib.library.data import synvidit
+
+    for sub, cfg in synvidit.PRESETS[prof.render_preset].items():
+        root = DATA_DIR / sub
+        if str(root) not in (prof.track1_root, prof.any2any_root):
+            continue
+        old = synvidit.load_manifest(root)
+        if old is not None and old.get("params") != cfg.identity():
+            print(f"{root}: rendered with other parameters (an older generator?); rendering it "
+                  "again")
+        synvidit.render_dataset(root, cfg, jobs=jobs or os.cpu_count() or 1, progress=progress,
+                                force=True)
+
+
+def data_manifest_sha256(prof: Profile) -> str | None:
+    """sha256 over the manifest.json files of the profile's data (None for real VIDIT or when
+    the data is not rendered): identifies the exact data copy a run used."""
+    import hashlib
+
+    h = hashlib.sha256()
+    found = False
+    for root in sorted({prof.track1_root, prof.any2any_root} - {None}):
+        m = Path(root) / "manifest.json"
+        if m.exists():
+            h.update(m.read_bytes())
+            found = True
+    return h.hexdigest() if found else None
+
+
+def data_identity(prof: Profile) -> dict[str, Any]:
+    """What identifies the profile's data without reading it: the SynVIDIT render parameters
+    (the files are a deterministic function of them), or the real-VIDIT folder paths."""
+    if prof.render_preset is None:
+        return {"track1_root": prof.track1_root, "any2any_root": prof.any2any_root}
+    from relight_lib.library.data import synvidit
+
+    return {sub: cfg.identity() for sub, cfg in synvidit.PRESETS[prof.render_preset].items()}
+
+
+def preset_split_counts(prof: Profile, root: str | None) -> dict[str, int] | None:
+    """Scenes per split of the SynVIDIT preset folder ``root`` of ``prof``, known from the
+    preset's parameters without the data being rendered (plans use it); None for real VIDIT or
+    a folder that is not one of the profile's preset folders."""
+    if prof.render_preset is None or root is None:
+        return None
+    from relight_lib.library.data import layout, synvidit
+
+    for sub, cfg in synvidit.PRESETS[prof.render_preset].items():
+        if str(DATA_DIR / sub) == str(root):
+            return layout.split_counts(cfg.n_scenes)
+    return None

@@ -1,0 +1,1 @@
+"""2DSceneRelighting (any-to-any): envmaps and the training loop."""

@@ -1,0 +1,156 @@
+"""The book: TOC and glue checks, and an end-to-end smoke build (papermill rows -> results ->
+jupyter-book build -W) in a copy of the book sources, so the repository is left untouched (the
+session-scoped fixture ``smoke_book`` is in conftest.py, shared with test_browser.py)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from relight_lib.harness import book, reproduce
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_toc_matches_the_quick_results():
+    os.chdir(REPO)
+    toc = book.make_toc("quick")
+    assert (REPO / "_toc.yml").read_text() == book.toc_text(toc, "quick"), (
+        "_toc.yml is stale: run `relight book --toc-only`")
+    assert book.check_toc(toc, "quick", REPO) == []
+
+
+def test_run_notebooks_have_distinct_sidebar_titles():
+    toc = book.make_toc("quick")
+    for chapter in toc["chapters"]:
+        titles = [s["title"] for s in chapter.get("sections", [])]
+        assert len(titles) == len(set(titles)), chapter["file"]
+        for s in chapter.get("sections", []):
+            variant = s["file"].rsplit("__", 1)[1]
+            assert s["title"].endswith(f" · {variant}"), s
+
+
+def test_every_glue_key_used_is_glued():
+    assert book.check_glue(sorted((REPO / "book").rglob("*.md"))) == []
+
+
+def test_check_glue_finds_a_missing_key(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text('```{code-cell}\nglue("a", 1)\n```\n{glue:text}`a` and {glue}`b`\n')
+    (problem,) = book.check_glue([page])
+    assert "'b'" in problem
+
+
+def test_check_toc_finds_missing_and_unlisted(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# x\n")
+    nb = tmp_path / "results" / "smoke" / "executed" / "p" / "t__v.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/gone"}]}
+    problems = book.check_toc(toc, "smoke", tmp_path)
+    assert any("book/gone" in p for p in problems)
+    assert any("t__v.ipynb is not in the TOC" in p for p in problems)
+
+
+@pytest.mark.slow
+def test_smoke_book_builds_with_results_and_provenance(smoke_book):
+    root, html, outcomes = smoke_book
+    assert {o.status for o in outcomes} == {"ran"}
+    page = (html / "book" / "baselines" / "index.html").read_text()
+    assert "profile <strong>smoke</strong>" in page
+    assert "colour_lstsq" in page and "identity" in page
+    for variant in ("identity", "colour_lstsq"):
+        assert (html / "results" / "smoke" / "executed" / "baselines"
+                / f"onetoone__{variant}.html").exists()
+        assert (root / "results" / "smoke" / "baselines" / "onetoone" / variant / "seed=0"
+                / "run.json").exists()
+    assert (html / "book" / "data.html").exists() and (html / "book" / "metrics.html").exists()
+
+
+@pytest.mark.slow
+def test_rerun_is_cached_and_one_row_can_be_forced(smoke_book):
+    root, _, _ = smoke_book
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        again = reproduce.reproduce("smoke", log=lambda *a: None)
+        assert {o.status for o in again} == {"cached"}
+        one = reproduce.reproduce("smoke", paper="baselines", table="onetoone",
+                                  variant="identity", force=True, log=lambda *a: None)
+        assert [(o.row.variant, o.status) for o in one] == [("identity", "ran")]
+    finally:
+        os.chdir(old)
+
+
+def test_short_reasons():
+    assert "AlexNet" in book.short_reason("lpips", "LPIPS unavailable (no random trunk): ...")
+    r = book.short_reason("psnr", "not run here: lpips loss unavailable: cannot use LPIPS")
+    assert r.startswith("rows marked n/a") and "LPIPS" in r
+    assert book.short_reason("ssim", "3 of 14 images gave NaN\nmore") == "SSIM: 3 of 14 images gave NaN"
+
+
+@pytest.mark.slow
+def test_paper_pages_show_reported_and_ours(smoke_book):
+    root, html, _ = smoke_book
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        view, reasons = book.table_view("ltnet", "table2", ["psnr", "ssim", "mps"], "smoke")
+        assert list(view.index) == ["I,D", "I,D,V", "I,D,N", "I,D,V,N"]
+        assert view.loc["I,D", "PSNR paper"] == "16.85"
+        assert view["PSNR ours"].str.match(r"^\d+\.\d\d$").all()  # one seed: no ± part
+        assert view["MPS ours"].eq("n/a").all() and any("AlexNet" in r for r in reasons)
+        claims = book.claims_view("ltnet", "smoke")
+        assert set(claims["verdict"]) <= {"supported", "not supported", "contradicted",
+                                          "not testable here"}
+        assert len(claims) == len(results_claims(root))
+    finally:
+        os.chdir(old)
+    page = (html / "book" / "ltnet" / "index.html").read_text()
+    assert "Table 2: augmented inputs" in page and "16.85" in page
+
+
+def results_claims(root):
+    from relight_lib.harness import results
+
+    return results.load_claims(root / "notebooks" / "ltnet" / "claims.yaml", paper="ltnet")
+
+
+def test_html_table_drops_row_numbers_and_index_name_rows():
+    import pandas as pd
+
+    plain = book.html_table(pd.DataFrame({"a": [1, 2]}))
+    assert "<th>a</th>" in plain and plain.count("<th>") == 1 and "<td>2</td>" in plain
+    named = book.html_table(pd.DataFrame({"a": [1]}, index=pd.Index(["x"], name="profile")))
+    # the index name is the first column's header, not a header row of its own
+    assert named.count("<tr") == 2 and "<th>profile</th>" in named and "<td>x</td>" in named
+    multi = book.html_table(pd.DataFrame({"v": [1]}, index=pd.MultiIndex.from_tuples(
+        [("m", 256)], names=["model", None])))
+    assert "<th>model</th>" in multi and "<td>256</td>" in multi
+
+
+def test_build_rebuilds_every_page_after_a_toc_change(tmp_path, monkeypatch):
+    """Sphinx does not rebuild pages whose sidebar changed; build() passes --all then."""
+    import subprocess
+    from types import SimpleNamespace
+
+    calls = []
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": []}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(book, "make_toc", lambda profile: toc)
+    monkeypatch.setattr(book, "check_toc", lambda *a: [])
+    monkeypatch.setattr(book, "check_glue", lambda *a: [])
+    monkeypatch.setattr(book.reproduce, "ensure_kernel", lambda: None)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
+        calls.append(cmd), SimpleNamespace(returncode=0, stdout="", stderr=""))[1])
+    book.build("smoke")
+    book.build("smoke")
+    toc["chapters"] = [{"file": "book/data", "sections": [{"file": "x", "title": "T · v"}]}]
+    book.build("smoke")
+    assert ["--all" in c for c in calls] == [True, False, True]
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
+        calls.append(cmd), SimpleNamespace(returncode=1, stdout="boom", stderr=""))[1])
+    with pytest.raises(RuntimeError, match="boom"):
+        book.build("smoke")
+    assert not (tmp_path / "_build" / "smoke" / ".toc-of-last-html-build.yml").exists()

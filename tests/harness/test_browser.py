@@ -1,0 +1,477 @@
+"""The built HTML book in a real browser (headless Chromium driven by Playwright).
+
+Every page of a build is served from 127.0.0.1 and opened; per page we check that it loads
+(HTTP 200) without console errors, uncaught exceptions or failed requests, that it loads nothing
+from another host (the book must work offline), that every ``<img>`` decoded, that every
+``<table>`` has a body row with cells, and that every internal link resolves (target 200, and a
+``#fragment`` names an element ``id``/``name`` on the target page). All problems are collected
+and reported together, in one message that names the page and the problem.
+
+Which build: the smoke book of the session (fixture ``smoke_book`` in conftest.py, shared with
+test_book.py), or the HTML folder named by ``RELIGHT_BROWSER_HTML`` (e.g.
+``RELIGHT_BROWSER_HTML=_build/quick/_build/html`` after ``make book``), which skips the build.
+
+Pages: every ``*.html`` of the build except those under ``_static/`` (the theme's Jinja macro
+files, not pages), ``_sources/``, ``_images/`` and ``_downloads/``; ``genindex.html`` is opened
+like any page, and ``search.html`` is opened with a query (the longest word of the front page's
+heading), which must find something. The root ``index.html`` is Sphinx's redirect page: the
+redirect is followed and its target checked.
+
+Screenshots (full page, 1280 px wide) of the front page and of a page with a results table
+(the baselines chapter, else the first page with a ``<table>``) are written to
+``_build/browser/<profile>-front.png`` and ``<profile>-results-table.png`` and their paths
+printed.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` package (the
+``test`` extra); Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "_build" / "browser"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# Folders of a Sphinx build that hold no pages: _static/*.html are the theme's Jinja macro
+# templates, _sources/ the page sources, _images/ the figures.
+NOT_PAGES = {"_static", "_sources", "_images", "_downloads"}
+PREFERRED_TABLE_PAGE = "book/baselines/index.html"
+MAX_PER_PAGE = 25
+COMMON = 3  # a problem on more pages than this is reported once, with its pages
+SKIP_SCHEMES = ("mailto", "javascript", "tel", "data", "blob")
+
+
+# --------------------------------------------------------------------------- requirements
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        pytest.skip("Chromium is not installed (no `chromium` on PATH, no /usr/bin/chromium): "
+                    "install Debian's package with `apt-get install chromium` (.ci/run does "
+                    "when it runs as root); Playwright's own browser download is not used")
+    return exe
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the Python package `playwright` is not importable: install the test extra "
+                    "(`make venv`, or `pip install -e '.[test]'`); do not run `playwright "
+                    "install`, the test drives Debian's chromium")
+    return sync_playwright
+
+
+# --------------------------------------------------------------------------- serving
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # the browser drops connections it no longer needs (a page navigated away): not news
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def _serve(html_dir: Path):
+    """Base URL of a static server for ``html_dir`` on a free port of 127.0.0.1."""
+    server = _Server(("127.0.0.1", 0),
+                     functools.partial(_QuietHandler, directory=str(html_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _pages(html_dir: Path) -> list[str]:
+    """Every page of the build, relative to the HTML folder, the front page first."""
+    pages = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
+                   if not NOT_PAGES & set(p.relative_to(html_dir).parts[:-1]))
+    pages.sort(key=lambda p: p != "index.html")
+    return pages
+
+
+def _meta_refresh(path: Path) -> str | None:
+    """The target of a ``<meta http-equiv="refresh">`` redirect page (Sphinx's root
+    index.html is one), else None."""
+    m = re.search(r"""<meta\s+http-equiv=["']?refresh["']?\s+content=["']?\s*\d+\s*;\s*"""
+                  r"""url=([^"'>\s]+)""", path.read_text(errors="replace")[:4000], re.I)
+    return m.group(1) if m else None
+
+
+class _Anchors(HTMLParser):
+    """ids and <a name> of a static HTML file (for link targets the browser did not open)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if value and (key == "id" or (key == "name" and tag == "a")):
+                self.names.add(value)
+
+
+def _page_key(url: str) -> str:
+    """A URL without query and fragment; a folder stands for its index.html."""
+    parts = urlsplit(url)
+    path = parts.path + ("index.html" if parts.path.endswith("/") else "")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _short(text, n: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _label(html_dir: Path) -> str:
+    """'quick' for .../_build/quick/_build/html (how `relight book` lays a build out)."""
+    if html_dir.name == "html" and html_dir.parent.name == "_build":
+        return html_dir.parents[1].name
+    return html_dir.name or "book"
+
+
+# Run in the page once it has loaded: lazily loaded images are made eager and awaited (at
+# most 10 s), then images, tables, links and element ids are reported.
+_INSPECT = """
+async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
+  await Promise.race([
+    Promise.all(imgs.filter(i => !i.complete).map(i => new Promise(r => {
+      i.addEventListener('load', r); i.addEventListener('error', r); }))),
+    new Promise(r => setTimeout(r, 10000))]);
+  const clean = s => s.replace(/[#\\u00b6]/g, '').replace(/\\s+/g, ' ').trim().slice(0, 60);
+  const label = t => {
+    const cap = t.querySelector('caption');
+    if (cap && clean(cap.textContent)) return 'caption ' + JSON.stringify(clean(cap.textContent));
+    let h = t, n = 0;
+    while (h && n++ < 200) {
+      h = h.previousElementSibling || h.parentElement;
+      if (h && /^H[1-6]$/.test(h.tagName)) return 'after heading ' + JSON.stringify(clean(h.textContent));
+      const inner = h && h.querySelectorAll ? h.querySelectorAll('h1,h2,h3,h4,h5,h6') : [];
+      if (inner.length && !h.contains(t)) return 'after heading ' + JSON.stringify(clean(inner[inner.length - 1].textContent));
+    }
+    return 'first cell ' + JSON.stringify(clean((t.querySelector('th,td') || {textContent: ''}).textContent));
+  };
+  const tables = Array.from(document.querySelectorAll('table')).map((t, k) => {
+    const body = Array.from(t.rows).filter(r => r.parentElement.tagName !== 'THEAD'
+      && r.parentElement.tagName !== 'TFOOT' && r.cells.length > 0);
+    return {index: k + 1, label: label(t), bodyRows: body.length, rows: t.rows.length};
+  });
+  return {
+    images: imgs.map(i => ({src: i.currentSrc || i.src || i.getAttribute('src') || '',
+                            complete: i.complete, width: i.naturalWidth})),
+    tables: tables,
+    links: Array.from(document.querySelectorAll('a[href]')).map(a => ({
+      href: a.href, raw: a.getAttribute('href')})),
+    ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id).concat(
+      Array.from(document.querySelectorAll('a[name]')).map(e => e.getAttribute('name'))),
+    title: document.title,
+    heading: (document.querySelector('main h1, h1') || {textContent: ''}).textContent,
+  };
+}
+"""
+
+
+# --------------------------------------------------------------------------- the check
+
+@dataclass
+class Findings:
+    pages: list[str]
+    problems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    shots: list[Path] = field(default_factory=list)
+    internal_links: int = 0
+    external_links: int = 0
+    seconds: float = 0.0
+
+    def report(self, base: str, html_dir: Path) -> str:
+        """One message for all problems: a problem found on more than COMMON pages is listed
+        once with the pages it is on, the rest page by page."""
+        per_page = {p: [_short(m.replace(base, "/")) for m in dict.fromkeys(v)]
+                    for p, v in self.problems.items() if v}
+        on_pages: dict[str, list[str]] = defaultdict(list)
+        for p, msgs in per_page.items():
+            for m in msgs:
+                on_pages[m].append(p)
+        common = {m: ps for m, ps in on_pages.items() if len(ps) > COMMON}
+        lines = [f"on {len(ps)} pages ({', '.join(sorted(ps)[:3])}, ...): {m}"
+                 for m, ps in common.items()]
+        for p in sorted(per_page):
+            own = [m for m in per_page[p] if m not in common]
+            lines += [f"{p}: {m}" for m in own[:MAX_PER_PAGE]]
+            if len(own) > MAX_PER_PAGE:
+                lines.append(f"{p}: ... and {len(own) - MAX_PER_PAGE} more")
+        total = sum(len(v) for v in per_page.values())
+        return (f"{total} problem(s) on {len(per_page)} of {len(self.pages)} pages of "
+                f"{html_dir}:\n  " + "\n  ".join(lines))
+
+
+def check_site(html_dir: Path, base: str, shots_dir: Path | None = None) -> Findings:
+    """Open every page of ``html_dir`` (served at ``base``) in headless Chromium."""
+    chromium = _chromium()
+    sync_playwright = _playwright()
+    host = urlsplit(base).netloc
+    found = Findings(pages=_pages(html_dir))
+    problems = found.problems
+    ids_by_page: dict[str, set[str]] = {}   # _page_key(URL) -> ids/names in the DOM
+    links: list[tuple[str, str, str]] = []  # (page, href as written, absolute URL)
+    external_links: set[str] = set()
+    table_page: str | None = None
+    search_word: str | None = None
+    current = {"page": "(before the first page)"}
+    t0 = time.monotonic()
+
+    def shoot(page, name: str) -> None:
+        if shots_dir is not None:
+            shots_dir.mkdir(parents=True, exist_ok=True)
+            shot = shots_dir / f"{_label(html_dir)}-{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            found.shots.append(shot)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+            def route(r):
+                # nothing leaves 127.0.0.1: an external load is recorded and aborted, so the
+                # test means the same on a machine with internet (routing also turns the HTTP
+                # cache off, so every load is a fresh 200)
+                url = r.request.url
+                if urlsplit(url).scheme in ("http", "https", "ws", "wss") and \
+                        urlsplit(url).netloc != host:
+                    problems[current["page"]].append(
+                        f"loads an external resource ({r.request.resource_type}): {url}")
+                    r.abort()
+                else:
+                    r.continue_()
+
+            def on_console(msg):
+                if msg.type == "error":
+                    loc = msg.location or {}
+                    where = (f" [{loc['url']}:{loc.get('lineNumber', '')}]" if loc.get("url")
+                             else "")
+                    problems[current["page"]].append(f"console error: {msg.text}{where}")
+
+            def on_request_failed(req):
+                if urlsplit(req.url).netloc == host:  # external ones are reported by route()
+                    problems[current["page"]].append(
+                        f"request failed ({req.failure}): {req.url}")
+
+            def on_response(resp):
+                if resp.status >= 400:
+                    problems[current["page"]].append(f"HTTP {resp.status}: {resp.url}")
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", on_console)
+            page.on("pageerror", lambda err: problems[current["page"]].append(
+                f"uncaught page error: {err}"))
+            page.on("requestfailed", on_request_failed)
+            page.on("response", on_response)
+
+            for rel in found.pages:
+                redirect = _meta_refresh(html_dir / rel)
+                current["page"] = f"{rel} (redirects to {redirect})" if redirect else rel
+                name = current["page"]
+                url = urljoin(base, rel)
+                if rel == "search.html" and search_word:
+                    url += f"?q={search_word}"  # run a search, not just load the form
+                try:
+                    resp = page.goto(url, wait_until="load", timeout=30_000)
+                    if redirect:
+                        target = urljoin(url, redirect)
+                        links.append((name, redirect, target))
+                        page.wait_for_url(_page_key(target) + "*", wait_until="load",
+                                          timeout=15_000)
+                    try:
+                        page.wait_for_load_state("networkidle", timeout=5_000)
+                    except Exception:
+                        pass  # a page that keeps polling is not a failure by itself
+                except Exception as err:  # noqa: BLE001 - any navigation failure is a finding
+                    problems[name].append(f"did not load: {_short(err)}")
+                    continue
+                if resp is None or resp.status != 200:
+                    problems[name].append(f"HTTP {resp.status if resp else 'no response'}")
+                if rel == "search.html" and search_word:
+                    try:
+                        page.wait_for_selector("#search-results ul.search li", timeout=10_000)
+                    except Exception:
+                        problems[name].append(f"the search for {search_word!r} (a word of the "
+                                              "front page's heading) found nothing in 10 s")
+                info = page.evaluate(_INSPECT)
+                ids_by_page[_page_key(page.url)] = set(info["ids"])
+                if rel == "index.html":
+                    words = re.findall(r"[A-Za-z]{4,}", info["heading"] or info["title"])
+                    search_word = max(words, key=len, default=None)
+
+                for img in info["images"]:
+                    if not (img["complete"] and img["width"] > 0):
+                        problems[name].append(f"image did not load: {img['src']}")
+                for t in info["tables"]:
+                    if t["bodyRows"] == 0:
+                        problems[name].append(
+                            f"table {t['index']} ({t['label']}) has no body row with cells "
+                            f"({t['rows']} row(s), all in <thead>/<tfoot> or empty)")
+                if info["tables"] and table_page is None:
+                    table_page = page.url  # after a redirect, the page it led to
+                for link in info["links"]:
+                    href = link["href"]
+                    scheme = urlsplit(href).scheme
+                    if scheme in SKIP_SCHEMES:
+                        continue
+                    if scheme in ("http", "https") and urlsplit(href).netloc != host:
+                        external_links.add(href)  # not followed: the book may cite the web
+                        continue
+                    links.append((name, link["raw"], href))
+
+                if rel == "index.html":
+                    shoot(page, "front")
+                elif rel == PREFERRED_TABLE_PAGE:
+                    shoot(page, "results-table")
+
+            if shots_dir and PREFERRED_TABLE_PAGE not in found.pages and table_page:
+                current["page"] = table_page.replace(base, "")
+                page.goto(table_page, wait_until="load", timeout=30_000)
+                shoot(page, "results-table")
+        finally:
+            browser.close()
+
+    # internal links: the target answers 200, and a fragment names an element on it
+    status: dict[str, int | str] = {}
+    static_ids: dict[str, set[str]] = {}
+    for name, raw, href in links:
+        target, fragment = urldefrag(href)
+        key = _page_key(target)
+        if key not in status:
+            try:
+                with urllib.request.urlopen(target, timeout=10) as r:
+                    status[key] = r.status
+                    if key not in ids_by_page and "html" in r.headers.get("Content-Type", ""):
+                        parser = _Anchors()
+                        parser.feed(r.read().decode("utf-8", "replace"))
+                        static_ids[key] = parser.names
+            except urllib.error.HTTPError as err:
+                status[key] = err.code
+            except OSError as err:
+                status[key] = f"error {err}"
+        if status[key] != 200:
+            problems[name].append(f"broken link {raw!r}: {target} -> {status[key]}")
+            continue
+        fragment = unquote(fragment)
+        if fragment and fragment not in ids_by_page.get(key, static_ids.get(key, set())):
+            problems[name].append(f"link {raw!r}: no element with id or name {fragment!r} on "
+                                  f"{target.replace(base, '/')}")
+
+    found.internal_links = len({h for _, _, h in links})
+    found.external_links = len(external_links)
+    found.seconds = time.monotonic() - t0
+    return found
+
+
+# --------------------------------------------------------------------------- tests
+
+@pytest.fixture
+def html_dir(request) -> Path:
+    """The HTML folder under test: $RELIGHT_BROWSER_HTML, or the session's smoke book."""
+    _chromium()
+    _playwright()  # skip before building a book nobody can look at
+    env = os.environ.get("RELIGHT_BROWSER_HTML")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_absolute() and not path.exists():
+            path = REPO / path
+        path = path.resolve()
+        if not (path / "index.html").is_file():
+            pytest.fail(f"RELIGHT_BROWSER_HTML={env}: no index.html in {path}")
+        return path
+    _, html, _ = request.getfixturevalue("smoke_book")
+    return Path(html).resolve()
+
+
+@pytest.mark.slow
+def test_every_page_of_the_book_works_in_a_browser(html_dir, capsys):
+    with _serve(html_dir) as base:
+        found = check_site(html_dir, base, shots_dir=SHOTS)
+    assert "index.html" in found.pages, f"no index.html in {html_dir}"
+    with capsys.disabled():
+        print(f"\nbrowser: {len(found.pages)} pages of {html_dir} in {found.seconds:.1f} s; "
+              f"{found.internal_links} internal links checked, {found.external_links} "
+              "external links not followed")
+        for shot in found.shots:
+            print(f"browser: screenshot {shot}")
+    if any(found.problems.values()):
+        pytest.fail(found.report(base, html_dir), pytrace=False)
+
+
+def test_the_browser_check_finds_each_kind_of_problem(tmp_path):
+    """The checker itself, on a three-page site with one of each problem (a few seconds)."""
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "_static" / "macros.html").write_text("{% macro x() %}{% endmacro %}")  # not a page
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"
+           b"\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe"
+           b"\xa75\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+    (site / "ok.png").write_bytes(png)
+    (site / "index.html").write_text(
+        '<meta http-equiv="Refresh" content="0; url=good.html" />')
+    (site / "good.html").write_text(
+        "<html><head><title>Good</title></head><body><h1 id='top'>Good page</h1>"
+        "<img src='ok.png'><table><thead><tr><th>a</th></tr></thead>"
+        "<tbody><tr><td>1</td></tr></tbody></table>"
+        "<a href='sub/bad.html#here'>ok</a> <a href='#top'>top</a> <a href='#'>x</a>"
+        "<a href='mailto:a@b.c'>mail</a> <a href='https://example.org/'>web</a></body></html>")
+    (site / "sub" / "bad.html").write_text(
+        "<html><head><title>Bad</title><script src='https://cdn.example.org/x.js'></script>"
+        "</head><body><h2 id='here'>Bad</h2><img src='missing.png'>"
+        "<table><thead><tr><th>only a head</th></tr></thead><tbody></tbody></table>"
+        "<a href='../nowhere.html'>gone</a> <a href='../good.html#nope'>no such id</a>"
+        "<script>console.error('boom'); undefinedFunction();</script></body></html>")
+    with _serve(site) as base:
+        found = check_site(site, base)
+    assert found.pages == ["index.html", "good.html", "sub/bad.html"]
+    assert not found.problems.get("good.html") and not found.problems.get(
+        "index.html (redirects to good.html)"), dict(found.problems)
+    bad = "\n".join(found.problems["sub/bad.html"])
+    for expected in ("loads an external resource (script): https://cdn.example.org/x.js",
+                     "image did not load", "missing.png", "HTTP 404",
+                     "table 1 (after heading \"Bad\") has no body row",
+                     "broken link '../nowhere.html'", "-> 404",
+                     "no element with id or name 'nope'", "console error: boom",
+                     "uncaught page error", "undefinedFunction"):
+        assert expected in bad, f"{expected!r} not reported:\n{bad}"
+    assert found.external_links == 1 and "sub/bad.html:" in found.report(base, site)

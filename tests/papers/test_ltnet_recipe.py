@@ -1,0 +1,164 @@
+import pytest
+
+from relight_lib.papers.ltnet import recipe
+from relight_lib.library.models import build_model, count_parameters
+
+
+def _names(row):
+    return [(t["name"], t.get("weight"), t.get("on", "output"), t.get("required", True))
+            for t in row["loss"]]
+
+
+def test_ltnet_default_row_is_the_papers_final_setting():
+    row = recipe.ltnet_row()
+    assert row["model"] == "ltnet" and row["augment"] == "flip_rotate"
+    assert row["model_kwargs"]["nc"] == 16 and row["model_kwargs"]["f1"] == 2
+    assert row["train"] == {"lr": 1e-4, "betas": (0.9, 0.999), "schedule": "exponential",
+                            "final_lr": 1e-6}
+    # Table 6 D: L_C + 0.1 LPIPS (left out when unavailable) + L_r on the residual
+    assert _names(row) == [("charbonnier", 1.0, "output", True), ("lpips", 0.1, "output", False),
+                           ("residual", 1.0, "residual", True)]
+    model = build_model(row["model"], **row["model_kwargs"])
+    assert abs(count_parameters(model) - 1.07e6) / 1.07e6 < 0.02
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("A", ["charbonnier"]),
+    ("B", ["charbonnier", "lpips"]),
+    ("C", ["charbonnier", "residual"]),
+    ("D", ["charbonnier", "lpips", "residual"]),
+])
+def test_table6_settings(setting, expected):
+    row = recipe.ltnet_row(loss_setting=setting)
+    assert [t["name"] for t in row["loss"]] == expected
+    lp = [t for t in row["loss"] if t["name"] == "lpips"]
+    if lp:  # B and D are defined by their LPIPS term: required
+        assert lp[0]["required"] is True
+        assert lp[0]["weight"] == {"B": 0.5, "D": 0.1}[setting]
+
+
+def test_table3_switches_and_errors():
+    no_skip = recipe.ltnet_row(global_residual=False, residual_loss=False)
+    assert no_skip["model_kwargs"]["global_residual"] is False
+    assert [t["name"] for t in no_skip["loss"]] == ["charbonnier", "lpips"]
+    only_lr = recipe.ltnet_row(reconstruction_loss=False)
+    assert [t["name"] for t in only_lr["loss"]] == ["residual"]
+    with pytest.raises(ValueError, match="global skip"):
+        recipe.ltnet_row(global_residual=False, residual_loss=True)
+    with pytest.raises(ValueError, match="at least one"):
+        recipe.ltnet_row(residual_loss=False, reconstruction_loss=False)
+    with pytest.raises(ValueError, match="loss_setting"):
+        recipe.ltnet_row(loss_setting="E")
+    with pytest.raises(ValueError, match="table5_label"):
+        recipe.ltnet_row(table5_label="3,3")
+
+
+def test_table5_sizes():
+    large = recipe.ltnet_row(table5_label="8,32")["model_kwargs"]
+    assert (large["nc"], large["f1"]) == (32, 8)
+
+
+def test_ltnet_snapshot_ensemble_settings():
+    assert "snapshots" not in recipe.ltnet_row()
+    paper = recipe.ltnet_row(ensemble="paper")
+    # epochs 90, 123, 124, 128, 134 of the paper's 300 (not of 134)
+    assert paper["snapshots"] == pytest.approx([0.30, 0.41, 124 / 300, 128 / 300, 134 / 300])
+    assert paper["snapshot_weights"] is None  # a plain mean, as the paper says
+    assert recipe.ltnet_row(ensemble="code")["snapshot_weights"] == (1.0, 1.0, 1.0, 2.0, 1.0)
+    assert any("Snapshot ensemble" in d and "same fractions of the shorter budget" in d
+               for d in paper["deviations"])
+    with pytest.raises(ValueError, match="ensemble"):
+        recipe.ltnet_row(ensemble="median")
+
+
+def test_ltnet_paper_budget_and_snapshot_epochs():
+    from relight_lib.papers.onetoone import snapshot_steps
+
+    row = recipe.ltnet_row(ensemble="paper")
+    assert row["paper_budget"] == {"epochs": 300, "batch_size": 2}  # §4.1
+    assert recipe.ltnet_row()["paper_budget"] == row["paper_budget"]
+    # at the paper profile the fractions land on the paper's epochs (here: 150 steps an epoch,
+    # VIDIT's 300 training pairs at batch 2)
+    steps = snapshot_steps(300 * 150, row["snapshots"])
+    assert steps == [e * 150 for e in (90, 123, 124, 128, 134)]
+    # a short profile keeps the same fractions of its budget
+    assert snapshot_steps(300, row["snapshots"]) == [90, 123, 124, 128, 134]
+
+
+def test_ltnet_rows_are_dehazed_with_the_authors_constants_by_default():
+    from relight_lib.papers.ltnet import dehaze
+
+    # every table's rows (Tables 2, 3, 5, 6 too: the paper's ablation numbers are dehazed)
+    for kwargs in ({}, {"inputs": ["rgb", "depth"]}, {"global_residual": False,
+                   "residual_loss": False}, {"table5_label": "4,4"}, {"loss_setting": "A"}):
+        assert recipe.ltnet_row(**kwargs)["postprocess"] == "dehaze"
+    assert dehaze.POSTPROCESSES["dehaze"] is dehaze.get_postprocess("dehaze")
+    assert recipe.ltnet_row(postprocess=None)["postprocess"] is None
+    he = recipe.ltnet_row(postprocess="dehaze_he")
+    assert any("He et al." in d for d in he["deviations"])
+    assert not any("He et al." in d for d in recipe.ltnet_row()["deviations"])
+    with pytest.raises(ValueError, match="postprocess"):
+        recipe.ltnet_row(postprocess="dehaze_paper")
+
+
+def test_ltnet_deviations_reach_the_row():
+    devs = " ".join(recipe.ltnet_row()["deviations"])
+    assert "clamped to [0, 1] in training" in devs  # the straight-through output clamp
+    assert "Eq. 3 contradicts itself" in devs and "L_o" in devs  # the reading of Table 3
+    assert "setting C (L_C + L_r)" in devs  # LPIPS term dropped without AlexNet weights
+    no_lr = " ".join(recipe.ltnet_row(residual_loss=False)["deviations"])
+    assert "L_C alone" in no_lr
+    # rows that need LPIPS (Table 6 B, D) are not run without it: nothing is dropped there
+    for setting in ("A", "B", "C", "D"):
+        devs = " ".join(recipe.ltnet_row(loss_setting=setting)["deviations"])
+        assert "left out of the loss" not in devs, setting
+
+
+def _ltnet_rows():
+    """Every LTNet row of notebooks/ltnet/runs.yaml as the notebook builds it: its parameters
+    cell's defaults overridden by the row, passed to recipe.ltnet_row."""
+    import inspect
+
+    from relight_lib.harness import reproduce
+
+    accepted = set(inspect.signature(recipe.ltnet_row).parameters)
+    out = {}
+    for row in reproduce.load_rows():
+        if row.paper != "ltnet":
+            continue
+        params = {**reproduce.notebook_parameters(row.notebook), **row.params}
+        out[f"{row.table}/{row.variant}"] = recipe.ltnet_row(
+            **{k: v for k, v in params.items() if k in accepted})
+    return out
+
+
+def _training(row):
+    """What decides a row's weights (experiment.training_key's recipe-side inputs)."""
+    return (row["model"], row["model_kwargs"], row["loss"], row["train"], row["augment"],
+            row["paper_budget"], row.get("snapshots"))
+
+
+def test_ltnet_runs_yaml_rows():
+    rows = _ltnet_rows()
+    undehazed = {"table1/ltnet_small_no_dehaze", "table1/ltnet_large_no_dehaze"}
+    for name, row in rows.items():  # item 2: Tables 2, 3, 5, 6 are dehazed like the paper's
+        assert row["postprocess"] == (None if name in undehazed else "dehaze"), name
+    # Table 5: slug f1_<f1>_nc_<nc> = the model's f1 and nc
+    t5 = {n.split("/")[1]: r["model_kwargs"] for n, r in rows.items() if n.startswith("table5/")}
+    assert set(t5) == {"f1_8_nc_32", "f1_4_nc_32", "f1_4_nc_16", "f1_2_nc_16", "f1_4_nc_4"}
+    for slug, kw in t5.items():
+        assert slug == f"f1_{kw['f1']}_nc_{kw['nc']}"
+    # the rows runs.yaml says share one training do share it (a post-process does not retrain)
+    star = ["table1/ltnet_small", "table1/ltnet_small_no_dehaze", "table2/i_d_v_n",
+            "table3/skip_lr_lrc", "table5/f1_2_nc_16"]
+    dagger = ["table1/ltnet_large_dehaze", "table1/ltnet_large_no_dehaze", "table5/f1_8_nc_32"]
+    for group in (star, dagger):
+        assert len({repr(_training(rows[n])) for n in group}) == 1, group
+    assert _training(rows[star[0]]) != _training(rows[dagger[0]])
+    # the ensemble row keeps five snapshots: its own training
+    ens = rows["table1/ltnet_small_ensemble"]
+    assert ens["snapshots"] and _training(ens) != _training(rows[star[0]])
+    assert _training(ens)[:6] == _training(rows[star[0]])[:6]
+    # nothing else trains like LTNet* (Table 6 D needs LPIPS: required, so a different loss)
+    others = set(rows) - set(star) - set(dagger) - {"table1/ltnet_small_ensemble"}
+    assert all(_training(rows[n]) != _training(rows[star[0]]) for n in others)

@@ -1,0 +1,251 @@
+"""One table row end to end: train, evaluate, write results (and the honest 'not run here')."""
+
+import json
+
+import pytest
+import torch
+
+from relight_lib.papers import onetoone
+from relight_lib.harness import results
+from relight_lib.library.data import synvidit
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    pytest.importorskip("mitsuba")
+    root = tmp_path_factory.mktemp("exp") / "set"
+    cfg = synvidit.RenderConfig(n_scenes=5, size=32, spp=2, seed=5, conditions=("6500_N", "4500_E", "6500_NE", "4500_W"))
+    synvidit.render_dataset(root, cfg, progress=False)
+    return root
+
+
+def _row(tmp_path, data_root, loss, variant="v"):
+    return onetoone.run_one_to_one(
+        paper="demo", table="t1", variant=variant, profile="smoke",
+        results_root=str(tmp_path / "results"), cache_key="k" * 64, model="tiny_unet",
+        model_kwargs={"width": 4}, loss=loss, train={"lr": 1e-3}, data_root=str(data_root),
+        steps=3, deviations=["demo deviation"])
+
+
+def test_row_writes_results_history_and_figures(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    summary = _row(tmp_path, data_root, [
+        {"name": "charbonnier", "weight": 1.0},
+        {"name": "lpips", "weight": 0.1, "required": False},
+        {"name": "residual", "weight": 1.0, "on": "residual"}])
+    assert set(summary["metric"]) >= {"psnr", "ssim", "score_l2"}
+    run = tmp_path / "results" / "smoke" / "demo" / "t1" / "v" / "seed=0"
+    rj = json.loads((run / "run.json").read_text())
+    assert rj["cache_key"] == "k" * 64
+    assert rj["deviations"][0] == "demo deviation"
+    assert any("lpips term" in d for d in rj["deviations"])  # dropped, and said so
+    assert rj["extra"]["parameters"] > 0 and rj["extra"]["train_steps"] == 3
+    timing = rj["extra"]["timing"]
+    assert timing["device"] == "cpu" and timing["inference_s_64px"] > 0
+    assert "inference_s_1024px" not in timing  # the smoke profile skips the 1024 px timing
+    assert (run / "history.csv").exists() and (run / "figures" / "examples.png").exists()
+    ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
+    assert ours.loc[ours.metric == "psnr", "value"].notna().all()
+    assert (tmp_path / "_build" / "checkpoints").exists()
+
+
+def test_required_term_missing_means_not_run_here(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _row(tmp_path, data_root, [{"name": "charbonnier"}, {"name": "lpips", "weight": 0.5}],
+         variant="needs_lpips")
+    ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
+    assert ours["value"].isna().all()
+    assert ours["note"].str.startswith("not run here: lpips loss unavailable").all()
+
+
+def test_bad_loss_terms():
+    with pytest.raises(ValueError, match="not one of"):
+        onetoone.build_objective([{"name": "hinge"}], allow_random=True)
+    with pytest.raises(ValueError, match="unknown keys"):
+        onetoone.build_objective([{"name": "charbonnier", "wieght": 2}], allow_random=True)
+    with pytest.raises(ValueError, match="'on'"):
+        onetoone.build_objective([{"name": "charbonnier", "on": "depth"}], allow_random=True)
+
+
+def test_two_stages_train_one_model_along_one_lr_curve(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    onetoone.run_one_to_one(
+        paper="demo", table="t1", variant="staged", profile="smoke",
+        results_root=str(tmp_path / "results"), cache_key="s" * 64, model="tiny_unet",
+        model_kwargs={"width": 4}, stages=[
+            {"name": "stage1", "loss": [{"name": "mse"}], "fraction": 0.5},
+            {"name": "stage2", "loss": [{"name": "l1"}], "fraction": 0.5}],
+        train={"lr": 1e-2, "final_lr": 1e-4, "schedule": "exponential"}, train_scale=0.5,
+        data_root=str(data_root), steps=4)
+    run = tmp_path / "results" / "smoke" / "demo" / "t1" / "staged" / "seed=0"
+    import pandas as pd
+
+    h = pd.read_csv(run / "history.csv")
+    assert list(h["stage"]) == ["stage1"] * 2 + ["stage2"] * 2
+    assert list(h["step"]) == [1, 2, 3, 4]
+    # one exponential curve from 1e-2 (first step) to 1e-4 (last step), cut in two
+    assert h["lr"].tolist() == pytest.approx([1e-2 * 1e-2 ** (t / 3) for t in range(4)])
+    rj = json.loads((run / "run.json").read_text())
+    assert rj["params"]["train_size"] == 32 and rj["params"]["size"] == 64  # half-size training
+    assert rj["params"]["stages"][1]["name"] == "stage2" and rj["params"]["loss"] is None
+
+
+def test_plan_stages_errors():
+    tr = {"lr": 1e-3, "final_lr": 1e-5, "schedule": "exponential"}
+    with pytest.raises(ValueError, match="exactly one"):
+        onetoone.plan_stages(10, [{"name": "l1"}], [{"loss": [], "fraction": 1}], tr)
+    with pytest.raises(ValueError, match="sum to 1"):
+        onetoone.plan_stages(10, None, [{"loss": [], "fraction": 0.3}], tr)
+    with pytest.raises(ValueError, match="constant or exponential"):
+        onetoone.plan_stages(10, None, [{"loss": [], "fraction": 1}], {"schedule": "cosine"})
+    (one,) = onetoone.plan_stages(10, [{"name": "l1"}], None, tr)
+    assert one["steps"] == 10 and one["final_lr"] == 1e-5
+
+
+def test_mbnet_extra_pairs(data_root):
+    from relight_lib.library.data.transforms import hflip_pair
+    from relight_lib.library.data.vidit import OneToOneDataset
+
+    base = onetoone.training_pairs(str(data_root), 32, "track1")
+    extra = onetoone.training_pairs(str(data_root), 32, "mbnet_extra")
+    assert len(extra) == 3 * len(base)
+    n = len(base)
+    west = OneToOneDataset(data_root, "train", size=32, input_condition="6500_N",
+                           target_condition="4500_W", source="any2any")
+    mirrored, plain = extra[2 * n], west[0]
+    assert mirrored["key"] == plain["key"] + "_mirrored"
+    for k in ("input", "target", "depth"):
+        assert torch.equal(mirrored[k], hflip_pair(plain)[k])
+    ne = extra[n]
+    assert torch.equal(ne["target"], base[0]["target"])  # same 4500-E target
+    assert not torch.equal(ne["input"], base[0]["input"])  # 6500-NE input, not 6500-N
+    with pytest.raises(ValueError, match="not one of"):
+        onetoone.training_pairs(str(data_root), 32, "everything")
+
+
+def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def row(variant, snapshots):
+        return onetoone.run_one_to_one(
+            paper="demo", table="t1", variant=variant, profile="smoke",
+            results_root=str(tmp_path / "results"), cache_key=variant * 12, model="tiny_unet",
+            model_kwargs={"width": 4}, loss=[{"name": "l1"}], train={"lr": 5e-2},
+            data_root=str(data_root), steps=4, snapshots=snapshots)
+
+    final = row("final", None).set_index("metric")["mean"]
+    last_only = row("last", [1.0]).set_index("metric")["mean"]
+    ens = row("ens", [0.5, 1.0]).set_index("metric")["mean"]
+    assert last_only["psnr"] == pytest.approx(final["psnr"], abs=1e-9)  # one snapshot = final
+    assert ens["psnr"] != pytest.approx(final["psnr"], abs=1e-6)  # the mean of two differs
+    assert sorted(p.name for p in (tmp_path / "_build" / "checkpoints").rglob("*snapshot*")) == \
+        ["seed=0-snapshot2.pt", "seed=0-snapshot4.pt", "seed=0-snapshot4.pt"]
+    rj = json.loads((tmp_path / "results/smoke/demo/t1/ens/seed=0/run.json").read_text())
+    assert rj["params"]["snapshot_steps"] == [2, 4]
+    with pytest.raises(ValueError, match="in \\(0, 1\\]"):
+        onetoone.snapshot_steps(4, [0.0])
+
+
+def test_rows_with_the_same_training_share_one_checkpoint(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def row(variant, post, lr=1e-3):
+        return onetoone.run_one_to_one(
+            paper="demo", table="t1", variant=variant, profile="smoke",
+            results_root=str(tmp_path / "results"), cache_key=variant * 8, model="tiny_unet",
+            model_kwargs={"width": 4}, loss=[{"name": "l1"}], train={"lr": lr},
+            postprocess=post, data_root=str(data_root), steps=3)
+
+    row("plain", None)
+    row("dehazed", "dehaze")  # same training, another post-process: resumes the finished run
+    ckpts = sorted((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))
+    assert len(ckpts) == 1
+    import pandas as pd
+
+    runs = tmp_path / "results" / "smoke" / "demo" / "t1"
+    h1 = pd.read_csv(runs / "plain" / "seed=0" / "history.csv")
+    h2 = pd.read_csv(runs / "dehazed" / "seed=0" / "history.csv")
+    pd.testing.assert_frame_equal(h1, h2)  # the same training, its history carried over
+    row("other_lr", None, lr=2e-3)  # another setting trains on its own
+    assert len(sorted((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))) == 2
+
+
+class _RecordsDevice(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.moved_to = []
+
+    def to(self, *args, **kwargs):
+        self.moved_to.append(args[0] if args else kwargs.get("device"))
+        return super().to(*args, **kwargs)
+
+    def forward(self, pred, target):
+        return (pred - target).abs().mean()
+
+
+def test_objective_moves_its_loss_networks_to_the_prediction_device():
+    term = _RecordsDevice()
+    obj = onetoone.Objective(terms=[(1.0, "output", term)])
+    pred = torch.rand(1, 3, 8, 8)
+    obj(pred, {"target": torch.zeros_like(pred), "input": pred})
+    assert term.moved_to == [pred.device]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_objective_with_a_vgg_term_runs_on_cuda():
+    """The perceptual (VGG) term is built on the CPU; on a GPU it must follow the prediction
+    (MSR-Net's L_CL and MBNet's loss failed on an H200 before)."""
+    obj = onetoone.build_objective(
+        [{"name": "perceptual", "weight": 0.006, "kwargs": {"arch": "vgg16"}},
+         {"name": "l1", "weight": 1.0}], allow_random=True)
+    pred = torch.rand(2, 3, 32, 32, device="cuda", requires_grad=True)
+    loss = obj(pred, {"target": torch.rand(2, 3, 32, 32, device="cuda"), "input": pred})
+    loss.backward()
+    assert pred.grad is not None and torch.isfinite(loss)
+
+
+def test_postprocessed_row_also_scores_the_bare_network(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    onetoone.run_one_to_one(
+        paper="demo", table="t1", variant="dehazed", profile="smoke",
+        results_root=str(tmp_path / "results"), model="tiny_unet", model_kwargs={"width": 4},
+        loss=[{"name": "l1"}], train={"lr": 1e-3}, data_root=str(data_root), steps=2,
+        postprocess="dehaze", snapshots=[0.5, 1.0])
+    ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
+    psnr = ours.set_index("metric")["value"]
+    assert {"psnr", "ssim", "psnr" + onetoone.NO_POSTPROCESS,
+            "ssim" + onetoone.NO_POSTPROCESS} <= set(psnr.index)
+    assert psnr["psnr"] != psnr["psnr" + onetoone.NO_POSTPROCESS]  # dehazing changed the image
+    rj = json.loads(next((tmp_path / "results").rglob("run.json")).read_text())
+    # the run-time column times what the row does: both snapshots, then the dehazing
+    assert rj["extra"]["timing"]["timed"] == "2-snapshot ensemble + dehaze"
+
+
+def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = onetoone.run_one_to_one(
+        paper="demo", table="t1", variant="v", profile="paper", results_root="results",
+        model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+        train={"lr": 1e-3, "drop_fractions": [0.25]}, data_root=str(data_root),
+        paper_budget={"epochs": 10, "batch_size": 2}, dry_run=True)
+    n_train = plan["n_train"]
+    assert plan["steps"] == 10 * (n_train // 2) and plan["epochs"] == 10
+    assert plan["precision"] == "fp32" and plan["batch_size"] == 2
+    assert [lr for _, lr in plan["lr_schedule"]] == [1e-3, pytest.approx(1e-4)]
+    assert plan["loss"] == ["1 x l1"] and plan["parameters"] > 0
+    assert plan["eval"][0]["n"] >= 1 and plan["image_size"] == 1024
+    assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
+
+
+def test_a_row_without_a_budget_at_the_paper_profile_says_so(tmp_path, data_root):
+    from relight_lib.papers import profiles
+
+    cfg = profiles.resolve("paper", data_root=str(data_root))
+    with pytest.raises(ValueError, match="paper_budget"):
+        onetoone.resolve_budget(cfg, {"lr": 1e-3}, None, 10)
+    with pytest.raises(ValueError, match="exactly one"):
+        onetoone.resolve_budget(cfg, {}, {"epochs": 2, "steps": 3}, 10)
+    with pytest.raises(ValueError, match="drop_fractions"):
+        onetoone.resolve_budget(cfg, {"drop_fractions": [1.5]}, {"steps": 3}, 10)
+    settings, epochs = onetoone.resolve_budget(cfg, {}, {"steps": 7, "batch_size": 5}, 10)
+    assert (settings["steps"], settings["batch_size"], epochs) == (7, 5, None)

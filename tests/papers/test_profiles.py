@@ -1,0 +1,77 @@
+import pytest
+
+from relight_lib.papers import profiles
+
+
+def test_profiles_follow_the_architecture():
+    assert profiles.list_profiles() == ["smoke", "quick", "gpu", "paper"]
+    sizes = [profiles.PROFILES[p].size for p in profiles.list_profiles()]
+    assert sizes == [64, 128, 256, 1024]
+    assert len(profiles.PROFILES["gpu"].seeds) == 3
+    assert profiles.PROFILES["paper"].allow_random_backbone is False
+    assert all(profiles.PROFILES[p].allow_random_backbone for p in ("smoke", "quick", "gpu"))
+
+
+def test_resolve_overrides_and_errors(monkeypatch):
+    p = profiles.resolve("quick", size=96, seeds=[1, 2], data_root=None)
+    assert (p.size, p.seeds, p.render_preset) == (96, (1, 2), "quick")
+    real = profiles.resolve("quick", data_root="/data/vidit")
+    assert real.track1_root == real.any2any_root == "/data/vidit" and real.render_preset is None
+    with pytest.raises(TypeError, match="sise"):
+        profiles.resolve("quick", sise=96)
+    with pytest.raises(KeyError, match="huge"):
+        profiles.resolve("huge")
+    monkeypatch.delenv("RELIGHT_VIDIT", raising=False)
+    with pytest.raises(ValueError, match="RELIGHT_VIDIT"):
+        profiles.resolve("paper")
+    monkeypatch.setenv("RELIGHT_VIDIT", "/vidit")
+    assert profiles.resolve("paper").track1_root == "/vidit"
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    d = profiles.resolve("smoke").to_dict()
+    assert json.loads(json.dumps(d))["seeds"] == [0]
+
+
+def test_data_identity_needs_no_files():
+    ident = profiles.data_identity(profiles.resolve("quick"))
+    assert set(ident) == {"quick-track1", "quick-any2any"}
+    assert ident["quick-track1"]["size"] == 128
+
+
+def test_gpu_switches_and_timing_flags():
+    assert profiles.PROFILES["gpu"].amp and profiles.PROFILES["gpu"].channels_last
+    assert not profiles.PROFILES["smoke"].time_1024 and profiles.PROFILES["quick"].time_1024
+
+
+def test_data_manifest_hash(tmp_path):
+    p = profiles.resolve("quick", data_root=str(tmp_path))
+    assert profiles.data_manifest_sha256(p) is None
+    (tmp_path / "manifest.json").write_text("{}")
+    h = profiles.data_manifest_sha256(p)
+    assert h is not None and len(h) == 64
+    (tmp_path / "manifest.json").write_text('{"x": 1}')
+    assert profiles.data_manifest_sha256(p) != h
+
+
+def test_ensure_data_renders_and_replaces_outdated_sets(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mitsuba")
+    import json
+
+    from relight_lib.library.data import synvidit
+
+    tiny = synvidit.RenderConfig(n_scenes=3, size=16, spp=1, conditions=("6500_N", "4500_E"))
+    monkeypatch.setattr(profiles, "DATA_DIR", tmp_path)
+    monkeypatch.setitem(synvidit.PRESETS, "smoke", {"tiny": tiny})
+    prof = profiles.resolve("smoke", track1_root=str(tmp_path / "tiny"),
+                            any2any_root=str(tmp_path / "tiny"))
+    profiles.ensure_data(prof, jobs=1, progress=False)
+    manifest = tmp_path / "tiny" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["params"]["generator_version"] = -1  # as if rendered by an older generator
+    manifest.write_text(json.dumps(m))
+    profiles.ensure_data(prof, jobs=1, progress=False)
+    assert "rendering it again" in capsys.readouterr().out
+    assert json.loads(manifest.read_text())["params"] == tiny.identity()
