@@ -12,6 +12,7 @@ from ``$RELIGHT_PROFILE`` (default ``quick``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -263,6 +264,35 @@ def executed_summary(profile: str) -> list[dict[str, Any]]:
 DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "mps": 4, "score_l2": 3, "mse": 4, "runtime_s": 4}
 
 
+@functools.lru_cache(maxsize=4)
+def row_states(profile: str) -> dict[tuple[str, str, str], str]:
+    """``(paper, table, variant) -> state`` of every row at ``profile`` as
+    :func:`relight_lib.harness.reproduce.row_states` gives it (``up to date``, ``retrain: ...``,
+    ``re-evaluate: ...``, ``rerun: ...``, ``skipped here: ...``), from the repository root."""
+    old = Path.cwd()
+    os.chdir(repo_root())
+    try:
+        return {(r.paper, r.table, r.variant): state
+                for r, state in reproduce.row_states(profile)}
+    finally:
+        os.chdir(old)
+
+
+def out_of_date(profile: str, paper: str, table: str, variant: str) -> str | None:
+    """Why a committed row is out of date with the code now (None: up to date, not run, or
+    not a row of runs.yaml)."""
+    state = row_states(profile).get((paper, table, variant))
+    if state is None or state == "up to date" or state.startswith("skipped"):
+        return None
+    if state.startswith("rerun: no "):  # never run here: shown as '—', not as out of date
+        return None
+    return state
+
+
+#: Mark of a row whose committed numbers come from code older than the library now.
+STALE_MARK = "⚠"
+
+
 def table_view(paper: str, table: str, metrics: list[str], profile: str | None = None,
                split: str | None = "validation",
                borrow: dict[str, tuple[str, str, str]] | None = None) -> tuple["Any", list[str]]:
@@ -296,8 +326,18 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
         rep = rep[rep["split"] == split]
     cmp = results.compare_table(ours, rep, metrics)
     run_variants = set(ours["variant"]) if len(ours) else set()
-    view = pd.DataFrame(index=cmp["label"].fillna(cmp["variant"]).tolist())
     reasons: list[str] = []
+    labels = []
+    for _, r in cmp.iterrows():
+        label = r["label"] if isinstance(r["label"], str) and r["label"] else r["variant"]
+        why = out_of_date(profile, paper, table, r["variant"]) if r["variant"] in run_variants \
+            else None
+        if why:
+            label = f"{label} {STALE_MARK}"
+            reasons.append(f"{STALE_MARK} {label[:-2]}: out of date with the code now ({why}); "
+                           "`make reproduce` reruns it")
+        labels.append(label)
+    view = pd.DataFrame(index=labels)
     for m in metrics:
         d = DIGITS.get(m, 3)
         view[f"{m.upper()} paper"] = [f"{v:.{d}f}" if pd.notna(v) else "—"

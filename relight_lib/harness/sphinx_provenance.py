@@ -65,6 +65,28 @@ def run_provenance(root: Path, profile: str, paper: str, table: str, variant: st
             f"{', '.join(sorted(devices))}" + (f", {max(dates)}" if dates else "") + ".")
 
 
+def out_of_date_note(root: Path, profile: str, paper: str, table: str, variant: str) -> str:
+    """' Out of date with the code now (why): ...' for a row whose committed results no longer
+    match the library, '' otherwise."""
+    import os
+
+    from relight_lib.harness import reproduce
+
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        states = reproduce.row_states(profile, paper, table, variant)
+    except Exception:  # a row that runs.yaml no longer lists: nothing to say
+        return ""
+    finally:
+        os.chdir(old)
+    for _, state in states:
+        if state != "up to date" and not state.startswith(("skipped", "rerun: no ")):
+            return (f" Out of date with the code now ({state}): these are the numbers of the "
+                    "run above; `make reproduce` reruns it.")
+    return ""
+
+
 def _book_commit(root: Path) -> str:
     from relight_lib.harness.results import provenance
 
@@ -79,7 +101,8 @@ def _on_doctree_read(app: Any, doctree: nodes.document) -> None:
         return
     root = Path(app.srcdir)
     text = (run_provenance(root, **m.groupdict())
-            + f" Rendered as executed in the book built at commit {_book_commit(root)}.")
+            + f" Rendered as executed in the book built at commit {_book_commit(root)}."
+            + out_of_date_note(root, **m.groupdict()))
     para = nodes.paragraph(text, text, classes=["relight-provenance"])
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:

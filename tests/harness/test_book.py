@@ -154,3 +154,48 @@ def test_build_rebuilds_every_page_after_a_toc_change(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         book.build("smoke")
     assert not (tmp_path / "_build" / "smoke" / ".toc-of-last-html-build.yml").exists()
+
+
+def test_rows_out_of_date_are_marked_not_rerun(tmp_path, monkeypatch):
+    """The book never trains: a committed row whose inputs changed is marked, with the reason,
+    in its table and under its run notebook's title."""
+    import json
+
+    import nbformat
+
+    from relight_lib.harness import sphinx_provenance
+
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "book").mkdir()
+    nbdir = tmp_path / "notebooks" / "demo"
+    nbdir.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('profile = "smoke"\npaper = ""\ntable = ""\nvariant = ""\n'
+                                     'results_root = ""\ncache_key = ""\n')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, nbdir / "t.ipynb")
+    (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
+                                     "      a: {}\n      b: {}\n")
+    monkeypatch.chdir(tmp_path)
+    book.row_states.cache_clear()
+    rows = {r.variant: r for r in reproduce.load_rows()}
+    from relight_lib.library.record import imported_library_files
+
+    files = imported_library_files()
+    for v, key in (("a", "an old key"), ("b", None)):
+        row = rows[v]
+        row.executed_path("smoke").parent.mkdir(parents=True, exist_ok=True)
+        row.executed_path("smoke").write_text("{}")
+        params = reproduce.resolved_parameters(row, "smoke", Path("results"))
+        rj = row.result_dir("smoke") / "seed=0" / "run.json"
+        rj.parent.mkdir(parents=True)
+        rj.write_text(json.dumps({"cache_key": key or reproduce.cache_key(row, "smoke", params),
+                                  "library_files": files}))
+    why = book.out_of_date("smoke", "demo", "table1", "a")
+    assert why == "rerun: notebook, parameters or data changed"
+    assert book.out_of_date("smoke", "demo", "table1", "b") is None
+    note = sphinx_provenance.out_of_date_note(tmp_path, "smoke", "demo", "table1", "a")
+    assert "Out of date with the code now (rerun: notebook" in note and "make reproduce" in note
+    assert sphinx_provenance.out_of_date_note(tmp_path, "smoke", "demo", "table1", "b") == ""
+    book.row_states.cache_clear()
