@@ -355,7 +355,38 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
             else:
                 col.append(results.format_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"], d))
         view[f"{m.upper()} ours"] = col
+    conv = results.load_convergence("results", profile, paper, table)
+    if conv:  # trained rows: did the training reach its plateau? (no verdict on those that did not)
+        words = {True: "yes", False: "no", None: "can't tell"}
+        view["converged"] = [words[conv[v]["converged"]] if v in conv else ""
+                             for v in cmp["variant"]]
+        if any(c["converged"] is not True for c in conv.values()):
+            reasons.append("converged: the plateau test of the learning curves (see the "
+                           "convergence table); the claims of rows that did not converge get "
+                           "no verdict")
     return view, sorted(set(reasons))
+
+
+def convergence_view(paper: str, profile: str | None = None) -> "Any":
+    """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
+    table, row, seeds, steps, best step per seed, the last fifth's gain and the verdict."""
+    import pandas as pd
+
+    from relight_lib.harness import results
+
+    profile = profile or current_profile()
+    rows = []
+    for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
+        for variant, c in results.load_convergence("results", profile, paper, table).items():
+            gain = c["tail_gain"]
+            rows.append({
+                "table": table, "row": variant, "seeds": c["seeds"], "steps": c["steps"],
+                "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
+                "last-fifth gain (dB)": "—" if gain is None else f"{gain:+.2f}",
+                "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
+                "why": c["reason"]})
+    return pd.DataFrame(rows, columns=["table", "row", "seeds", "steps", "best step",
+                                       "last-fifth gain (dB)", "converged", "why"])
 
 
 def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | None = None
@@ -437,7 +468,12 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
     per_image = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["paper", "table", "variant", "seed", "image", "metric", "value"])
     note_frame = pd.concat(notes, ignore_index=True) if notes else None
-    t = results.claims_table(claims, per_image, note_frame)
+    unfinished = {(src_paper, table, variant): f"{c['reason']}"
+                  for src_paper, table in results.claim_sources(claims)
+                  for variant, c in results.load_convergence("results", profile, src_paper,
+                                                             table).items()
+                  if c["converged"] is not True}
+    t = results.claims_table(claims, per_image, note_frame, not_converged=unfinished)
 
     def fmt(v, metric):
         return "—" if pd.isna(v) else f"{v:+.{DIGITS.get(metric, 3)}f}"
@@ -450,7 +486,8 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
             "—" if pd.isna(d) else f"{fmt(d, m)} [{fmt(lo, m)}, {fmt(hi, m)}]"
             for d, lo, hi, m in zip(t["our_difference"], t["ci_low"], t["ci_high"], t["metric"])],
         "verdict": t["verdict"],
-        "why": [short_reason(m, r) if isinstance(r, str) and ("LPIPS" in r or "not run" in r)
+        "why": [r.split(";")[0] if isinstance(r, str) and r.startswith("not converged")
+                else short_reason(m, r) if isinstance(r, str) and ("LPIPS" in r or "not run" in r)
                 else (str(r).splitlines()[0] if isinstance(r, str) else "")
                 for r, m in zip(t["reason"], t["metric"])],
     })

@@ -74,6 +74,7 @@ __all__ = [
     "compare_table",
     "format_mean_sd",
     "load_claims",
+    "load_convergence",
     "load_per_image",
     "load_reported",
     "load_results",
@@ -240,6 +241,44 @@ def load_run_json(
         raise FileNotFoundError(f"no run.json at {path}: has this row been run at this profile?")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def load_convergence(
+    results_root: str | os.PathLike[str], profile: str, paper: str, table: str
+) -> dict[str, dict[str, Any]]:
+    """The plateau test (:mod:`relight_lib.library.convergence`) of every trained row of a
+    table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps",
+    "best_step", "tail_gain"}``. A row converged when every seed did; it did not when one
+    did not; ``None`` when a seed's curve was too short to tell. Rows that train nothing
+    (baselines, rows not run here) are absent.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    folder = Path(results_root) / profile / paper / table
+    for vdir in sorted(p for p in folder.glob("*") if p.is_dir()):
+        tests = []
+        for rj in sorted(vdir.glob("seed=*/run.json")):
+            try:
+                extra = json.loads(rj.read_text()).get("extra") or {}
+            except (OSError, json.JSONDecodeError):
+                continue
+            if extra.get("convergence"):
+                tests.append((extra["convergence"], extra.get("train_steps")))
+            elif extra.get("train_steps"):  # trained before validation curves were kept
+                tests.append(({"converged": None, "reason": "no validation curve recorded "
+                               "(trained before the plateau test)", "tail_gain": None,
+                               "best_step": None}, extra.get("train_steps")))
+        if not tests:
+            continue
+        flags = [t["converged"] for t, _ in tests]
+        converged = False if False in flags else (None if None in flags else True)
+        worst = next((t for t, _ in tests if t["converged"] is converged), tests[0][0])
+        gains = [t["tail_gain"] for t, _ in tests if t.get("tail_gain") is not None]
+        out[vdir.name] = {
+            "converged": converged, "reason": worst["reason"], "seeds": len(tests),
+            "steps": max((n or 0) for _, n in tests),
+            "best_step": [t.get("best_step") for t, _ in tests],
+            "tail_gain": max(gains) if gains else None}
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -939,14 +978,25 @@ def claims_table(
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
+    not_converged: Mapping[tuple[str | None, str, str], str] | None = None,
 ) -> pd.DataFrame:
     """:func:`claim_verdict` for each claim, as a DataFrame (one row per claim).
 
     Every claim uses the same bootstrap ``seed``, so a claim's numbers do not depend on the
-    others.
+    others. ``not_converged`` maps ``(paper, table, variant)`` of rows whose training did not
+    pass the plateau test to the reason: a claim comparing such a row is *not testable here*
+    (a verdict on an unfinished model would say nothing about the paper); its difference is
+    still shown.
     """
     columns = ["id", "text", "metric", "reported_difference", "our_difference", "ci_low",
                "ci_high", "n_images", "n_seeds", "verdict", "reason"]
-    rows = [claim_verdict(c, per_image, n_boot=n_boot, seed=seed, alpha=alpha, notes=notes)
-            for c in claims]
+    rows = []
+    for c in claims:
+        r = claim_verdict(c, per_image, n_boot=n_boot, seed=seed, alpha=alpha, notes=notes)
+        unfinished = [f"{side[2]}: {not_converged[side]}" for side in c.sides
+                      if not_converged and side in not_converged]
+        if unfinished and r["verdict"] != "not testable here":
+            r = {**r, "verdict": "not testable here",
+                 "reason": "not converged: " + "; ".join(unfinished)}
+        rows.append(r)
     return pd.DataFrame(rows, columns=columns)

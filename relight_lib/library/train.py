@@ -42,7 +42,7 @@ from relight_lib.library.models import build_model, pad_to_multiple
 from relight_lib.library.utils import peak_memory_mb, pick_device, seed_everything
 
 CHECKPOINT_FORMAT = "relight-checkpoint-1"
-SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine")
+SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine", "warmup_cosine")
 
 LossFn = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
 Augment = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
@@ -63,7 +63,15 @@ class TrainConfig:
             ``multistep`` (multiply by ``gamma`` once at each step of ``milestones``; MBNet's
             single drop after a quarter of the budget is ``milestones=[total // 4]``) |
             ``exponential`` (smooth decay from ``lr`` to ``final_lr`` over the budget) |
-            ``cosine`` (from ``lr`` to ``final_lr``).
+            ``cosine`` (from ``lr`` to ``final_lr``) | ``warmup_cosine`` (linear from
+            ``lr * warmup_start`` up to ``lr`` over the first ``warmup`` fraction of the budget,
+            then cosine down to ``final_lr``: the short profiles' schedule, a listed deviation).
+        warmup: Fraction of the budget spent warming up (``warmup_cosine``).
+        warmup_start: Where the warm-up starts, as a fraction of ``lr``.
+        schedule_offset: The run is steps ``[offset, offset + steps)`` of a curve over
+            ``schedule_total`` steps: how the stages of a multi-stage training (MSR-Net) follow
+            one run's learning-rate curve.
+        schedule_total: Length of that curve (None: this run's own budget).
         step_size: Steps between decays for ``step``.
         milestones: Steps (0-based scheduler counts) at which ``multistep`` multiplies by
             ``gamma``.
@@ -90,6 +98,10 @@ class TrainConfig:
     schedule: str = "constant"
     step_size: int | None = None
     milestones: tuple[int, ...] | None = None
+    warmup: float = 0.05
+    warmup_start: float = 0.01
+    schedule_offset: int = 0
+    schedule_total: int | None = None
     gamma: float = 0.1
     final_lr: float | None = None
     val_every: int = 0
@@ -113,7 +125,7 @@ class TrainConfig:
             self.milestones = tuple(int(m) for m in self.milestones)
         if self.schedule == "multistep" and not self.milestones:
             raise ValueError("schedule 'multistep' needs milestones")
-        if self.schedule in ("exponential", "cosine") and self.final_lr is None:
+        if self.schedule in ("exponential", "cosine", "warmup_cosine") and self.final_lr is None:
             raise ValueError(f"schedule {self.schedule!r} needs final_lr")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
@@ -183,28 +195,21 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total: int
                    ) -> torch.optim.lr_scheduler.LRScheduler:
-    """A per-step schedule (``scheduler.step()`` after every optimiser step)."""
-    if cfg.schedule == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.schedule == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones),
-                                                    gamma=cfg.gamma)
-    ratio = cfg.final_lr / cfg.lr
-    span = max(1, total - 1)
-    if cfg.schedule == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=ratio ** (1.0 / span))
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=span, eta_min=cfg.final_lr)
+    """A per-step schedule (``scheduler.step()`` after every optimiser step) following
+    :func:`lr_at`, the one definition of every schedule (plans print the same numbers)."""
+    base = float(cfg.lr)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(cfg, total, s) / base)
 
 
 def lr_at(cfg: TrainConfig, total: int, step: int) -> float:
     """The learning rate of (0-based) optimiser step ``step`` of a ``total``-step run, in closed
-    form: what :func:`make_scheduler` gives after ``step`` scheduler steps (tested equal), but
-    without stepping a scheduler through a paper-size budget (hundreds of thousands of steps).
+    form (no scheduler stepped through a paper-size budget of hundreds of thousands of steps).
+    With ``schedule_offset`` / ``schedule_total`` the run is a slice of a longer curve.
     """
     import math
 
+    step = step + cfg.schedule_offset
+    total = cfg.schedule_total or total
     if cfg.schedule == "constant":
         return float(cfg.lr)
     if cfg.schedule == "step":
@@ -214,8 +219,15 @@ def lr_at(cfg: TrainConfig, total: int, step: int) -> float:
     span = max(1, total - 1)
     if cfg.schedule == "exponential":
         return float(cfg.lr * (cfg.final_lr / cfg.lr) ** (step / span))
-    t = min(step, span)  # cosine
-    return float(cfg.final_lr + (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * t / span)) / 2)
+    start = 0
+    if cfg.schedule == "warmup_cosine":
+        start = round(cfg.warmup * total)
+        if step < start:
+            frac = step / max(1, start)
+            return float(cfg.lr * (cfg.warmup_start + (1 - cfg.warmup_start) * frac))
+    t = min(step - start, max(1, span - start))
+    return float(cfg.final_lr + (cfg.lr - cfg.final_lr)
+                 * (1 + math.cos(math.pi * t / max(1, span - start))) / 2)
 
 
 def lr_schedule_points(cfg: TrainConfig, total: int, samples: int = 5) -> list[tuple[int, float]]:
@@ -231,15 +243,23 @@ def lr_schedule_points(cfg: TrainConfig, total: int, samples: int = 5) -> list[t
     """
     if total < 1:
         raise ValueError(f"a schedule needs at least one step, got {total}")
+    end = total
     if cfg.schedule == "constant":
         steps = [0]
     elif cfg.schedule == "step":
-        steps = list(range(0, total, cfg.step_size))
+        steps = [s - cfg.schedule_offset for s in range(0, cfg.schedule_offset + end,
+                                                        cfg.step_size)]
+        steps = [0] + [s for s in steps if 0 < s < end]
     elif cfg.schedule == "multistep":
-        steps = [0] + sorted({m for m in cfg.milestones if 0 < m < total})
+        steps = [0] + sorted({m - cfg.schedule_offset for m in cfg.milestones
+                              if 0 < m - cfg.schedule_offset < end})
     else:
         n = max(2, min(samples, total))
         steps = sorted({round(i * (total - 1) / (n - 1)) for i in range(n)})
+        if cfg.schedule == "warmup_cosine":  # the peak, where the warm-up ends
+            peak = round(cfg.warmup * (cfg.schedule_total or total)) - cfg.schedule_offset
+            if 0 < peak < total:
+                steps = sorted(set(steps) | {peak})
     return [(s, lr_at(cfg, total, s)) for s in steps]
 
 
@@ -458,9 +478,11 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     cfg_dict = asdict(cfg)
     if resume and ckpt_path is not None and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
-        saved_cfg = {k: v for k, v in state["config"].items() if k not in ("device",)}
+        # how often to validate or checkpoint, and where, do not change the weights
+        free = ("device", "val_every", "ckpt_every", "num_workers")
+        saved_cfg = {k: v for k, v in state["config"].items() if k not in free}
         now_cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg_dict.items()
-                   if k != "device"}
+                   if k not in free}
         saved_cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in saved_cfg.items()}
         if saved_cfg != now_cfg:
             diff = sorted(k for k in set(saved_cfg) | set(now_cfg)
@@ -574,6 +596,8 @@ class _Loader:
         return idx[self.rank::self.world]
 
     def get(self, step: int) -> dict[str, Any]:
+        if hasattr(self.data, "batch"):  # in memory (data/memory.py): index stacked tensors
+            return self.data.batch(self._local(step))
         if self.cfg.num_workers <= 0:
             return collate([self.data[i] for i in self._local(step)])
         if self._iter is None or self._next_step != step:

@@ -27,6 +27,7 @@ dropped (``required: False``), which is recorded as a deviation in run.json and 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,44 +188,33 @@ def plan_stages(total_steps: int, loss: Sequence[Mapping[str, Any]] | None,
     """Split the budget into training stages, each with its loss and its slice of the lr curve.
 
     A single-loss row is one stage. With ``stages``, stage k gets ``round(fraction_k * total)``
-    steps (the last takes the remainder) and the exponential lr curve from ``lr`` to
-    ``final_lr`` over the *whole* budget is cut at the stage boundaries, so two stages follow
-    exactly the curve one run would. Only ``constant`` and ``exponential`` schedules can be
-    split this way.
+    steps (the last takes the remainder) and runs steps ``[start, start + n)`` of the one
+    learning-rate curve over the whole budget (``schedule_offset`` / ``schedule_total`` of
+    :class:`~relight_lib.library.train.TrainConfig`), so the stages follow exactly the curve
+    one run would, whatever the schedule.
 
-    >>> [(s["name"], s["steps"], s["lr"], round(s["final_lr"], 6))
+    >>> [(s["name"], s["steps"], s["schedule_offset"], s["schedule_total"])
     ...  for s in plan_stages(3, None, [{"name": "a", "loss": [], "fraction": 2 / 3},
     ...                                 {"name": "b", "loss": [], "fraction": 1 / 3}],
     ...                       {"lr": 1e-2, "final_lr": 1e-4, "schedule": "exponential"})]
-    [('a', 2, 0.01, 0.001), ('b', 1, 0.0001, 0.0001)]
+    [('a', 2, 0, 3), ('b', 1, 2, 3)]
     """
     if (loss is None) == (stages is None):
         raise ValueError("give exactly one of loss (one stage) and stages")
     if stages is None:
         return [{"name": "train", "loss": list(loss), "steps": total_steps, **dict(train)}]
-    schedule = train.get("schedule", "constant")
-    if schedule not in ("constant", "exponential"):
-        raise ValueError(f"stages need a constant or exponential lr schedule, not {schedule!r}")
     fracs = [float(st.get("fraction", 0)) for st in stages]
     if not stages or any(f <= 0 for f in fracs) or abs(sum(fracs) - 1) > 1e-6:
         raise ValueError(f"stage fractions must be positive and sum to 1, got {fracs}")
-    lr0 = float(train.get("lr", 1e-4))
-    lr1 = float(train.get("final_lr") or lr0)
-
-    def lr_at(t: int) -> float:  # lr of step t (0-based) in one run: lr0 at 0, lr1 at the last
-        return lr0 * (lr1 / lr0) ** (t / max(total_steps - 1, 1))
-
     out, start = [], 0
     for k, (st, f) in enumerate(zip(stages, fracs)):
         unknown = set(st) - {"name", "loss", "fraction"}
         if unknown or "loss" not in st:
             raise ValueError(f"stage {st!r}: needs 'loss'; unknown keys {sorted(unknown)}")
         n = total_steps - start if k == len(stages) - 1 else max(1, round(f * total_steps))
-        cfg = {**dict(train), "lr": lr_at(start)}
-        if schedule == "exponential":
-            cfg["final_lr"] = lr_at(start + n - 1)  # the lr of the stage's last step
         out.append({"name": st.get("name", f"stage{k + 1}"), "loss": list(st["loss"]),
-                    "steps": n, **cfg})
+                    "steps": n, **dict(train), "schedule_offset": start,
+                    "schedule_total": total_steps})
         start += n
     return out
 
@@ -558,6 +548,21 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         ``dry_run`` the plan dict.
     """
     cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds, train_steps=steps, amp=amp)
+    short = profiles.short_budget(cfg.name, model)
+    if short is not None:
+        # the short profile's own recipe (profiles.SHORT_BUDGETS): budget, batch and schedule
+        n_seeds = short.pop("seeds", None)
+        if n_seeds and seeds is None:
+            cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:n_seeds])
+        if steps is not None:
+            short["steps"] = steps
+        cfg = dataclasses.replace(cfg, train_steps=short.pop("steps"),
+                                  batch_size=short.pop("batch_size"))
+        train = {k: v for k, v in dict(train or {}).items()
+                 if k not in ("schedule", "final_lr", "drop_fractions", "step_size", "gamma",
+                              "milestones")}
+        train.update(short)
+        deviations = [*deviations, profiles.short_budget_deviation(cfg.name, model)]
     from relight_lib.library.data.vidit import OneToOneDataset
     from relight_lib.library.models import build_model, count_parameters
 
@@ -577,8 +582,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                                    limit=cfg.eval_limit)
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
     snap_steps = snapshot_steps(int(settings["steps"]), snapshots)
-    plan = plan_stages(int(settings["steps"]), loss, stages,
-                       {k: settings[k] for k in ("lr", "final_lr", "schedule") if k in settings})
+    plan = plan_stages(int(settings["steps"]), loss, stages, {
+        k: settings[k] for k in ("lr", "final_lr", "schedule", "warmup", "warmup_start",
+                                 "milestones", "step_size", "gamma") if k in settings})
     if dry_run:
         return plan_dict(
             cfg=cfg, label=label or variant, model=model, model_kwargs=model_kwargs,
@@ -597,6 +603,15 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
               "snapshots": list(snapshots) if snapshots is not None else None,
               "snapshot_steps": snap_steps or None,
               "snapshot_weights": list(snapshot_weights) if snapshot_weights else None}
+    # decoded once for every seed and stage: in memory (on the training device) when it fits
+    from relight_lib.library.convergence import from_history
+    from relight_lib.library.data.memory import to_memory
+
+    limit = int(cfg.in_memory_gb * 2**30)
+    where = utils.pick_device(cfg.device)
+    train_set, data_path = to_memory(train_set, where, limit, progress=progress)
+    eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
+    val_every = max(1, round(int(settings["steps"]) / cfg.val_points)) if cfg.val_points else 0
     summaries = []
     for seed in cfg.seeds:
         t0 = time.perf_counter()
@@ -628,12 +643,14 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 devs += [prefix + d for d in objective.dropped]
                 weights.update(objective.weights)
                 stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
-                tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed})
+                tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed,
+                                      "val_every": val_every})
                 ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan) == 1
                                    else f"seed={seed}-{st['name']}.pt")
                 offset = len(history)
                 keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
-                fitted = fit(net, objective, train_set, None, tcfg, checkpoint=ckpt, resume=True,
+                fitted = fit(net, objective, train_set, eval_set if val_every else None, tcfg,
+                             checkpoint=ckpt, resume=True,
                              augment=_augment(augment), progress=progress, on_step=keep,
                              model_spec={"name": model, "kwargs": dict(model_kwargs or {})})
                 history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
@@ -672,6 +689,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
             cache_key=cache_key, data_manifest_sha256=manifest_sha,
             extra={"parameters": count_parameters(net), "train_steps": len(history),
+                   "convergence": from_history(history).to_dict() if history else None,
+                   "training_data": data_path,
                    "training_key": key if training_files else None,
                    "training_files": training_files,
                    "timing": timing})
@@ -685,19 +704,45 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     return pd.concat(summaries, ignore_index=True)
 
 
+def learning_curves(h: pd.DataFrame, path: Path | None = None, title: str = ""):
+    """Training loss (left) and validation PSNR (right, with the plateau test's last fifth
+    shaded) against the step, from a row's ``history.csv``; saved to ``path`` when given.
+
+    Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from relight_lib.library.convergence import TAIL, from_history
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 2.6))
+    a1.plot(h["step"], h["loss"], lw=0.8)
+    a1.set_xlabel("step")
+    a1.set_ylabel("training loss")
+    a1.set_yscale("log")
+    if "val_psnr" in h.columns and h["val_psnr"].notna().any():
+        v = h[h["val_psnr"].notna()]
+        a2.plot(v["step"], v["val_psnr"], marker=".", lw=1)
+        last = float(v["step"].max())
+        a2.axvspan((1 - TAIL) * last, last, color="0.9", zorder=0)
+        verdict = from_history(h.to_dict("records"))
+        a2.set_title({True: "converged", False: "not converged", None: "too short to tell"}[
+            verdict.converged], fontsize=9)
+    a2.set_xlabel("step")
+    a2.set_ylabel("validation PSNR (dB)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+    return fig
+
+
 def _figures(out: Path, history: list[dict], model, eval_set, post, device: str) -> None:
     """Training curve and a few input / prediction / target triplets, saved under figures/."""
     import matplotlib.pyplot as plt
 
     (out / "figures").mkdir(exist_ok=True)
-    h = pd.DataFrame(history)
-    fig, ax = plt.subplots(figsize=(4, 2.5))
-    ax.plot(h["step"], h["loss"], lw=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    fig.tight_layout()
-    fig.savefig(out / "figures" / "loss.png", dpi=80)
-    plt.close(fig)
+    learning_curves(pd.DataFrame(history), out / "figures" / "loss.png")
     n = min(3, len(eval_set))
     fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
     for r in range(n):

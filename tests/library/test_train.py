@@ -210,6 +210,20 @@ def test_loss_networks_follow_the_prediction_to_cuda():
     assert torch.isfinite(loss_fn(pred, {"target": torch.rand_like(pred)}))
 
 
+def _torch_scheduler(opt, cfg, total):
+    """torch's own scheduler for each schedule, the reference for the closed form."""
+    sched = torch.optim.lr_scheduler
+    if cfg.schedule == "constant":
+        return sched.LambdaLR(opt, lambda s: 1.0)
+    if cfg.schedule == "step":
+        return sched.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.schedule == "multistep":
+        return sched.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    if cfg.schedule == "exponential":
+        return sched.ExponentialLR(opt, gamma=(cfg.final_lr / cfg.lr) ** (1 / (total - 1)))
+    return sched.CosineAnnealingLR(opt, T_max=total - 1, eta_min=cfg.final_lr)
+
+
 @pytest.mark.parametrize("kw", [
     {"schedule": "constant"},
     {"schedule": "step", "step_size": 4, "gamma": 0.5},
@@ -217,15 +231,38 @@ def test_loss_networks_follow_the_prediction_to_cuda():
     {"schedule": "exponential", "final_lr": 1e-4},
     {"schedule": "cosine", "final_lr": 1e-4},
 ])
-def test_lr_at_equals_the_scheduler(kw):
+def test_lr_at_equals_torchs_schedulers(kw):
     total = 12
     cfg = train.TrainConfig(steps=total, lr=1e-2, **kw)
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
-    sched = train.make_scheduler(opt, cfg, total)
+    ours = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    ref = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    s_ours, s_ref = train.make_scheduler(ours, cfg, total), _torch_scheduler(ref, cfg, total)
     for step in range(total):
-        assert train.lr_at(cfg, total, step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
-        opt.step()
-        sched.step()
+        assert train.lr_at(cfg, total, step) == pytest.approx(ref.param_groups[0]["lr"], rel=1e-9)
+        assert ours.param_groups[0]["lr"] == pytest.approx(ref.param_groups[0]["lr"], rel=1e-9)
+        for o in (ours, ref):
+            o.step()
+        s_ours.step()
+        s_ref.step()
+
+
+def test_warmup_cosine_known_values():
+    cfg = train.TrainConfig(steps=101, lr=1e-3, schedule="warmup_cosine", final_lr=1e-5,
+                            warmup=0.1, warmup_start=0.01)
+    assert train.lr_at(cfg, 101, 0) == pytest.approx(1e-5)          # 1 % of the peak
+    assert train.lr_at(cfg, 101, 5) == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5))
+    assert train.lr_at(cfg, 101, 10) == pytest.approx(1e-3)         # the peak
+    assert train.lr_at(cfg, 101, 55) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert train.lr_at(cfg, 101, 100) == pytest.approx(1e-5)
+    assert (10, pytest.approx(1e-3)) in train.lr_schedule_points(cfg, 101)
+
+
+def test_a_stage_follows_its_slice_of_one_runs_curve():
+    whole = train.TrainConfig(steps=20, lr=1e-3, schedule="warmup_cosine", final_lr=1e-5)
+    second = train.TrainConfig(steps=8, lr=1e-3, schedule="warmup_cosine", final_lr=1e-5,
+                               schedule_offset=12, schedule_total=20)
+    for s in range(8):
+        assert train.lr_at(second, 8, s) == pytest.approx(train.lr_at(whole, 20, 12 + s))
 
 
 def test_lr_schedule_points_show_every_drop():
@@ -295,3 +332,34 @@ def test_config_errors_are_one_line_naming_file_and_key(tmp_path, data_root, cap
     path.write_text("{not json")
     assert train.main(["--config", str(path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_in_memory_data_trains_to_the_same_weights(data_root, tmp_path):
+    """The in-memory path serves exactly the batches streaming would, so the weights match
+    (augmentation included), and it resumes exactly."""
+    from relight_lib.library.data.memory import InMemoryPairs, to_memory
+    from relight_lib.library.data.transforms import random_flip_rotate
+
+    data = OneToOneDataset(data_root, split="train")
+    mem = InMemoryPairs(data)
+    assert len(mem) == len(data) and mem.nbytes() > 0
+    ref = train.collate([data[i] for i in (2, 0)])
+    got = mem.batch([2, 0])
+    assert got.keys() == ref.keys()
+    assert all(torch.equal(got[k], ref[k]) if isinstance(ref[k], torch.Tensor)
+               else got[k] == ref[k] for k in ref)
+
+    def run(dataset, **kw):
+        torch.manual_seed(0)
+        model = build_model("tiny_unet", width=8)
+        cfg = train.TrainConfig(steps=6, batch_size=2, lr=2e-3, device="cpu", ckpt_every=3)
+        return train.fit(model, l1, dataset, config=cfg, progress=False,
+                         augment=random_flip_rotate, **kw)
+
+    a, b = run(data), run(mem)
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    small, how = to_memory(data, limit_bytes=10)
+    assert small is data and how.startswith("stream:")
+    _, how = to_memory(data)
+    assert how.startswith("memory:")

@@ -72,16 +72,20 @@ def test_stage_fraction_reaches_stages_and_deviations():
 
 
 def test_stages_follow_one_lr_curve_from_2e3_to_5e5():
+    from relight_lib.library.train import TrainConfig, lr_at
+
     row = msrnet_row()
     plan = onetoone.plan_stages(1000, row["loss"], row["stages"], row["train"])
     assert [p["steps"] for p in plan] == [500, 500]
-    assert plan[0]["lr"] == pytest.approx(2e-3)
-    # one exponential curve across the boundary: stage 2 starts where stage 1 stopped (within
-    # one step's decay), half-way (in log lr) from 2e-3 to 5e-5
-    assert plan[0]["final_lr"] >= plan[1]["lr"]
-    assert plan[1]["lr"] == pytest.approx(plan[0]["final_lr"], rel=0.01)
-    assert plan[1]["lr"] == pytest.approx((2e-3 * 5e-5) ** 0.5, rel=0.01)
-    assert plan[1]["final_lr"] == pytest.approx(5e-5)
+    whole = TrainConfig(steps=1000, **row["train"])
+    lrs = []
+    for st in plan:
+        cfg = TrainConfig(**{k: v for k, v in st.items() if k not in ("name", "loss")})
+        lrs += [lr_at(cfg, st["steps"], s) for s in range(st["steps"])]
+    # one exponential curve across the boundary, from 2e-3 down to 5e-5
+    assert lrs == pytest.approx([lr_at(whole, 1000, s) for s in range(1000)], rel=1e-12)
+    assert lrs[0] == pytest.approx(2e-3) and lrs[-1] == pytest.approx(5e-5)
+    assert lrs[500] == pytest.approx((2e-3 * 5e-5) ** 0.5, rel=0.01)
 
 
 def test_row_binds_to_run_one_to_one():

@@ -6,8 +6,9 @@ from relight_lib.papers import profiles
 def test_profiles_follow_the_architecture():
     assert profiles.list_profiles() == ["smoke", "quick", "gpu", "paper"]
     sizes = [profiles.PROFILES[p].size for p in profiles.list_profiles()]
-    assert sizes == [64, 128, 256, 1024]
-    assert len(profiles.PROFILES["gpu"].seeds) == 3
+    assert sizes == [64, 64, 256, 1024]
+    assert len(profiles.PROFILES["gpu"].seeds) == 3 and len(profiles.PROFILES["quick"].seeds) == 3
+    assert profiles.PROFILES["paper"].amp is False  # the papers trained in fp32
     assert profiles.PROFILES["paper"].allow_random_backbone is False
     assert all(profiles.PROFILES[p].allow_random_backbone for p in ("smoke", "quick", "gpu"))
 
@@ -38,7 +39,7 @@ def test_to_dict_is_json_ready():
 def test_data_identity_needs_no_files():
     ident = profiles.data_identity(profiles.resolve("quick"))
     assert set(ident) == {"quick-track1", "quick-any2any"}
-    assert ident["quick-track1"]["size"] == 128
+    assert ident["quick-track1"]["size"] == 64
 
 
 def test_gpu_switches_and_timing_flags():
@@ -75,3 +76,20 @@ def test_ensure_data_renders_and_replaces_outdated_sets(tmp_path, monkeypatch, c
     profiles.ensure_data(prof, jobs=1, progress=False)
     assert "rendering it again" in capsys.readouterr().out
     assert json.loads(manifest.read_text())["params"] == tiny.identity()
+
+
+def test_short_budgets_are_the_profiles_own_and_listed():
+    b = profiles.short_budget("quick", "ltnet")
+    assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 400
+    assert profiles.short_budget("paper", "ltnet") is None  # the paper keeps its schedule
+    assert profiles.short_budget("quick", "tiny_unet") is None
+    dev = profiles.short_budget_deviation("quick", "mbnet")
+    assert "400 steps of batch 8" in dev and "cosine" in dev and "1e-06" in dev
+
+
+def test_quick_renders_vidits_split_at_64_px():
+    from relight_lib.library.data import layout, synvidit
+
+    cfg = synvidit.PRESETS["quick"]["quick-track1"]
+    assert cfg.size == 64 and layout.split_counts(cfg.n_scenes) == {
+        "train": 300, "validation": 45, "test": 45}

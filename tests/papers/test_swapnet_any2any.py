@@ -308,7 +308,7 @@ def test_paper_budget_numbers():
     # shorter profiles read the same fraction of their own budget
     q = profiles.resolve("quick")
     b = any2any._finish_budget(any2any._budget(q, "B", None), "B", 600, None)
-    assert (b.steps, b.batch_size, b.read_step) == (150, 4, 60)
+    assert (b.steps, b.batch_size, b.read_step) == (400, 8, 160)
     c = any2any._finish_budget(any2any._budget(q, "C", None), "C", 600, 1.0)
     assert c.read_step is None
 
@@ -426,7 +426,7 @@ def test_plans_an_unrendered_preset_from_its_parameters(tmp_path, monkeypatch):
     plan = any2any.run_any_to_any(paper="swapnet", table="table1", variant="envmap",
                                   profile="quick", model="swapnet_envmap", loss_setting="B",
                                   dry_run=True)
-    assert (plan["steps"], plan["batch_size"], plan["n_train"]) == (150, 4, 600)
-    assert plan["snapshots"] == [60] and [e["n"] for e in plan["eval"]] == [100] * 4
+    assert (plan["steps"], plan["batch_size"], plan["n_train"]) == (400, 8, 3200)
+    assert plan["snapshots"] == [160] and [e["n"] for e in plan["eval"]] == [100] * 4
     assert any("not rendered yet" in n for n in plan["notes"])
     assert not (tmp_path / "data").exists()
