@@ -792,3 +792,60 @@ def run(config: BenchConfig, out: str | os.PathLike[str] | None = None, progress
                     f"repeats {config.repeats}; time budget {config.budget_s} s; "
                     f"train steps {config.train_steps}"))
     return write_csv(out, rows, context), rows
+
+
+# --------------------------------------------------------------------------------------------
+# the training data path: streamed from disk against decoded once into memory
+
+
+def bench_data_path(name: str, profile: Any, device: torch.device, steps: int = 10,
+                    warmup: int = 2, limit_bytes: int = 4 << 30) -> list[dict[str, Any]]:
+    """Seconds per step and images per second of training ``name`` through the engine's real
+    path (:func:`relight_lib.library.train.fit`, L1 loss, the profile's batch and size), with
+    the training set streamed from disk (decoded at every step) and decoded once into memory
+    (:mod:`relight_lib.library.data.memory`), in one run so that the ratio is fair on a shared
+    machine. Both paths train identical weights (tested); only the time differs."""
+    import copy
+
+    from relight_lib.library.data.memory import to_memory
+    from relight_lib.library.models import build_model
+    from relight_lib.library.train import TrainConfig, fit
+
+    net = build_model(name)
+    needs = tuple(getattr(net, "needs", ()))
+    data, source = training_dataset(needs, profile)
+    if source.startswith("random"):
+        return [row("training_path", name, "error", None, "", f"not measured: {source}",
+                    size=profile.size, profile=profile.name)]
+    mem, how = to_memory(data, device, limit_bytes)
+    cfg = TrainConfig(steps=warmup + steps, batch_size=profile.batch_size, lr=1e-4,
+                      device=str(device), deterministic=False)
+
+    def loss(pred, batch):
+        return torch.nn.functional.l1_loss(pred, batch["target"])
+
+    out, step_s = [], {}
+    for path, ds in (("stream", data), ("memory", mem)):
+        stamps: list[float] = []
+        sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (
+            lambda: None)
+
+        def on_step(step: int, value: float) -> None:
+            sync()
+            stamps.append(time.perf_counter())
+
+        stamps.append(time.perf_counter())
+        fit(copy.deepcopy(net), loss, ds, None, cfg, progress=False, on_step=on_step)
+        per = [b - a for a, b in zip(stamps[warmup:], stamps[warmup + 1:])]
+        step_s[path] = statistics.median(per)
+        note = (f"{path}: batch {profile.batch_size} at {profile.size} px, median of {steps} "
+                f"steps after {warmup} warm-up, through fit() with an L1 loss; data: {source}"
+                + (f"; {how}" if path == "memory" else ""))
+        kw = dict(size=profile.size, precision="fp32", profile=profile.name)
+        out += [row("training_path", name, f"step_s_{path}", step_s[path], "s", note, **kw),
+                row("training_path", name, f"images_per_s_{path}",
+                    profile.batch_size / step_s[path], "images/s", note, **kw)]
+    out.append(row("training_path", name, "speedup_memory", step_s["stream"] / step_s["memory"],
+                   "x", "stream step time / memory step time, measured in one run",
+                   size=profile.size, precision="fp32", profile=profile.name))
+    return out

@@ -235,6 +235,41 @@ def _cmd_bench_models(args) -> int:
     return 0
 
 
+def _add_bench_train(sub) -> None:
+    p = sub.add_parser(
+        "bench-train", help="training throughput: data streamed from disk vs held in memory",
+        description="Seconds per step and images per second of training each model through "
+        "the engine (fit, L1 loss) on the profile's rendered data, streamed from disk and "
+        "decoded once into memory, in one run; writes results/bench/<device>-training-path.csv.")
+    p.add_argument("--models", nargs="+", help="registered model names (default: the papers')")
+    p.add_argument("--profile", default="quick", help="profile whose data, size and batch to "
+                   "use (default quick; its SynVIDIT set must be rendered)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per path (default 10)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--out", type=Path, help="CSV path")
+
+
+def _cmd_bench_train(args) -> int:
+    from relight_lib import bench
+    from relight_lib.library.utils import pick_device
+    from relight_lib.papers import profiles
+
+    prof = profiles.resolve(args.profile)
+    device = pick_device(args.device)
+    models = args.models or ["ltnet", "dmshn", "stacked_dmshn", "mbnet"]
+    rows = []
+    for name in models:
+        got = bench.bench_data_path(name, prof, device, steps=args.steps)
+        rows += got
+        for r in got:
+            if r["measure"].startswith(("step_s", "speedup")) or r["measure"] == "error":
+                print(f"{name:>16} {r['measure']:>16} {r['value']!s:>10} {r['unit']}")
+    out = args.out or Path("results/bench") / f"{bench.device_slug(device)}-training-path.csv"
+    path = bench.write_csv(out, rows, bench.run_context(device, "training-path", prof.name))
+    print(f"wrote {path}")
+    return 0
+
+
 def _add_reproduce(sub) -> None:
     p = sub.add_parser(
         "reproduce", help="run the notebooks' table rows with papermill (skips up-to-date rows)",
@@ -409,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sheet(sub)
     _add_bench(sub)
     _add_bench_models(sub)
+    _add_bench_train(sub)
     _add_reproduce(sub)
     _add_try(sub)
     _add_book(sub)
@@ -422,6 +458,7 @@ COMMANDS = {
     "contact-sheet": _cmd_sheet,
     "bench-render": _cmd_bench,
     "bench": _cmd_bench_models,
+    "bench-train": _cmd_bench_train,
     "reproduce": _cmd_reproduce,
     "try": _cmd_try,
     "book": _cmd_book,

@@ -333,3 +333,24 @@ def test_compare_with_papers_with_two_runs_of_the_same_model():
     one_failed = pd.concat([_bench_frame(1.0), _bench_frame(0.0)])
     r = bench.compare_with_papers(one_failed).iloc[0]
     assert r["precision"] == "fp32" and r["ours_s"] == 0.004
+
+
+def test_training_data_path_rows(tmp_path):
+    """Both paths through fit(), measured in one run, with their ratio."""
+    pytest.importorskip("mitsuba")
+    from relight_lib.library.data import synvidit
+    from relight_lib.papers import profiles
+
+    root = tmp_path / "set"
+    synvidit.render_dataset(root, synvidit.RenderConfig(
+        n_scenes=5, size=32, spp=1, seed=4, conditions=("6500_N", "4500_E")), progress=False)
+    prof = profiles.resolve("smoke", data_root=str(root), size=32)
+    rows = bench.bench_data_path("dmshn", prof, torch.device("cpu"), steps=2, warmup=1)
+    got = {r["measure"]: r for r in rows}
+    assert {"step_s_stream", "step_s_memory", "images_per_s_memory", "speedup_memory"} <= set(got)
+    assert got["step_s_memory"]["value"] > 0 and got["speedup_memory"]["value"] > 0
+    assert "memory:" in got["step_s_memory"]["note"]
+    # no rendered data: a row says so instead of timing random tensors
+    none = profiles.resolve("smoke", data_root=str(tmp_path / "missing"))
+    (err,) = bench.bench_data_path("dmshn", none, torch.device("cpu"), steps=1, warmup=1)
+    assert err["measure"] == "error" and "random" in err["note"]
