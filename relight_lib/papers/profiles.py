@@ -8,7 +8,7 @@ value; :func:`resolve` merges the two and the result goes into ``run.json``.
 | profile | data | size | budget | seeds | random backbone allowed |
 |---|---|---|---|---|---|
 | smoke | SynVIDIT ``smoke`` (8 scenes) | 64 px | a few steps | 1 | yes |
-| quick | SynVIDIT ``quick-*`` (120 + 40 scenes) | 128 px | 150 steps: minutes on 2 CPU cores | 1 | yes |
+| quick | SynVIDIT ``quick-*`` (390 + 100 scenes) | 64 px | per model (:data:`SHORT_BUDGETS`): 400-600 steps of batch 8, to a plateau | 3 | yes |
 | gpu | SynVIDIT ``gpu-*`` (300 + 100 scenes) | 256 px | about a GPU-hour for the suite | 3 | yes |
 | paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
 

@@ -563,13 +563,13 @@ def test_evaluate_errors(no_weights):
                    metrics=("psnr",), progress=False)
 
 
-@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_ssim_map_from_kornia_equals_the_separable_formula(dtype, tol):
     g = torch.Generator().manual_seed(3)
     a, b = torch.rand(2, 3, 40, 33, generator=g, dtype=dtype), torch.rand(2, 3, 40, 33,
                                                                           generator=g, dtype=dtype)
-    ours = metrics._ssim_map_separable(a, b, 11, 1.5, 1.0)
-    torch.testing.assert_close(metrics.ssim_map(a, b), ours, atol=tol, rtol=0)
+    ours = M._ssim_map_separable(a, b, 11, 1.5, 1.0)
+    torch.testing.assert_close(M.ssim_map(a, b), ours, atol=tol, rtol=0)
     # another sigma keeps the separable formula (kornia's Gaussian is fixed at 1.5)
-    torch.testing.assert_close(metrics.ssim_map(a, b, sigma=2.0),
-                               metrics._ssim_map_separable(a, b, 11, 2.0, 1.0), atol=0, rtol=0)
+    torch.testing.assert_close(M.ssim_map(a, b, sigma=2.0),
+                               M._ssim_map_separable(a, b, 11, 2.0, 1.0), atol=0, rtol=0)
