@@ -749,6 +749,71 @@ def _figures(out: Path, history: list[dict], model, eval_set, post, device: str)
     _example_figure(out, eval_set, relight, "prediction")
 
 
+#: Fitted parameters of each floor baseline (for plans and tables).
+_BASELINE_PARAMETERS = {"identity": 0, "colour_lstsq": 12}
+
+
+def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: str,
+                 results_root: str = "results", cache_key: str = "",
+                 data_root: str | None = None, seeds: Sequence[int] | None = None,
+                 dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+    """Fit a floor baseline (:mod:`relight_lib.library.baselines`) on the Track 1 training pairs of the
+    profile, evaluate it and write the row, for every seed (the baselines are deterministic; the
+    seeds only repeat the row so that it lines up with the trained ones).
+
+    Returns:
+        The summary of the first seed (metric, mean, sd, n); with ``dry_run`` the row's plan
+        (the keys of :func:`plan_dict`; nothing is fitted or written).
+    """
+    from relight_lib.library import baselines, record
+    from relight_lib.library.data.vidit import OneToOneDataset
+
+    if method not in baselines.BASELINES:
+        raise ValueError(f"method {method!r} is not one of {sorted(baselines.BASELINES)}")
+    cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds)
+    counts = profiles.preset_split_counts(cfg, cfg.track1_root)
+    if dry_run and counts is not None and not Path(cfg.track1_root).exists():
+        n_train, n_eval = counts["train"], counts[cfg.eval_split]  # the preset fixes them
+        n_eval = n_eval if cfg.eval_limit is None else min(n_eval, cfg.eval_limit)
+    else:
+        train_set = OneToOneDataset(cfg.track1_root, split="train", size=cfg.size)
+        eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
+                                   limit=cfg.eval_limit)
+        n_train, n_eval = len(train_set), len(eval_set)
+    if dry_run:
+        fit = ("nothing to fit" if method == "identity"
+               else "closed-form least squares over every training pixel")
+        return {
+            "row": variant, "model": method, "model_kwargs": {},
+            "parameters": _BASELINE_PARAMETERS.get(method, 0), "image_size": cfg.size,
+            "train_size": cfg.size, "batch_size": None, "steps": 0, "epochs": None,
+            "n_train": n_train, "train_pairs": "track1", "augment": None,
+            "precision": "fp64 fit" if method != "identity" else "-", "optimizer": fit,
+            "lr_schedule": [], "loss": ["squared error (least squares)"]
+            if method != "identity" else [],
+            "eval": [{"name": cfg.eval_split, "n": n_eval,
+                      "definition": f"Track 1 pairs (6500 K N -> 4500 K E) of the "
+                                    f"{cfg.eval_split} split at {cfg.size} px"}],
+            "postprocess": None, "snapshots": None, "snapshot_weights": None,
+            "deviations": [], "notes": []}
+    first = None
+    for seed in cfg.seeds:
+        utils.seed_everything(seed)
+        t0 = time.perf_counter()
+        model = baselines.build_baseline(method).fit(train_set[i] for i in range(len(train_set)))
+        res = metrics.evaluate(model.predict, eval_set, metrics=EVAL_METRICS, progress=False)
+        out = record.write_run(
+            results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
+            seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
+            split=cfg.eval_split, per_image=res.rows, notes=res.notes,
+            params={**cfg.to_dict(), "method": method}, extra={"model_state": model.state()},
+            wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
+            cache_key=cache_key, data_manifest_sha256=profiles.data_manifest_sha256(cfg))
+        _example_figure(out, eval_set, model.predict, method)
+        first = res if first is None else first
+    return first.summary()
+
+
 def _example_figure(out: Path, eval_set, predict_fn, title: str) -> None:
     """input / prediction / target for the first three evaluation images, into figures/
     (``predict_fn`` gets each item as a batch of one: input, depth, ... as the model needs)."""

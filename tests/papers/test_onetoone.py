@@ -247,3 +247,22 @@ def test_a_row_without_a_budget_at_the_paper_profile_says_so(tmp_path, data_root
         onetoone.resolve_budget(cfg, {"drop_fractions": [1.5]}, {"steps": 3}, 10)
     settings, epochs = onetoone.resolve_budget(cfg, {}, {"steps": 7, "batch_size": 5}, 10)
     assert (settings["steps"], settings["batch_size"], epochs) == (7, 5, None)
+
+
+def test_baseline_rows_fit_evaluate_and_plan(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    summary = onetoone.run_baseline(paper="baselines", table="onetoone", variant="colour_lstsq",
+                                    profile="smoke", method="colour_lstsq",
+                                    results_root=str(tmp_path / "results"),
+                                    data_root=str(data_root))
+    assert {"psnr", "ssim"} <= set(summary["metric"])
+    run = tmp_path / "results" / "smoke" / "baselines" / "onetoone" / "colour_lstsq" / "seed=0"
+    assert (run / "figures" / "examples.png").exists()
+    assert len(json.loads((run / "run.json").read_text())["extra"]["model_state"]["matrix"]) == 3
+    plan = onetoone.run_baseline(paper="baselines", table="onetoone", variant="identity",
+                                 profile="smoke", method="identity", data_root=str(data_root),
+                                 dry_run=True)
+    assert plan["steps"] == 0 and plan["parameters"] == 0 and plan["eval"][0]["n"] >= 1
+    with pytest.raises(ValueError, match="method"):
+        onetoone.run_baseline(paper="b", table="t", variant="v", profile="smoke", method="mean",
+                              data_root=str(data_root))
