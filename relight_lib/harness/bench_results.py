@@ -7,6 +7,7 @@ the measuring code.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -118,4 +119,157 @@ def compare_with_papers(bench: Any, size: int = 1024) -> Any:
                     "ours_s": float(best["value"]), "paper_s": paper_s,
                     "hardware": r["hardware"].iloc[0] if len(r) else "",
                     "speedup": speed, "target_10x": bool(speed >= 10) if len(r) else None})
+    return pd.DataFrame(out, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------
+# are the papers' reported run times physically possible?
+
+#: fp32 peak (TFLOP/s, boost clock, no tensor cores) and memory bandwidth (GB/s) of the GPUs the
+#: papers name, from NVIDIA's datasheets (cores x boost clock x 2 FLOP per fused multiply-add).
+#: Matched against the reported hardware text, case and spaces ignored. Generous on purpose: the
+#: K80 is counted with both of its GK210 dies although one CUDA device is one die, so a row
+#: flagged below is impossible even then.
+GPU_DATASHEETS: dict[str, tuple[float, float, str]] = {
+    # both GK210 dies at boost clock; one die (one CUDA device) is 4.37 TFLOP/s and 240 GB/s
+    "teslak80": (8.73, 480.0, "Tesla K80 (both dies)"),
+    # 3584 cores x 1.582 GHz x 2; no tensor cores
+    "1080ti": (11.34, 484.0, "GTX 1080 Ti"),
+    # SXM2 fp32 (PCIe: 14.0); its fp16 tensor cores reach 125 TFLOP/s
+    "teslav100": (15.7, 900.0, "Tesla V100 (fp32)"),
+    # SXM2 fp32 (PCIe: 9.3)
+    "p100": (10.6, 732.0, "Tesla P100"),
+    # fp32; its fp16 tensor cores reach 107 TFLOP/s
+    "2080ti": (13.45, 616.0, "RTX 2080 Ti (fp32)"),
+    "titanxp": (12.15, 547.7, "Titan Xp"),
+}
+
+#: Reported rows that are another paper's copy of a model we implement: (paper, table, variant)
+#: -> (model, kwargs). Rows of our own tables are resolved from notebooks/*/runs.yaml.
+COPIED_ROWS: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {
+    ("ltnet", "table1", "msrnet"): ("stacked_dmshn", {}),
+    ("ltnet", "table1", "aicsntu_mbnet"): ("mbnet", {}),
+}
+
+
+def datasheet(hardware: str) -> tuple[float, float, str] | None:
+    """(fp32 TFLOP/s, GB/s, source) of the GPU named in ``hardware``, or None.
+
+    >>> datasheet("GTX 1080 Ti (AMD 1950X, 64 GB RAM)")[0]
+    11.34
+    """
+    key = re.sub(r"[^a-z0-9]", "", hardware.lower())
+    for name, spec in GPU_DATASHEETS.items():
+        if name in key:
+            return spec
+    return None
+
+
+def flops_at(model: str, kwargs: dict[str, Any], size: int = 1024) -> int:
+    """Forward FLOPs of one ``size`` x ``size`` image, counted by torch's FlopCounterMode on
+    the ``meta`` device (shapes only: no memory, no weights, seconds on a CPU)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from relight_lib.library.models import build_model
+
+    kwargs = {**kwargs, **({"pretrained": "none"} if model == "mbnet" else {})}
+    try:
+        with torch.device("meta"):
+            net = build_model(model, **kwargs)
+    except RuntimeError:  # an init that reads values (MBNet's seed): build, then drop the data
+        net = build_model(model, **kwargs).to("meta")
+    with torch.device("meta"):
+        batch = {"input": torch.rand(1, 3, size, size)}
+        for key in getattr(net, "needs", ()):
+            batch[key] = torch.rand(1, 1 if "depth" in key else 3, size, size)
+        with FlopCounterMode(display=False) as counter:
+            net(batch)
+    return int(counter.get_total_flops())
+
+
+def _row_model(paper: str, table: str, variant: str) -> tuple[str, dict[str, Any]] | None:
+    """The network a reported row timed, when we implement it."""
+    if (paper, table, variant) in COPIED_ROWS:
+        return COPIED_ROWS[(paper, table, variant)]
+    if paper not in ("ltnet", "msrnet"):
+        return None
+    import inspect
+
+    from relight_lib.harness import reproduce
+
+    rows = {(r.table, r.variant): r for r in reproduce.load_rows() if r.paper == paper}
+    row = rows.get((table, variant))
+    if row is None:
+        return None
+    params = {**reproduce.notebook_parameters(row.notebook), **row.params}
+    if paper == "ltnet":
+        from relight_lib.papers.ltnet.recipe import ltnet_row as make
+    else:
+        from relight_lib.papers.msrnet import msrnet_row as make
+    accepted = inspect.signature(make).parameters
+    spec = make(**{k: v for k, v in params.items() if k in accepted})
+    return spec["model"], dict(spec.get("model_kwargs") or {})
+
+
+def plausibility(root: str | os.PathLike[str] = "results/reported") -> Any:
+    """Every run time the papers report, against the fastest time physics allows on the named
+    GPU: the forward FLOPs of the network at 1024 x 1024 (counted, for the networks we
+    implement) over the GPU's fp32 peak (:data:`GPU_DATASHEETS`). A reported time below that
+    bound is impossible as described (unsynchronised CUDA timing would produce exactly this).
+
+    Columns: ``paper``, ``table``, ``variant``, ``label``, ``split``, ``reported_s``,
+    ``hardware``, ``gflop``, ``peak_tflops``, ``bound_s``, ``verdict``, ``why``.
+    """
+    import pandas as pd
+
+    from relight_lib.harness.results import load_reported
+
+    cols = ["paper", "table", "variant", "label", "split", "reported_s", "hardware", "gflop",
+            "peak_tflops", "bound_s", "verdict", "why"]
+    out = []
+    flops_cache: dict[str, int] = {}
+    for paper in ("ltnet", "mbnet", "msrnet", "swapnet"):
+        try:
+            rep = load_reported(paper, root=root)
+        except (FileNotFoundError, ValueError):
+            continue
+        paper_hw = {"ltnet": "Tesla K80", "msrnet": "GTX 1080 Ti"}.get(paper, "")
+        for _, r in rep[rep["metric"] == "runtime_s"].iterrows():
+            hardware = reported_hardware(str(r["note"]))
+            assumed = ""
+            if not hardware and paper_hw:
+                hardware, assumed = paper_hw, " (not stated for this row; the paper's test GPU)"
+            rec = {"paper": paper, "table": r["table"], "variant": r["variant"],
+                   "label": r["label"], "split": r["split"], "reported_s": float(r["value"]),
+                   "hardware": (hardware or "not stated") + assumed, "gflop": None,
+                   "peak_tflops": None, "bound_s": None}
+            spec = datasheet(hardware) if hardware else None
+            net = _row_model(paper, r["table"], r["variant"])
+            if net is None:
+                rec.update(verdict="not checked",
+                           why="another paper's architecture, not implemented here")
+            elif spec is None:
+                rec.update(verdict="not checked", why="hardware not stated or not in the table")
+            else:
+                key = json.dumps(net, sort_keys=True)
+                if key not in flops_cache:
+                    flops_cache[key] = flops_at(*net)
+                flops = flops_cache[key]
+                bound = flops / (spec[0] * 1e12)
+                rec.update(gflop=flops / 1e9, peak_tflops=spec[0], bound_s=bound)
+                if rec["reported_s"] < bound:
+                    rec.update(verdict="impossible",
+                               why=f"{flops / 1e9:,.0f} GFLOP in {rec['reported_s']} s is "
+                                   f"{flops / rec['reported_s'] / 1e12:.1f} TFLOP/s, "
+                                   f"{bound / rec['reported_s']:.1f}x the {spec[2]}'s fp32 "
+                                   f"peak of {spec[0]} TFLOP/s")
+                else:
+                    rec.update(verdict="possible",
+                               why=f"needs {flops / rec['reported_s'] / 1e12:.1f} TFLOP/s, "
+                                   f"{rec['reported_s'] / bound:.1f}x above the fp32 bound")
+                if r["variant"] == "ltnet_small_ensemble":
+                    rec["why"] += ("; one network: the submitted 5-snapshot ensemble would need "
+                                   f"{5 * bound:.3f} s at least")
+            out.append(rec)
     return pd.DataFrame(out, columns=cols)
