@@ -355,6 +355,23 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
             else:
                 col.append(results.format_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"], d))
         view[f"{m.upper()} ours"] = col
+    ref = reproduce.table_reference(paper, table)
+    if ref is not None and ref in set(cmp["variant"]):
+        # the claims are differences to a reference row: show them, the paper's and ours
+        base = cmp.set_index("variant").loc[ref]
+        for m in metrics:
+            d = DIGITS.get(m, 3)
+            for who, col in (("paper", f"{m}_reported"), ("ours", f"{m}_mean")):
+                vals = []
+                for _, r in cmp.iterrows():
+                    if r["variant"] == ref:
+                        vals.append("ref.")
+                    elif pd.isna(r[col]) or pd.isna(base[col]) or (
+                            who == "ours" and r["variant"] not in run_variants):
+                        vals.append("—")
+                    else:
+                        vals.append(f"{r[col] - base[col]:+.{d}f}")
+                view[f"Δ{m.upper()} {who}"] = vals
     conv = results.load_convergence("results", profile, paper, table)
     if conv:  # trained rows: did the training reach its plateau? (no verdict on those that did not)
         words = {True: "yes", False: "no", None: "can't tell"}

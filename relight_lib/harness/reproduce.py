@@ -125,6 +125,18 @@ def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
     return rows
 
 
+def table_reference(paper: str, table: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str | None:
+    """The row of a table the others are compared with (``reference:`` in runs.yaml), if any:
+    the book shows each row's difference to it, the paper's and ours side by side."""
+    runs = Path(notebooks_dir) / paper / "runs.yaml"
+    try:
+        spec = yaml.safe_load(runs.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    ref = ((spec.get("tables") or {}).get(table) or {}).get("reference")
+    return str(ref) if ref else None
+
+
 def select_rows(rows: list[Row], paper: str | None = None, table: str | None = None,
                 variant: str | None = None) -> list[Row]:
     out = [r for r in rows if (paper is None or r.paper == paper)

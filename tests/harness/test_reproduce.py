@@ -231,3 +231,18 @@ def test_papermill_with_an_unknown_parameter_fails_at_once(tmp_path):
                             str(tmp_path / "out.ipynb"), parameters={"bogus": 1},
                             kernel_name=reproduce.ensure_kernel(), cwd=str(tmp_path),
                             progress_bar=False)
+
+
+def test_table_references_name_rows_of_their_table():
+    import yaml
+
+    found = 0
+    for runs in sorted((REPO / "notebooks").glob("*/runs.yaml")):
+        for table, spec in yaml.safe_load(runs.read_text())["tables"].items():
+            ref = reproduce.table_reference(runs.parent.name, table, REPO / "notebooks")
+            if ref is not None:
+                found += 1
+                assert ref in spec["variants"], (runs, table, ref)
+    assert found >= 6
+    assert reproduce.table_reference("ltnet", "table2", REPO / "notebooks") == "i_d_v_n"
+    assert reproduce.table_reference("nopaper", "table1", REPO / "notebooks") is None
