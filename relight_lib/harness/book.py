@@ -264,13 +264,19 @@ def executed_summary(profile: str) -> list[dict[str, Any]]:
 DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "mps": 4, "score_l2": 3, "mse": 4, "runtime_s": 4}
 
 
-@functools.lru_cache(maxsize=4)
-def row_states(profile: str) -> dict[tuple[str, str, str], str]:
+def row_states(profile: str, root: Path | str | None = None) -> dict[tuple[str, str, str], str]:
     """``(paper, table, variant) -> state`` of every row at ``profile`` as
     :func:`relight_lib.harness.reproduce.row_states` gives it (``up to date``, ``retrain: ...``,
-    ``re-evaluate: ...``, ``rerun: ...``, ``skipped here: ...``), from the repository root."""
+    ``re-evaluate: ...``, ``rerun: ...``, ``skipped here: ...``), for the book at ``root``
+    (default: the one above the working directory). Computed once per process and root: a
+    Sphinx build asks for every executed notebook."""
+    return _row_states(profile, str((Path(root) if root else repo_root()).resolve()))
+
+
+@functools.lru_cache(maxsize=4)
+def _row_states(profile: str, root: str) -> dict[tuple[str, str, str], str]:
     old = Path.cwd()
-    os.chdir(repo_root())
+    os.chdir(root)
     try:
         return {(r.paper, r.table, r.variant): state
                 for r, state in reproduce.row_states(profile)}
@@ -278,10 +284,11 @@ def row_states(profile: str) -> dict[tuple[str, str, str], str]:
         os.chdir(old)
 
 
-def out_of_date(profile: str, paper: str, table: str, variant: str) -> str | None:
+def out_of_date(profile: str, paper: str, table: str, variant: str,
+                root: Path | str | None = None) -> str | None:
     """Why a committed row is out of date with the code now (None: up to date, not run, or
     not a row of runs.yaml)."""
-    state = row_states(profile).get((paper, table, variant))
+    state = row_states(profile, root).get((paper, table, variant))
     if state is None or state == "up to date" or state.startswith("skipped"):
         return None
     if state.startswith("rerun: no "):  # never run here: shown as '—', not as out of date

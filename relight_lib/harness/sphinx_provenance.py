@@ -67,24 +67,17 @@ def run_provenance(root: Path, profile: str, paper: str, table: str, variant: st
 
 def out_of_date_note(root: Path, profile: str, paper: str, table: str, variant: str) -> str:
     """' Out of date with the code now (why): ...' for a row whose committed results no longer
-    match the library, '' otherwise."""
-    import os
+    match the library (:func:`relight_lib.harness.book.out_of_date`), '' otherwise."""
+    from relight_lib.harness import book, reproduce
 
-    from relight_lib.harness import reproduce
-
-    old = Path.cwd()
-    os.chdir(root)
     try:
-        states = reproduce.row_states(profile, paper, table, variant)
-    except Exception:  # a row that runs.yaml no longer lists: nothing to say
+        why = book.out_of_date(profile, paper, table, variant, root=root)
+    except reproduce.RunsFileError:  # a broken runs.yaml: the runner says so, not this line
         return ""
-    finally:
-        os.chdir(old)
-    for _, state in states:
-        if state != "up to date" and not state.startswith(("skipped", "rerun: no ")):
-            return (f" Out of date with the code now ({state}): these are the numbers of the "
-                    "run above; `make reproduce` reruns it.")
-    return ""
+    if why is None:
+        return ""
+    return (f" Out of date with the code now ({why}): these are the numbers of the run above; "
+            "`make reproduce` reruns it.")
 
 
 def _book_commit(root: Path) -> str:

@@ -178,7 +178,7 @@ def test_rows_out_of_date_are_marked_not_rerun(tmp_path, monkeypatch):
     (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
                                      "      a: {}\n      b: {}\n")
     monkeypatch.chdir(tmp_path)
-    book.row_states.cache_clear()
+    book._row_states.cache_clear()
     rows = {r.variant: r for r in reproduce.load_rows()}
     from relight_lib.library.record import imported_library_files
 
@@ -198,4 +198,4 @@ def test_rows_out_of_date_are_marked_not_rerun(tmp_path, monkeypatch):
     note = sphinx_provenance.out_of_date_note(tmp_path, "smoke", "demo", "table1", "a")
     assert "Out of date with the code now (rerun: notebook" in note and "make reproduce" in note
     assert sphinx_provenance.out_of_date_note(tmp_path, "smoke", "demo", "table1", "b") == ""
-    book.row_states.cache_clear()
+    book._row_states.cache_clear()
