@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from relight_lib.library.models import build_model, pad_to_multiple
-from relight_lib.library.utils import peak_memory_mb, pick_device, seed_everything
+from relight_lib.library.utils import bf16_native, peak_memory_mb, pick_device, seed_everything
 
 CHECKPOINT_FORMAT = "relight-checkpoint-1"
 SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine", "warmup_cosine")
@@ -81,8 +81,12 @@ class TrainConfig:
         ckpt_every: Checkpoint every so many steps (0: only at the end and on interrupt).
         seed: Seed of weights init (done by the caller), data order and augmentation.
         device: ``auto`` | ``cpu`` | ``cuda``.
-        amp: bf16 autocast on CUDA (ignored on a CPU).
-        channels_last: channels_last memory format on CUDA.
+        amp: bf16 autocast, where it runs natively (:func:`~relight_lib.library.utils.bf16_native`:
+            CUDA, or a CPU with AVX-512 BF16/AMX); ignored elsewhere, where it would be slower.
+            The forward pass and the loss run under autocast; weights, optimiser and metrics
+            stay fp32.
+        channels_last: channels_last memory format (faster convolutions on CUDA and on oneDNN
+            CPUs; the same numbers up to summation order).
         compile: ``torch.compile`` the model.
         num_workers: DataLoader workers (0: load in the main process).
         grad_clip: Clip the gradient norm to this value (None: no clipping).
@@ -468,8 +472,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
 
     model = model.to(device)
-    if cfg.channels_last and device.type == "cuda":
+    if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    use_amp = cfg.amp and bf16_native(device)
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg, total)
     history: list[dict[str, float]] = []
@@ -523,7 +528,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         from relight_lib.library import metrics
 
         model.eval()
-        res = metrics.evaluate(lambda b: predict(model, b, device=device, amp=cfg.amp),
+        # validated in fp32, as the final evaluation is: the curve and the table agree
+        res = metrics.evaluate(lambda b: predict(model, b, device=device),
                                val_data, metrics=tuple(val_metrics), progress=False,
                                limit=val_limit, batch_size=max(1, cfg.batch_size // world))
         model.train()
@@ -542,9 +548,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
             if augment is not None:
                 g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
                 batch = augment(batch, g)
-            batch = to_device(batch, device, cfg.channels_last and device.type == "cuda")
-            with torch.autocast(device.type, dtype=torch.bfloat16,
-                                enabled=cfg.amp and device.type == "cuda"):
+            batch = to_device(batch, device, cfg.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 pred = train_model(batch)
                 loss = loss_fn(pred.float(), batch)
             if not torch.isfinite(loss):
@@ -636,7 +641,7 @@ def predict(model: nn.Module, batch: Mapping[str, Any], device: str | torch.devi
         if isinstance(v, torch.Tensor) and v.dim() == 4:
             v, hw = pad_to_multiple(v.to(device), mult)
         padded[k] = v
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and bf16_native(device)):
         out = model(padded)
     return out.float()[..., :hw[0], :hw[1]].clamp(0, 1).to(src.device)
 

@@ -1,4 +1,4 @@
-"""Small helpers every notebook needs: seeding, device choice, peak memory."""
+"""Small helpers every notebook needs: seeding, device choice, bf16 support, peak memory."""
 
 from __future__ import annotations
 
@@ -27,6 +27,21 @@ def pick_device(device: str = "auto") -> torch.device:
             print("CUDA requested but not available: running on the CPU", file=sys.stderr)
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def bf16_native(device: torch.device | str) -> bool:
+    """Whether bf16 autocast runs natively (faster than fp32) on ``device``: always on CUDA; on
+    a CPU only with AVX-512 BF16 or AMX instructions. Elsewhere bf16 is emulated and slower than
+    fp32, so the engine then trains in fp32 even when a profile asks for bf16.
+
+    >>> bf16_native("cuda")
+    True
+    """
+    if torch.device(device).type == "cuda":
+        return True
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, c, lambda: False)()) for c in checks)
 
 
 def peak_memory_mb(device: torch.device | str | None = None) -> float:

@@ -59,7 +59,7 @@ MSRNET_DEVIATIONS = [
     "Track 1 (VIDIT, 6500 K North -> 4500 K East), we train on the profile's data.",
     "Budget, image size and batch follow the profile (the paper: 2500 epochs, batch 2, 512 px "
     "training and 1024 px evaluation); the half-resolution training is kept "
-    f"(train_scale {MSRNET_TRAIN_SCALE}).",
+    f"(train_scale {MSRNET_TRAIN_SCALE}) unless a profile deviation below says otherwise.",
     "Learning rate: exponential decay from 2e-3 to 5e-5 over the whole budget (the paper says "
     "only 'gradually'); Adam betas (0.9, 0.999) (not stated).",
     "Values in [0, 1] without the dehazing code's -0.5 shift; output clamped to [0, 1] with a "

@@ -219,6 +219,11 @@ def plan_stages(total_steps: int, loss: Sequence[Mapping[str, Any]] | None,
     return out
 
 
+#: The deviation of a row trained under bf16 autocast (the profile's ``amp``, where it is native).
+BF16_DEVIATION = ("Trained under bf16 autocast (the forward pass and the loss; weights, optimiser "
+                  "and every metric in fp32); the paper trained in fp32.")
+
+
 def resolve_budget(cfg: profiles.Profile, train: Mapping[str, Any] | None,
                    paper_budget: Mapping[str, Any] | None, n_train: int
                    ) -> tuple[dict[str, Any], float | None]:
@@ -558,6 +563,11 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             short["steps"] = steps
         cfg = dataclasses.replace(cfg, train_steps=short.pop("steps"),
                                   batch_size=short.pop("batch_size"))
+        profile_scale = short.pop("train_scale", None)
+        if profile_scale is not None and profile_scale != train_scale:
+            deviations = [*deviations, profiles.train_scale_deviation(
+                cfg.name, model, train_scale, profile_scale)]
+            train_scale = profile_scale
         train = {k: v for k, v in dict(train or {}).items()
                  if k not in ("schedule", "final_lr", "drop_fractions", "step_size", "gamma",
                               "milestones")}
@@ -581,6 +591,11 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
                                    limit=cfg.eval_limit)
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
+    # bf16 where it runs natively only (utils.bf16_native): the key and run.json say which
+    where = utils.pick_device(cfg.device)
+    settings["amp"] = bool(settings.get("amp")) and utils.bf16_native(where)
+    if settings["amp"]:
+        deviations = [*deviations, BF16_DEVIATION]
     snap_steps = snapshot_steps(int(settings["steps"]), snapshots)
     plan = plan_stages(int(settings["steps"]), loss, stages, {
         k: settings[k] for k in ("lr", "final_lr", "schedule", "warmup", "warmup_start",
@@ -608,7 +623,6 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     from relight_lib.library.data.memory import to_memory
 
     limit = int(cfg.in_memory_gb * 2**30)
-    where = utils.pick_device(cfg.device)
     train_set, data_path = to_memory(train_set, where, limit, progress=progress)
     eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
     val_every = max(1, round(int(settings["steps"]) / cfg.val_points)) if cfg.val_points else 0

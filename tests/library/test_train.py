@@ -363,3 +363,37 @@ def test_in_memory_data_trains_to_the_same_weights(data_root, tmp_path):
     assert small is data and how.startswith("stream:")
     _, how = to_memory(data)
     assert how.startswith("memory:")
+
+
+def test_bf16_native_is_true_on_cuda_and_asks_the_cpu_otherwise(monkeypatch):
+    from relight_lib.library import utils
+
+    assert utils.bf16_native("cuda")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not utils.bf16_native("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert utils.bf16_native("cpu")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_trains_under_bf16_only_where_it_is_native(data_root, monkeypatch, native):
+    """The forward pass sees bf16 autocast on a CPU with native bf16, fp32 elsewhere; the
+    weights stay fp32 either way, and channels_last is applied on the CPU too."""
+    seen = []
+
+    def spy(pred, batch):
+        seen.append((torch.is_autocast_enabled("cpu"), pred.dtype))
+        return l1(pred, batch)
+
+    monkeypatch.setattr(train, "bf16_native", lambda device: native)
+    torch.manual_seed(0)
+    model = build_model("tiny_unet", width=8)
+    cfg = train.TrainConfig(steps=2, batch_size=2, lr=1e-3, device="cpu", amp=True,
+                            channels_last=True)
+    res = train.fit(model, spy, OneToOneDataset(data_root, split="train"), config=cfg,
+                    progress=False)
+    assert [on for on, _ in seen] == [native, native]
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())
+    conv = next(m for m in res.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)

@@ -235,6 +235,38 @@ def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypa
     assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
 
 
+def test_a_profile_recipe_may_change_train_scale_and_says_so(tmp_path, data_root, monkeypatch):
+    from relight_lib.papers import profiles
+
+    monkeypatch.chdir(tmp_path)
+    recipe = {"steps": 3, "batch_size": 2, "lr": 1e-3, "final_lr": 1e-5,
+              "schedule": "warmup_cosine", "warmup": 0.05, "train_scale": 1.0}
+    monkeypatch.setitem(profiles.SHORT_BUDGETS["smoke"], "tiny_unet", recipe)
+    kw = dict(paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
+              model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+              data_root=str(data_root), dry_run=True)
+    plan = onetoone.run_one_to_one(train_scale=0.5, **kw)
+    assert plan["train_size"] == plan["image_size"]
+    assert any("1 x the evaluation size instead of the paper's 0.5 x" in d
+               for d in plan["deviations"])
+    plan = onetoone.run_one_to_one(train_scale=1.0, **kw)  # nothing to say when they agree
+    assert not any("evaluation size instead" in d for d in plan["deviations"])
+
+
+def test_bf16_rows_list_it_as_a_deviation(tmp_path, data_root, monkeypatch):
+    from relight_lib.library import utils
+
+    monkeypatch.chdir(tmp_path)
+    kw = dict(paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
+              model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+              data_root=str(data_root), dry_run=True, amp=True)
+    for native in (True, False):
+        monkeypatch.setattr(utils, "bf16_native", lambda device, native=native: native)
+        plan = onetoone.run_one_to_one(**kw)
+        assert plan["precision"] == ("bf16" if native else "fp32")
+        assert (onetoone.BF16_DEVIATION in plan["deviations"]) == native
+
+
 def test_a_row_without_a_budget_at_the_paper_profile_says_so(tmp_path, data_root):
     from relight_lib.papers import profiles
 

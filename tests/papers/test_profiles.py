@@ -44,6 +44,9 @@ def test_data_identity_needs_no_files():
 
 def test_gpu_switches_and_timing_flags():
     assert profiles.PROFILES["gpu"].amp and profiles.PROFILES["gpu"].channels_last
+    # quick asks for bf16 too (used only where the CPU runs it natively); paper and smoke: fp32
+    assert profiles.PROFILES["quick"].amp and not profiles.PROFILES["paper"].amp
+    assert not profiles.PROFILES["smoke"].amp
     assert not profiles.PROFILES["smoke"].time_1024 and profiles.PROFILES["quick"].time_1024
 
 
@@ -80,7 +83,12 @@ def test_ensure_data_renders_and_replaces_outdated_sets(tmp_path, monkeypatch, c
 
 def test_short_budgets_are_the_profiles_own_and_listed():
     b = profiles.short_budget("quick", "ltnet")
-    assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 400
+    assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 300
+    # MSR-Net's two networks share one rate (rows of one table) and train at the eval size
+    dm, st = profiles.short_budget("quick", "dmshn"), profiles.short_budget("quick", "stacked_dmshn")
+    assert dm["lr"] == st["lr"] == 3e-4 and dm["train_scale"] == st["train_scale"] == 1.0
+    assert "train_scale" not in profiles.short_budget("quick", "ltnet")
+    assert "0.5 x" in profiles.train_scale_deviation("quick", "dmshn", 0.5, 1.0)
     assert profiles.short_budget("paper", "ltnet") is None  # the paper keeps its schedule
     assert profiles.short_budget("quick", "tiny_unet") is None
     dev = profiles.short_budget_deviation("quick", "mbnet")

@@ -629,6 +629,8 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     amp_on = bool(cfg.amp) if amp is None else bool(amp)
     if amp is None and paper:
         amp_on = False  # the report trained in fp32
+    # bf16 only where it runs natively (CUDA, or a CPU with AVX-512 BF16 / AMX)
+    amp_on = amp_on and utils.bf16_native(utils.pick_device(cfg.device))
 
     # evaluation sets (the same pairs for every seed and row)
     if n_eval_pairs is None:
@@ -764,8 +766,8 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
         out.append(f"Evaluation on up to {row.n_eval} pairs per set instead of the report's "
                    f"{PAPER_EVAL_PAIRS:,}.")
     if row.amp:
-        out.append("Training under bf16 autocast on CUDA (the profile's amp); the report "
-                   "trained in fp32.")
+        out.append("Training under bf16 autocast (the profile's amp, where it runs natively); "
+                   "the report trained in fp32.")
     if setting in ("B", "C"):
         if envmap_recipe == "code":
             out.append("Ground-truth envmaps: the official code's HSV recipe (exp(-d / (2 "
@@ -842,7 +844,7 @@ def _notes(row: _Row, *, setting, lr) -> list[str]:
                       if setting == "C" else "the lpips metric would be written as n/a"))
     if cfg.device == "cuda" and not torch.cuda.is_available():
         out.append("the profile asks for CUDA, which is not available here: the row would run "
-                   "on the CPU" + (" in fp32 (bf16 autocast is for CUDA only)" if row.amp
+                   "on the CPU" + (" (in bf16: this CPU runs it natively)" if row.amp
                                    else ""))
     if cfg.channels_last or cfg.compile:
         out.append("the profile's channels_last / torch.compile settings are not used by "
@@ -999,7 +1001,7 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
                        torch.optim.Adam(disc.parameters(), lr=lr) if disc is not None else None)
     # the code encodes G only where its loss needs G's light latent (model A's predicter)
     encode_target = objective.setting == "A"
-    use_amp = bool(amp) and device.type == "cuda"
+    use_amp = bool(amp) and utils.bf16_native(device)
     snapshot = ckpt.with_name(f"{ckpt.stem}-step{read_step}.pt") if read_step else None
     history: list[dict[str, float]] = []
     start = 0
@@ -1095,8 +1097,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
             ``"protocol"`` (:data:`EVAL_SUBSETS`).
         read_at: Fraction of the budget whose checkpoint is evaluated; None: the report's
             (model B 8/20, model C 6/20, model A the last); 1: the last.
-        amp: bf16 autocast on CUDA; None: the profile's, except fp32 at the paper profile (as
-            the report).
+        amp: bf16 autocast, where it runs natively (CUDA, a CPU with AVX-512 BF16 or AMX);
+            None: the profile's, except fp32 at the paper profile (as the report).
         extra_tables: Also write the ``subsets`` and ``predicter`` tables.
         label: Human label of the row.
         deviations: Known deviations for this row (to run.json and the page), before the ones
