@@ -391,26 +391,49 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
     return view, sorted(set(reasons))
 
 
-def convergence_view(paper: str, profile: str | None = None) -> "Any":
+#: The row every trained one-to-one row has to beat (issue: trained to convergence): a single
+#: least-squares colour matrix fitted on the training pairs.
+COLOUR_BASELINE = ("baselines", "onetoone", "colour_lstsq")
+
+
+def convergence_view(paper: str, profile: str | None = None,
+                     versus: tuple[str, str, str] | None = COLOUR_BASELINE) -> "Any":
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
-    table, row, seeds, steps, best step per seed, the last fifth's gain and the verdict."""
+    table, row, seeds, steps, best step per seed, the last fifth's gain, the verdict, and the
+    row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
+    transform for one-to-one rows; None: no comparison)."""
     import pandas as pd
 
     from relight_lib.harness import results
 
     profile = profile or current_profile()
+
+    def mean_psnr(paper_: str, table_: str) -> dict[str, float]:
+        df = results.load_results("results", profile, paper_, table_)
+        df = df[df["metric"] == "psnr"]
+        return df.groupby("variant")["value"].mean().to_dict() if len(df) else {}
+
+    ref = mean_psnr(*versus[:2]).get(versus[2]) if versus else None
+    ref_name = f"vs {versus[2].replace('_', ' ')} (dB)" if versus else None
     rows = []
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
+        psnr = mean_psnr(paper, table)
         for variant, c in results.load_convergence("results", profile, paper, table).items():
             gain = c["tail_gain"]
-            rows.append({
+            mine = psnr.get(variant)
+            row = {
                 "table": table, "row": variant, "seeds": c["seeds"], "steps": c["steps"],
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
                 "last-fifth gain (dB)": "—" if gain is None else f"{gain:+.2f}",
                 "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
-                "why": c["reason"]})
-    return pd.DataFrame(rows, columns=["table", "row", "seeds", "steps", "best step",
-                                       "last-fifth gain (dB)", "converged", "why"])
+                "why": c["reason"],
+                "PSNR (dB)": "—" if mine is None else f"{mine:.2f}"}
+            if ref_name:
+                row[ref_name] = "—" if mine is None or ref is None else f"{mine - ref:+.2f}"
+            rows.append(row)
+    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)", "converged",
+            "PSNR (dB)", *([ref_name] if ref_name else []), "why"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | None = None

@@ -199,3 +199,41 @@ def test_rows_out_of_date_are_marked_not_rerun(tmp_path, monkeypatch):
     assert "Out of date with the code now (rerun: notebook" in note and "make reproduce" in note
     assert sphinx_provenance.out_of_date_note(tmp_path, "smoke", "demo", "table1", "b") == ""
     book._row_states.cache_clear()
+
+
+def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
+        tmp_path, monkeypatch):
+    """Seeds of a row agree or the row is not converged; its mean PSNR is set against the
+    colour transform's (the row every trained one-to-one row has to beat)."""
+    import pandas as pd
+
+    from relight_lib.library import convergence, record
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(paper, table, variant, seed, psnr, history=None):
+        per_image = pd.DataFrame({"image": ["a", "b"], "metric": ["psnr", "psnr"],
+                                  "value": [psnr - 1, psnr + 1]})
+        extra = {}
+        if history is not None:
+            extra = {"train_steps": history[-1]["step"],
+                     "convergence": convergence.from_history(history).to_dict()}
+        record.write_run("results", paper=paper, table=table, variant=variant, profile="quick",
+                         seed=seed, dataset="SynVIDIT", split="validation", per_image=per_image,
+                         params={}, extra=extra)
+
+    flat = [{"step": 10 * i, "val_psnr": 18.0 + min(i, 5) * 0.5} for i in range(1, 21)]
+    climbing = [{"step": 10 * i, "val_psnr": 10.0 + i} for i in range(1, 21)]
+    run(*book.COLOUR_BASELINE, 0, 15.0)
+    run("demo", "t1", "good", 0, 19.0, flat)
+    run("demo", "t1", "good", 1, 21.0, flat)
+    run("demo", "t1", "late", 0, 14.0, flat)
+    run("demo", "t1", "late", 1, 14.5, climbing)
+    view = book.convergence_view("demo", profile="quick").set_index("row")
+    assert view.loc["good", "converged"] == "yes" and view.loc["good", "seeds"] == 2
+    assert view.loc["good", "PSNR (dB)"] == "20.00"
+    assert view.loc["good", "vs colour lstsq (dB)"] == "+5.00"
+    assert view.loc["late", "converged"] == "no"  # one seed still climbing decides
+    assert view.loc["late", "vs colour lstsq (dB)"] == "-0.75"
+    bare = book.convergence_view("demo", profile="quick", versus=None)
+    assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 2

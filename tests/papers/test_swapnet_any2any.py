@@ -257,7 +257,9 @@ def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypa
     json.dumps(plan)  # plain data
     assert plan["parameters"] == 18_837_556 and plan["steps"] == 4 and plan["batch_size"] == 2
     assert plan["n_train"] == 8 and plan["epochs"] is None and plan["snapshots"] is None
-    assert plan["precision"] == "fp32" and plan["lr_schedule"] == [[0, 0.001]]
+    assert plan["precision"] == "fp32"
+    # below the paper budget: warm-up (none at 4 steps) and a cosine to 1 % of the rate
+    assert plan["lr_schedule"][0] == [0, 0.001] and plan["lr_schedule"][-1] == [3, 1e-05]
     assert plan["optimizer"].startswith("Adam(lr=0.001, betas=(0.9, 0.999))")
     assert plan["loss"][0] == "1.0 x mse" and "no adversarial term" in plan["loss"][-1]
     assert [e["name"] for e in plan["eval"]] == ["table1", "subsets/full", "subsets/same_colour",
@@ -430,3 +432,141 @@ def test_plans_an_unrendered_preset_from_its_parameters(tmp_path, monkeypatch):
     assert plan["snapshots"] == [160] and [e["n"] for e in plan["eval"]] == [100] * 4
     assert any("not rendered yet" in n for n in plan["notes"])
     assert not (tmp_path / "data").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# validation during training: the learning curve and the plateau test
+
+
+def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monkeypatch):
+    import dataclasses
+
+    import relight_lib.library.losses  # noqa: F401
+    from relight_lib.papers import profiles
+
+    # (losses.py is imported by _train, after the training key is made: imported here first, the
+    # two runs below hash the same files whatever ran before in this process)
+    monkeypatch.chdir(tmp_path)
+    # 5 steps, 2 validation points asked: every round(5 / 2) = 2 steps, and the last
+    monkeypatch.setitem(profiles.PROFILES, "smoke",
+                        dataclasses.replace(profiles.PROFILES["smoke"], val_points=2))
+    monkeypatch.setattr(any2any, "VAL_PAIRS", 2)  # fewer than the 3 evaluation pairs
+    _row(tmp_path, data_root, model="swapnet_envmap", loss_setting="B", variant="envmap",
+         steps=5, extra_tables=False, read_at=1.0)
+    run = tmp_path / "results" / "smoke" / "swapnet" / "table1" / "envmap" / "seed=0"
+    hist = pd.read_csv(run / "history.csv")
+    val = hist[hist["val_psnr"].notna()]
+    assert list(val["step"]) == [2, 4, 5] and val["val_ssim"].notna().all()
+    assert np.isfinite(val["val_psnr"]).all()
+    rj = json.loads((run / "run.json").read_text())
+    assert rj["params"]["val_every"] == 2 and rj["params"]["n_val_pairs"] == 2
+    conv = rj["extra"]["convergence"]
+    assert conv["n_evals"] == 3 and conv["converged"] is None  # too few points to tell
+    assert (run / "figures" / "loss.png").exists()
+    # validation is not part of the training key: without it the finished checkpoint is reused
+    # (nothing is trained again) and its history keeps the curve
+    monkeypatch.setitem(profiles.PROFILES, "smoke",
+                        dataclasses.replace(profiles.PROFILES["smoke"], val_points=0))
+    monkeypatch.setattr(any2any, "_train", _no_training(any2any._train))
+    _row(tmp_path, data_root, model="swapnet_envmap", loss_setting="B", variant="envmap",
+         steps=5, extra_tables=False, read_at=1.0)
+    rj2 = json.loads((run / "run.json").read_text())
+    assert rj2["extra"]["training_key"] == rj["extra"]["training_key"]
+    assert rj2["params"]["val_every"] == 0 and rj2["extra"]["convergence"] == conv
+    pd.testing.assert_frame_equal(pd.read_csv(run / "history.csv"), hist)
+
+
+def _no_training(train):
+    """``_train`` that fails if it would run a step (it may only resume a finished run)."""
+    def wrapped(*args, **kw):
+        history, step_times = train(*args, **kw)
+        assert step_times == [], "trained again"
+        return history, step_times
+    return wrapped
+
+
+def test_val_set_is_spread_over_the_evaluation_set():
+    ds = list(range(10))
+    assert any2any._val_set(ds, 20) is ds
+    sub = any2any._val_set(ds, 4)
+    assert [sub[i] for i in range(len(sub))] == [0, 3, 6, 9]
+
+
+def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
+    """Training with validation (and resuming in the middle) gives the weights, BatchNorm
+    statistics and losses of training without it, and leaves the global RNG stream alone."""
+    from relight_lib.library.data.vidit import AnyToAnyDataset, any_pair
+    from relight_lib.library.models.patchgan import PatchGAN
+    from relight_lib.library.models.swapnet import SwapNetIllum
+
+    train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=6, seed=0)
+    val_set = AnyToAnyDataset(data_root, "validation", any_pair, size=32, n_pairs=3, seed=0)
+    objective = any2any.SwapObjective("A")
+
+    def train(name, steps, val_every, fresh=True, modules=None):
+        if fresh:
+            torch.manual_seed(0)
+            net = SwapNetIllum()
+            modules = (net, net.make_predicter(32), PatchGAN())
+        history, _ = any2any._train(
+            *modules, objective, train_set, steps=steps, batch_size=2, seed=0,
+            device=torch.device("cpu"), lr=1e-3, ckpt=tmp_path / f"{name}.pt", ckpt_every=0,
+            progress=False, gan="pix2pix", val_set=val_set if val_every else None,
+            val_every=val_every)
+        return modules, history, torch.rand(4)  # the next draws of the global stream
+
+    def state(modules):
+        return {f"{i}.{k}": v for i, m in enumerate(modules) for k, v in m.state_dict().items()}
+
+    plain, h_plain, r_plain = train("plain", 4, 0)
+    valid, h_val, r_val = train("val", 4, 2)
+    train("resumed", 2, 2)
+    resumed, h_res, _ = train("resumed", 4, 2)  # fresh modules: resumes from step 2
+    assert torch.equal(r_plain, r_val)
+    ref = state(plain)
+    assert any("running_mean" in k for k in ref)
+    for other in (valid, resumed):
+        got = state(other)
+        assert got.keys() == ref.keys()
+        assert all(torch.equal(ref[k], got[k]) for k in ref), \
+            [k for k in ref if not torch.equal(ref[k], got[k])]
+    assert [h["loss"] for h in h_val] == [h["loss"] for h in h_plain]
+    assert not any("val_psnr" in h for h in h_plain)
+    assert [h["step"] for h in h_val if "val_psnr" in h] == [2, 4]
+    assert [h.get("val_psnr") for h in h_res] == [h.get("val_psnr") for h in h_val]
+
+
+def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, data_root):
+    """Below the paper budget both optimisers follow the warm-up + cosine curve (a closed form
+    of the step, so a resumed run follows it too); at the paper budget the code's constant
+    rate."""
+    from relight_lib.library.data.vidit import AnyToAnyDataset, any_pair
+    from relight_lib.library.models.patchgan import PatchGAN
+    from relight_lib.library.models.swapnet import SwapNetIllum
+    from relight_lib.library.train import lr_at
+
+    paper = any2any._train_config(any2any._Budget(60_000, 8, 0, None, None, True), 1e-3)
+    assert paper.schedule == "constant" and paper.lr == 1e-3
+    short = any2any._train_config(any2any._Budget(6, 2, 12, None, None, False), 1e-3)
+    assert short.schedule == "warmup_cosine" and short.final_lr == pytest.approx(1e-5)
+
+    train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=6, seed=0)
+    objective = any2any.SwapObjective("A")
+
+    def train(steps):
+        torch.manual_seed(0)
+        net = SwapNetIllum()
+        return any2any._train(
+            net, net.make_predicter(32), PatchGAN(), objective, train_set, steps=steps,
+            batch_size=2, seed=0, device=torch.device("cpu"), lr=1e-3,
+            ckpt=tmp_path / "run.pt", ckpt_every=0, progress=False, gan="pix2pix",
+            schedule=short)[0]
+
+    history = train(6)
+    want = [lr_at(short, 6, s) for s in range(6)]
+    assert [h["lr"] for h in history] == pytest.approx(want)
+    # 5 % of 6 steps is no warm-up step: a decay from the peak only
+    assert want == sorted(want, reverse=True) and want[0] == pytest.approx(1e-3)
+    long = any2any._train_config(any2any._Budget(400, 8, 3200, None, None, False), 1e-3)
+    curve = [lr_at(long, 400, s) for s in (0, 10, 20, 399)]
+    assert curve[0] < curve[1] < curve[2] and curve[3] < curve[2]  # warm-up, then decay

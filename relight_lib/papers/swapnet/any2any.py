@@ -33,7 +33,10 @@ batch 8; models B and C 20 epochs of batch 25 over 400,000 sampled pairs) at the
 px and evaluates 10,000 pairs per set. Table 1 reads model B at its epoch-8 and model C at its
 epoch-6 checkpoint (``evaluate.py``); at every profile we read the same fraction of the budget
 (8/20 and 6/20, :data:`READ_FRACTION`); training still runs to the end of the budget so that
-the learning curve is complete.
+the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode) on up to
+:data:`VAL_PAIRS` pairs of the main evaluation set, the profile's ``val_points`` times evenly
+over the training, go into history.csv; run.json's ``extra["convergence"]`` is the plateau test
+(:mod:`relight_lib.library.convergence`) of the whole run's curve.
 
 Evaluation (papers.md 6.11): Table 1's pairs have a different scene and a different light
 direction (``PROTOCOL_2DSCENE``), drawn from the evaluation split with a fixed seed (the same
@@ -109,6 +112,15 @@ PAPER_SIZE = 256
 PAPER_EVAL_PAIRS = 10_000
 #: Evaluation pairs per set below the paper profile (capped by the profile's ``eval_limit``).
 DEFAULT_EVAL_PAIRS = 100
+#: Validation during training (the learning curve and the plateau test of
+#: :mod:`relight_lib.library.convergence`) scores at most this many pairs of the main evaluation
+#: set, spread evenly over it: a point costs a forward pass per pair (``val_points`` of them a
+#: run), which on 2 CPU cores must stay a small share of the training whatever the set's size
+#: (10,000 pairs at the paper profile). The pairs are fixed, so the curve moves with the weights
+#: only.
+VAL_PAIRS = 200
+#: What validation measures (fp32, the relit image against the ground truth).
+VAL_METRICS = ("psnr", "ssim")
 
 #: Values of ``run_any_to_any(discriminator=...)``.
 DISCRIMINATORS: dict[str, str] = {
@@ -518,6 +530,39 @@ def _finish_budget(b: _Budget, setting: str, n_train: int, read_at: float | None
     return b
 
 
+def _val_every(cfg, b: _Budget | None) -> int:
+    """Steps between validation points: the profile's ``val_points`` spread over the training
+    (at least 1); 0 when ``val_points`` is 0 or the row does not train."""
+    if b is None or not cfg.val_points:
+        return 0
+    return max(1, round(b.steps / cfg.val_points))
+
+
+def _val_set(eval_set, n: int):
+    """At most ``n`` pairs of ``eval_set`` (the run asks :data:`VAL_PAIRS`), evenly spaced: an
+    enumerated set is ordered input scene by input scene, so its first ``n`` pairs would cover
+    few scenes. Deterministic, so every seed and row that shares the set validates on the same
+    pairs."""
+    if len(eval_set) <= n:
+        return eval_set
+    idx = np.linspace(0, len(eval_set) - 1, n).round().astype(int).tolist()
+    return torch.utils.data.Subset(eval_set, idx)
+
+
+def _train_config(b: _Budget, lr: float):
+    """The learning-rate schedule of a row as a :class:`~relight_lib.library.train.TrainConfig`
+    (only its schedule fields matter): the code's constant Adam rate at the paper budget; below
+    it the short profiles' warm-up and cosine decay to 1 % of ``lr`` (as the one-to-one rows'
+    :data:`relight_lib.papers.profiles.SHORT_BUDGETS`): at a few hundred steps a constant rate
+    ends while the weights still jump around the minimum."""
+    from relight_lib.library.train import TrainConfig
+
+    if b.paper:
+        return TrainConfig(steps=b.steps, batch_size=b.batch_size, lr=lr, schedule="constant")
+    return TrainConfig(steps=b.steps, batch_size=b.batch_size, lr=lr, final_lr=lr / 100,
+                       schedule="warmup_cosine", warmup=0.05)
+
+
 def _index(root, split):
     from relight_lib.library.data.vidit import SceneIndex, find_any2any_dir
 
@@ -687,7 +732,7 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
                                   envmap_recipe=envmap_recipe, lpips_form=lpips_form,
                                   eval_subsets=eval_subsets, extra_tables=extra_tables,
                                   train_pairs=train_pairs, read_at=read_at)
-    row.notes += _notes(row, setting=loss_setting, lr=lr)
+    row.notes += _notes(row, setting=loss_setting, lr=lr, table=table)
     return row
 
 
@@ -753,6 +798,11 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
             out.append(f"Training budget: {b.steps} steps of batch {b.batch_size} (each pair "
                        f"seen about {b.steps * b.batch_size / max(1, _n_train(row)):.2g} "
                        f"times) instead of the report's {report}{read}.")
+            tc = _train_config(b, 1.0)
+            out.append(f"Profile {cfg.name}: Adam warmed up over the first {tc.warmup:.0%} of "
+                       "the steps to the row's rate, then a cosine decay to 1 % of it (the "
+                       "code: a constant rate): at a few hundred steps a constant rate stops "
+                       "before a plateau.")
         elif read_at is not None and b.read_step != _report_read_step(b, setting):
             out.append(f"Evaluated checkpoint: step {b.read_step or b.steps} (read_at={read_at}) "
                        "instead of the report's " + (f"epoch {READ_FRACTION[setting][0]} of 20"
@@ -827,7 +877,7 @@ def _n_train(row: _Row) -> int:
     return len(next(iter(row.train_sets.values()))) if row.train_sets else 0
 
 
-def _notes(row: _Row, *, setting, lr) -> list[str]:
+def _notes(row: _Row, *, setting, lr, table) -> list[str]:
     """What would happen at run time on this machine (for plans)."""
     cfg, b = row.cfg, row.budget
     out = []
@@ -855,6 +905,12 @@ def _notes(row: _Row, *, setting, lr) -> list[str]:
                        f"evaluated weights are those of step {b.read_step:,}")
         out.append("training pairs are drawn per seed (seed-dependent sample); the plan shows "
                    f"seed {cfg.seeds[0]}'s")
+        val_every = _val_every(cfg, b)
+        if val_every:
+            n_val = min(VAL_PAIRS, len(row.eval_sets[table]))
+            out.append(f"validation (PSNR, SSIM in fp32) every {val_every:,} steps and at the "
+                       f"last on {n_val} of the {table} pairs: the learning curve and the "
+                       "plateau test")
         if row.discriminator != "none":
             out.append("the PatchGAN is updated after each generator step on a second "
                        "generator pass (as the code), one extra forward pass per step")
@@ -867,7 +923,7 @@ def _notes(row: _Row, *, setting, lr) -> list[str]:
 
 def _plan(row: _Row, *, label, model, model_kwargs, setting, lr, envmap_recipe, lpips_form,
           table) -> dict[str, Any]:
-    from relight_lib.library.train import TrainConfig, lr_schedule_points
+    from relight_lib.library.train import lr_schedule_points
 
     b = row.budget
     if b is None:
@@ -877,8 +933,7 @@ def _plan(row: _Row, *, label, model, model_kwargs, setting, lr, envmap_recipe, 
         loss: list[str] = []
     else:
         steps, batch, n_train = b.steps, b.batch_size, _n_train(row)
-        tc = TrainConfig(steps=steps, batch_size=batch, lr=lr, betas=(0.9, 0.999),
-                         schedule="constant")
+        tc = _train_config(b, lr)
         schedule = [[int(s), float(v)] for s, v in lr_schedule_points(tc, steps)]
         optimizer = f"Adam(lr={lr}, betas=(0.9, 0.999))"
         if setting == "A":
@@ -930,15 +985,20 @@ def _not_run_rows(metric_names: Sequence[str], reason: str, dataset):
     return rows, {m: reason for m in metric_names}
 
 
-def _evaluate(net, predicter, objective, dataset, device, want_metrics, progress):
-    """metrics.evaluate plus the swap-specific per-pair diagnostics."""
+def _evaluate(net, predicter, objective, dataset, device, want_metrics, progress,
+              diagnostics: bool = True):
+    """metrics.evaluate plus the swap-specific per-pair diagnostics; ``diagnostics=False``
+    scores the relit image only (validation during training: G is not encoded)."""
     extra: list[dict[str, np.ndarray]] = []
     keys: list[str] = []
 
     def predict_fn(batch):
         if net is None:  # identity
             return batch["input"]
-        out = net.outputs(batch)
+        # (B, 3, H, W), unclamped: metrics.evaluate clamps to [0, 1] before scoring
+        out = net.outputs(batch, with_target=diagnostics)
+        if not diagnostics:
+            return out["relit"]
         keys.extend(batch["key"])
         row: dict[str, np.ndarray] = {}
 
@@ -979,16 +1039,40 @@ def _evaluate(net, predicter, objective, dataset, device, want_metrics, progress
     return rows, res.notes, res.lpips_weights
 
 
+def _validate(net: nn.Module, val_set, device: torch.device) -> dict[str, float]:
+    """Mean PSNR and SSIM (:data:`VAL_METRICS`) of the relit images over ``val_set``, as
+    ``{"val_psnr": ..., "val_ssim": ...}``. In fp32 (the caller's autocast does not reach
+    here) and under inference mode; the caller puts the modules in eval mode."""
+    rows, _, _ = _evaluate(net, None, None, val_set, device, VAL_METRICS, progress=False,
+                           diagnostics=False)
+    mean = rows.groupby("metric")["value"].mean()
+    return {f"val_{m}": float(mean.get(m, float("nan"))) for m in VAL_METRICS}
+
+
 def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, seed, device, lr,
            ckpt: Path, ckpt_every: int, progress: bool, gan: str = "none", amp: bool = False,
-           read_step: int | None = None):
+           read_step: int | None = None, val_set=None, val_every: int = 0, schedule=None):
     """Train for ``steps`` steps (resuming ``ckpt``); with ``read_step``, also keep that step's
-    weights and load them back at the end (the checkpoint Table 1 evaluates)."""
+    weights and load them back at the end (the checkpoint Table 1 evaluates).
+
+    ``schedule`` (a :class:`~relight_lib.library.train.TrainConfig`, :func:`_train_config`)
+    sets both optimisers' rate at every step from its closed form (so a resumed run follows the
+    same curve); None: the constant ``lr``.
+
+    With ``val_set`` and ``val_every`` > 0, every ``val_every`` steps and at the last step the
+    history row also gets ``val_psnr``, ``val_ssim`` (:func:`_validate`, in eval mode: the
+    weights, BatchNorm statistics and the data order do not change, so neither does the
+    training key) and ``val_seconds``.
+
+    Returns:
+        (history, step_times): one dict per step (``step``, ``loss``, the loss parts, ...) and
+        the seconds of each step trained here (validation excluded).
+    """
     from tqdm.auto import tqdm
 
     from relight_lib.library.losses import lsgan_discriminator_loss, lsgan_generator_loss
-    from relight_lib.library.train import (batch_indices, collate, load_checkpoint, save_checkpoint,
-                                           to_device)
+    from relight_lib.library.train import (batch_indices, collate, load_checkpoint, lr_at,
+                                           save_checkpoint, to_device)
 
     modules = nn.ModuleDict({"net": net})
     if predicter is not None:
@@ -1015,6 +1099,10 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
     for step in tqdm(range(start, steps), desc="train", disable=not progress,
                      initial=start, total=steps):
         t0 = time.perf_counter()
+        rate = lr_at(schedule, steps, step) if schedule is not None else lr
+        for opt in (opts.g, opts.d):
+            for group in (opt.param_groups if opt is not None else ()):
+                group["lr"] = rate
         idx = batch_indices(len(train_set), batch_size, seed, step)
         batch = to_device(collate([train_set[i] for i in idx]), device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -1042,8 +1130,15 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
             rec["d_loss"] = float(d_loss.detach())
         dt = time.perf_counter() - t0
         step_times.append(dt)
-        history.append({"step": step + 1, "loss": float(loss.detach()), **parts, **rec,
-                        "seconds": dt})
+        if val_set is not None and val_every and ((step + 1) % val_every == 0
+                                                  or step + 1 == steps):
+            t_val = time.perf_counter()
+            modules.eval()
+            rec.update(_validate(net, val_set, device))
+            modules.train()
+            rec["val_seconds"] = time.perf_counter() - t_val
+        history.append({"step": step + 1, "loss": float(loss.detach()), "lr": rate, **parts,
+                        **rec, "seconds": dt})
         if not np.isfinite(history[-1]["loss"]):
             raise FloatingPointError(f"training loss is {history[-1]['loss']} at step {step + 1}")
         if snapshot is not None and step + 1 == read_step:
@@ -1116,6 +1211,10 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     Raises:
         ValueError: a setting that cannot be planned (the message says which).
     """
+    # imported before the training key is made, so that every seed's key hashes the same files
+    # (the losses are otherwise first imported inside _train, after the first seed's key)
+    import relight_lib.library.losses  # noqa: F401
+    from relight_lib.library.convergence import from_history
     from relight_lib.library.models.patchgan import PatchGAN
 
     row = _resolve(profile=profile, data_root=data_root, seeds=seeds, steps=steps, model=model,
@@ -1133,15 +1232,20 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     identity = row.identity
     train_pairs = train_pairs or ("all" if loss_setting == "A" else "protocol")
     manifest_sha = profiles.data_manifest_sha256(cfg)
+    # the learning curve: validation on a fixed share of the main evaluation set
+    val_every = _val_every(cfg, b)
+    val_set = _val_set(row.eval_sets[table], VAL_PAIRS) if val_every else None
     params = {**cfg.to_dict(), "size": size, "model": model,
               "model_kwargs": dict(model_kwargs or {}), "loss_setting": loss_setting,
               "discriminator": row.discriminator, "lr": lr, "betas": [0.9, 0.999],
+              "lr_schedule": _train_config(b, lr).schedule if b is not None else None,
               "envmap_recipe": envmap_recipe, "lpips_form": lpips_form,
               "train_pairs": None if identity else train_pairs, "eval_subsets": eval_subsets,
               "amp": row.amp,
               "budget": dataclasses.asdict(b) if b is not None else None,
               "n_eval_pairs": {k: len(v) for k, v in row.eval_sets.items()},
-              "eval_sets": row.eval_defs}
+              "eval_sets": row.eval_defs, "val_every": val_every,
+              "n_val_pairs": len(val_set) if val_set is not None else 0}
     dataset = "SynVIDIT" if cfg.render_preset else "VIDIT"
     device = utils.pick_device(cfg.device)
     chance = None
@@ -1174,6 +1278,7 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         if reason is None and not identity:
             weights.update(objective.weights)
             train_set = row.train_sets[seed]
+            schedule = _train_config(b, lr)
             # what decides the weights (not the evaluation sets, not the notebook's prose):
             # rows that train the same network share the checkpoint
             key, training_files = training_key(
@@ -1181,7 +1286,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                 discriminator=row.discriminator, lr=lr, envmap_recipe=envmap_recipe,
                 lpips_form=lpips_form, train_pairs=params.get("train_pairs"), size=size,
                 steps=b.steps, batch_size=b.batch_size, read_step=b.read_step, amp=row.amp,
-                seed=seed, data=[cfg.any2any_root, profiles.data_manifest_sha256(cfg)])
+                schedule=schedule.schedule, seed=seed,
+                data=[cfg.any2any_root, profiles.data_manifest_sha256(cfg)])
             extra["training_key"], extra["training_files"] = key, training_files
             ckpt = CHECKPOINT_DIR / cfg.name / key / f"seed={seed}.pt"
             t_train = time.perf_counter()
@@ -1189,7 +1295,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                 net, predicter, disc, objective, train_set, steps=b.steps,
                 batch_size=b.batch_size, seed=seed, device=device, lr=lr, ckpt=ckpt,
                 ckpt_every=max(50, b.steps // 50), progress=progress, gan=row.discriminator,
-                amp=row.amp, read_step=b.read_step)
+                amp=row.amp, read_step=b.read_step, val_set=val_set, val_every=val_every,
+                schedule=schedule)
             extra["n_train_pairs"] = len(train_set)
             extra["read_step"] = b.read_step
             extra["timing"] = {
@@ -1224,7 +1331,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         out = record.write_run(results_root, paper=paper, table=table, variant=variant,
                                per_image=rows, notes=notes, label=label or variant,
                                wall_time_s=time.perf_counter() - t0,
-                               extra={**extra, "train_steps": len(history)}, **common)
+                               extra={**extra, "train_steps": len(history),
+                                      "convergence": from_history(history).to_dict()
+                                      if history else None}, **common)
         if extra_tables:
             for name in ("full", "same_colour", "same_direction"):
                 r, n = evals[f"subsets/{name}"]
@@ -1273,7 +1382,8 @@ def _write_predicter(results_root, paper, evaluated, reason, chance, eval_set, l
 
 
 def _figures(out: Path, history, net, eval_set, objective, device, rows) -> None:
-    """Loss curve, relit examples, latent distances and (models B/C) envmaps under figures/."""
+    """Learning curves (training loss and, when validated, validation PSNR), relit examples,
+    latent distances and (models B/C) envmaps under figures/."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1283,11 +1393,19 @@ def _figures(out: Path, history, net, eval_set, objective, device, rows) -> None
 
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
+    # (not onetoone.learning_curves: a relight_lib module first imported here, after the
+    # training key is made, would join the key of the next seed trained in this process)
     h = pd.DataFrame(history)
-    fig, ax = plt.subplots(figsize=(4, 2.5))
-    ax.plot(h["step"], h["loss"], lw=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
+    val = h[h["val_psnr"].notna()] if "val_psnr" in h else h.iloc[:0]
+    fig, axes = plt.subplots(1, 2 if len(val) else 1, figsize=(7 if len(val) else 4, 2.5),
+                             squeeze=False)
+    axes[0][0].plot(h["step"], h["loss"], lw=1)
+    axes[0][0].set_ylabel("training loss")
+    if len(val):
+        axes[0][1].plot(val["step"], val["val_psnr"], marker=".", lw=1)
+        axes[0][1].set_ylabel("validation PSNR (dB)")
+    for ax in axes[0]:
+        ax.set_xlabel("step")
     fig.tight_layout()
     fig.savefig(figs / "loss.png", dpi=80)
     plt.close(fig)
