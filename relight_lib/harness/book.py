@@ -546,9 +546,11 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
 
 def run_costs(profile: str | None = None, results_root: Path = reproduce.RESULTS_DIR
               ) -> "Any":
-    """Measured cost of a profile's rows, per paper: how many rows ran, their total and longest
-    papermill wall time (minutes), the device they ran on and how many rows were not run at the
-    profile. Read from the executed notebooks' papermill metadata and the runs' run.json."""
+    """Measured cost of a profile's rows, per paper, from the executed notebooks' papermill
+    wall time: the rows up to date with the code (their count, total and longest time in
+    minutes: what the profile costs now), the rows still out of date (their times came from
+    older recipes and are not added), the rows not run at the profile, and the device the runs
+    used (from their run.json)."""
     import pandas as pd
 
     profile = profile or current_profile()
@@ -556,10 +558,13 @@ def run_costs(profile: str | None = None, results_root: Path = reproduce.RESULTS
     out = []
     for paper in dict.fromkeys(r.paper for r in rows):
         mine = [r for r in rows if r.paper == paper]
-        durations, devices = [], set()
+        durations, devices, stale = [], set(), 0
         for r in mine:
             nb = r.executed_path(profile, results_root)
             if not nb.exists():
+                continue
+            if out_of_date(profile, r.paper, r.table, r.variant) is not None:
+                stale += 1
                 continue
             meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
             if meta.get("duration") is not None:
@@ -570,17 +575,19 @@ def run_costs(profile: str | None = None, results_root: Path = reproduce.RESULTS
                             f" ({prov.get('cpu_count', '?')} cores)"
                             if prov.get("device") == "cpu" else
                             str(prov.get("device_name") or prov.get("device", "?")))
-        out.append({"paper": paper, "rows run": len(durations),
-                    "not run at this profile": sum(not r.runs_at(profile) for r in mine),
+        out.append({"paper": paper, "rows up to date": len(durations),
                     "total (min)": round(sum(durations) / 60, 1) if durations else None,
                     "longest row (min)": round(max(durations) / 60, 1) if durations else None,
+                    "rows out of date": stale,
+                    "not run at this profile": sum(not r.runs_at(profile) for r in mine),
                     "device": ", ".join(sorted(devices)) or "—"})
     df = pd.DataFrame(out).set_index("paper")
     if len(df):
-        df.loc["all papers"] = [int(df["rows run"].sum()),
-                                int(df["not run at this profile"].sum()),
+        df.loc["all papers"] = [int(df["rows up to date"].sum()),
                                 round(df["total (min)"].fillna(0).sum(), 1),
-                                df["longest row (min)"].max(), ""]
+                                df["longest row (min)"].max(),
+                                int(df["rows out of date"].sum()),
+                                int(df["not run at this profile"].sum()), ""]
     return df
 
 

@@ -237,3 +237,31 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     assert view.loc["late", "vs colour lstsq (dB)"] == "-0.75"
     bare = book.convergence_view("demo", profile="quick", versus=None)
     assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 2
+
+
+def test_run_costs_add_up_only_the_rows_up_to_date(tmp_path, monkeypatch):
+    import json
+
+    import nbformat
+
+    nbdir = tmp_path / "notebooks" / "demo"
+    nbdir.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('profile = "quick"\n')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, nbdir / "t.ipynb")
+    (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
+                                     "      a: {}\n      b: {}\n      c: {}\n      d: {}\n")
+    monkeypatch.chdir(tmp_path)
+    for v, seconds in (("a", 120.0), ("b", 240.0), ("c", 6000.0)):  # d: never run
+        path = tmp_path / "results" / "quick" / "executed" / "demo" / f"table1__{v}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"metadata": {"papermill": {"duration": seconds}}}))
+    monkeypatch.setattr(book, "out_of_date", lambda profile, paper, table, variant:
+                        "retrain: library/train.py changed" if variant == "c" else None)
+    costs = book.run_costs("quick", results_root=Path("results"))
+    row = costs.loc["demo"]
+    assert row["rows up to date"] == 2 and row["rows out of date"] == 1
+    assert row["total (min)"] == 6.0 and row["longest row (min)"] == 4.0
+    assert costs.loc["all papers", "total (min)"] == 6.0
