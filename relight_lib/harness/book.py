@@ -401,7 +401,8 @@ def convergence_view(paper: str, profile: str | None = None,
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
     table, row, seeds, steps, best step per seed, the last fifth's gain, the verdict, and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
-    transform for one-to-one rows; None: no comparison)."""
+    transform for one-to-one rows; None: no comparison). A row out of date with the code is
+    marked :data:`STALE_MARK`, as in the tables."""
     import pandas as pd
 
     from relight_lib.harness import results
@@ -421,8 +422,10 @@ def convergence_view(paper: str, profile: str | None = None,
         for variant, c in results.load_convergence("results", profile, paper, table).items():
             gain = c["tail_gain"]
             mine = psnr.get(variant)
+            stale = out_of_date(profile, paper, table, variant) is not None
             row = {
-                "table": table, "row": variant, "seeds": c["seeds"], "steps": c["steps"],
+                "table": table, "row": f"{variant} {STALE_MARK}" if stale else variant,
+                "seeds": c["seeds"], "steps": c["steps"],
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
                 "last-fifth gain (dB)": "—" if gain is None else f"{gain:+.2f}",
                 "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],

@@ -210,6 +210,7 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     from relight_lib.library import convergence, record
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(book, "out_of_date", lambda *a: None)  # every row up to date first
 
     def run(paper, table, variant, seed, psnr, history=None):
         per_image = pd.DataFrame({"image": ["a", "b"], "metric": ["psnr", "psnr"],
@@ -237,6 +238,10 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     assert view.loc["late", "vs colour lstsq (dB)"] == "-0.75"
     bare = book.convergence_view("demo", profile="quick", versus=None)
     assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 2
+    monkeypatch.setattr(book, "out_of_date", lambda profile, paper, table, variant:
+                        "retrain: library/train.py changed" if variant == "late" else None)
+    marked = book.convergence_view("demo", profile="quick")["row"].tolist()
+    assert marked == ["good", f"late {book.STALE_MARK}"]
 
 
 def test_run_costs_add_up_only_the_rows_up_to_date(tmp_path, monkeypatch):
