@@ -156,27 +156,33 @@ def test_build_rebuilds_every_page_after_a_toc_change(tmp_path, monkeypatch):
     assert not (tmp_path / "_build" / "smoke" / ".toc-of-last-html-build.yml").exists()
 
 
+def _demo_rows(root: Path, parameters: str, variants: tuple[str, ...]) -> None:
+    """A paper ``demo`` under ``root``: one notebook (a parameters cell of ``parameters``) and
+    a runs.yaml with ``variants`` as the rows of its ``table1``."""
+    import nbformat
+
+    nbdir = root / "notebooks" / "demo"
+    nbdir.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, nbdir / "t.ipynb")
+    (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
+                                     + "".join(f"      {v}: {{}}\n" for v in variants))
+
+
 def test_rows_out_of_date_are_marked_not_rerun(tmp_path, monkeypatch):
     """The book never trains: a committed row whose inputs changed is marked, with the reason,
     in its table and under its run notebook's title."""
     import json
 
-    import nbformat
-
     from relight_lib.harness import sphinx_provenance
 
     (tmp_path / "_config.yml").write_text("title: t\n")
     (tmp_path / "book").mkdir()
-    nbdir = tmp_path / "notebooks" / "demo"
-    nbdir.mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell('profile = "smoke"\npaper = ""\ntable = ""\nvariant = ""\n'
-                                     'results_root = ""\ncache_key = ""\n')
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell]
-    nbformat.write(nb, nbdir / "t.ipynb")
-    (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
-                                     "      a: {}\n      b: {}\n")
+    _demo_rows(tmp_path, 'profile = "smoke"\npaper = ""\ntable = ""\nvariant = ""\n'
+                         'results_root = ""\ncache_key = ""\n', ("a", "b"))
     monkeypatch.chdir(tmp_path)
     book._row_states.cache_clear()
     rows = {r.variant: r for r in reproduce.load_rows()}
@@ -247,17 +253,7 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
 def test_run_costs_add_up_only_the_rows_up_to_date(tmp_path, monkeypatch):
     import json
 
-    import nbformat
-
-    nbdir = tmp_path / "notebooks" / "demo"
-    nbdir.mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell('profile = "quick"\n')
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell]
-    nbformat.write(nb, nbdir / "t.ipynb")
-    (nbdir / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t.ipynb\n    variants:\n"
-                                     "      a: {}\n      b: {}\n      c: {}\n      d: {}\n")
+    _demo_rows(tmp_path, 'profile = "quick"\n', ("a", "b", "c", "d"))
     monkeypatch.chdir(tmp_path)
     for v, seconds in (("a", 120.0), ("b", 240.0), ("c", 6000.0)):  # d: never run
         path = tmp_path / "results" / "quick" / "executed" / "demo" / f"table1__{v}.ipynb"
