@@ -502,6 +502,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    snapshot_weights: Sequence[float] | None = None,
                    data_root: str | None = None, seeds: Sequence[int] | None = None,
                    steps: int | None = None, paper_budget: Mapping[str, Any] | None = None,
+                   short_budgets: Mapping[str, Mapping[str, Any]] | None = None,
                    amp: bool | None = None, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
                    dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
@@ -535,6 +536,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         paper_budget: The paper's own budget, used where the profile has none (``paper``):
             ``{"epochs": E, "batch_size": B}`` (E epochs over the row's training pairs) or
             ``{"steps": N, "batch_size": B}``.
+        short_budgets: The paper's own recipe per short profile (``{profile: {steps, lr,
+            ...}}``, see :func:`relight_lib.papers.profiles.short_budget`): it replaces the
+            profile's budget and the paper's schedule there, as a listed deviation.
         amp: Override the profile's bf16 autocast (the paper profile trains in fp32, as the
             papers did; ``amp=True`` is the bf16 option).
         label: Human label of the row for the tables.
@@ -553,14 +557,15 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         ``dry_run`` the plan dict.
     """
     cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds, train_steps=steps, amp=amp)
-    short = profiles.short_budget(cfg.name, model)
+    short = profiles.short_budget(cfg.name, short_budgets)
     if short is not None:
-        # the short profile's own recipe (profiles.SHORT_BUDGETS): budget, batch and schedule
+        # the paper's own recipe at this short profile: budget, batch and schedule
         n_seeds = short.pop("seeds", None)
         if n_seeds and seeds is None:
             cfg = dataclasses.replace(cfg, seeds=cfg.seeds[:n_seeds])
         if steps is not None:
             short["steps"] = steps
+        short_deviation = profiles.short_budget_deviation(cfg.name, short)
         cfg = dataclasses.replace(cfg, train_steps=short.pop("steps"),
                                   batch_size=short.pop("batch_size"))
         profile_scale = short.pop("train_scale", None)
@@ -568,11 +573,15 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             deviations = [*deviations, profiles.train_scale_deviation(
                 cfg.name, model, train_scale, profile_scale)]
             train_scale = profile_scale
+        if "augment" in short and short["augment"] != augment:
+            deviations = [*deviations, profiles.augment_deviation(
+                cfg.name, model, augment, short["augment"])]
+        augment = short.pop("augment", augment)
         train = {k: v for k, v in dict(train or {}).items()
                  if k not in ("schedule", "final_lr", "drop_fractions", "step_size", "gamma",
                               "milestones")}
         train.update(short)
-        deviations = [*deviations, profiles.short_budget_deviation(cfg.name, model)]
+        deviations = [*deviations, short_deviation]
     from relight_lib.library.data.vidit import OneToOneDataset
     from relight_lib.library.models import build_model, count_parameters
 
@@ -636,6 +645,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         history: list[dict] = []
         timing: dict[str, Any] = {}
         training_files: dict[str, str] = {}
+        # where a seed's time goes (training includes its validation points)
+        seconds = {"train": 0.0, "evaluate": 0.0, "run_time": 0.0}
         try:
             objectives = [build_objective(st["loss"], cfg.allow_random_backbone) for st in plan]
         except NotRunnable as e:
@@ -667,6 +678,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                              checkpoint=ckpt, resume=True,
                              augment=_augment(augment), progress=progress, on_step=keep,
                              model_spec={"name": model, "kwargs": dict(model_kwargs or {})})
+                seconds["train"] += fitted.wall_time_s
                 history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
                             for h in fitted.history]
                 net = fitted.model.train()
@@ -675,6 +687,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
 
             members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
             predict_fn = _prediction_path(members, post, snapshot_weights, device)
+            t_eval = time.perf_counter()
             res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
             per_image, notes = res.rows, res.notes
             if post is not None:  # the bare network's numbers too (LTNet's undehazed rows)
@@ -683,6 +696,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 per_image = pd.concat([per_image, raw.rows.assign(
                     metric=raw.rows["metric"] + NO_POSTPROCESS)], ignore_index=True)
                 notes = {**notes, **{m + NO_POSTPROCESS: n for m, n in raw.notes.items()}}
+            t_time = time.perf_counter()
+            seconds["evaluate"] = t_time - t_eval
             # the papers' run-time column: seconds per image for what the row does (every
             # ensemble member, then the post-process), here and at 1024 px
             timing = {"device": device, "timed": _timed_path(len(members), postprocess),
@@ -691,6 +706,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             if cfg.time_1024:
                 timing["inference_s_1024px"] = time_inference(fitted.model, 1024, device,
                                                               repeats=1, fn=predict_fn)
+            seconds["run_time"] = time.perf_counter() - t_time
             if res.lpips_weights:
                 weights["lpips_metric"] = res.lpips_weights
         from relight_lib.library import record  # writing only: not part of the training key
@@ -707,7 +723,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    "training_data": data_path,
                    "training_key": key if training_files else None,
                    "training_files": training_files,
-                   "timing": timing})
+                   "timing": timing,
+                   "seconds": {k: round(v, 1) for k, v in seconds.items()}})
         if history:
             pd.DataFrame(history).to_csv(out / "history.csv", index=False)
             _figures(out, history, fitted.model, eval_set, post, device)

@@ -8,7 +8,7 @@ value; :func:`resolve` merges the two and the result goes into ``run.json``.
 | profile | data | size | budget | seeds | random backbone allowed |
 |---|---|---|---|---|---|
 | smoke | SynVIDIT ``smoke`` (8 scenes) | 64 px | a few steps | 1 | yes |
-| quick | SynVIDIT ``quick-*`` (390 + 100 scenes) | 64 px | per model (:data:`SHORT_BUDGETS`): 300-600 steps of batch 8, to a plateau | 3 | yes |
+| quick | SynVIDIT ``quick-*`` (390 + 100 scenes) | 64 px | per model (each paper's ``*_SHORT_BUDGETS``): 300-600 steps of batch 8, to a plateau | 3 | yes |
 | gpu | SynVIDIT ``gpu-*`` (300 + 100 scenes) | 256 px | about a GPU-hour for the suite | 3 | yes |
 | paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,57 +121,43 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-#: The short profiles' own training recipe per model (a listed deviation of every row): at a few
-#: hundred steps the papers' learning rates (1e-4 for LTNet and MBNet, a slow exponential decay
-#: for MSR-Net) stop long before a plateau, so these profiles warm up linearly over the first 5 %
-#: of the budget to a peak rate, then decay it along a cosine to 1 % of it. One recipe per model
-#: and profile, the same for every row of a table, so comparisons within a table stay fair.
-#:
-#: How the quick recipes were chosen (2-core CPU, 64 px, batch 8, validation PSNR on the 45
-#: quick validation scenes, where the identity scores 13.3 dB and the colour transform 14.9):
-#:
-#: - LTNet: Adam at 1e-3 with a cosine reached 20.20 dB after 300 steps and 20.26 after 600 on
-#:   an earlier 14-scene validation set: 300 steps are on the plateau.
-#: - DMSHN / Stacked DMSHN: at a peak of 1e-3, Stacked DMSHN (MSE) collapsed to 7.5 dB after
-#:   420 steps (3.4 dB at the half-size training); at 3e-4 it reached 18.53 dB after 300 steps
-#:   and DMSHN 18.86 (single runs). Both share one rate, as both are rows of MSR-Net's tables.
-#:   At 400 steps (3 seeds, MSE) the plateau test passed for four seeds of six but one seed of
-#:   each network still gained 0.10-0.11 dB in the last fifth (DMSHN 19.25-19.33 dB, Stacked
-#:   DMSHN 18.77 on seed 0): 600 steps.
-#:   ``train_scale`` 1: trained at 32 px (the paper's half size) and evaluated at 64, Stacked
-#:   DMSHN fell to 3-4 dB at 64 px while it scored 15.7 dB at 32 (measured); at 64 px both
-#:   networks are too small for the half-size pyramid to carry over, so the quick profile
-#:   trains at the evaluation size.
-#: - MBNet (random encoders, 1e-4): 18.91 dB after 300 steps and 18.90 after 400.
-#:
-#: ``seeds``: rows of a model whose one seed costs more than 10 minutes here run fewer seeds.
-_COSINE = {"batch_size": 8, "schedule": "warmup_cosine", "warmup": 0.05}
-SHORT_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {m: {"steps": 4, "batch_size": 2, "lr": 1e-3, "final_lr": 1e-5,
-                  "schedule": "warmup_cosine", "warmup": 0.05}
-              for m in ("ltnet", "dmshn", "stacked_dmshn", "mbnet")},
-    "quick": {
-        "ltnet": {"steps": 300, "lr": 1e-3, "final_lr": 1e-5, **_COSINE},
-        "dmshn": {"steps": 600, "lr": 3e-4, "final_lr": 3e-6, "train_scale": 1.0, **_COSINE},
-        "stacked_dmshn": {"steps": 600, "lr": 3e-4, "final_lr": 3e-6, "train_scale": 1.0,
-                          **_COSINE},
-        "mbnet": {"steps": 400, "lr": 1e-4, "final_lr": 1e-6, "seeds": 1, **_COSINE},
-    },
-}
+#: The short profiles' recipes are each paper's own (its module's ``*_SHORT_BUDGETS``, passed to
+#: ``run_one_to_one`` as ``short_budgets``), so tuning one paper's budget leaves the other
+#: papers' results up to date. What they share: at a few hundred steps the papers' learning
+#: rates stop long before a plateau, so a short profile warms up linearly over the first 5 % of
+#: the budget to a peak rate, then decays it along a cosine to 1 % of it; one recipe per model
+#: and profile, the same for every row of a table, so comparisons within a table stay fair
+#: (a listed deviation of every row). Keys of a recipe: ``steps``, ``batch_size``, ``lr``,
+#: ``final_lr``, ``schedule``, ``warmup``; optionally ``train_scale`` (train at another
+#: fraction of the evaluation size than the paper), ``augment`` (another augmentation than the
+#: paper's, None for none) and ``seeds`` (rows whose one seed costs more than 10 minutes here
+#: run fewer seeds); each of these is a listed deviation of the row too.
+COSINE: dict[str, Any] = {"batch_size": 8, "schedule": "warmup_cosine", "warmup": 0.05}
+
+#: The smoke profile's recipe of the papers' models (a pipeline check, not a result).
+SMOKE_BUDGET: dict[str, Any] = {"steps": 4, "batch_size": 2, "lr": 1e-3, "final_lr": 1e-5,
+                                "schedule": "warmup_cosine", "warmup": 0.05}
 
 
-def short_budget(profile: str, model: str) -> dict[str, Any] | None:
-    """The short profile's training recipe for ``model`` (:data:`SHORT_BUDGETS`), or None
-    (the paper profile, and models the profile gives no recipe of its own)."""
-    budget = SHORT_BUDGETS.get(profile, {}).get(model)
-    return dict(budget) if budget else None
+def short_budget(profile: str, own: Mapping[str, Mapping[str, Any]] | None = None
+                 ) -> dict[str, Any] | None:
+    """The paper's own training recipe at a short ``profile`` (``own``, e.g.
+    :data:`relight_lib.papers.msrnet.MSRNET_SHORT_BUDGETS`), or None: the paper profile, and
+    rows without a recipe of their own (they take the profile's budget and the paper's schedule).
+
+    >>> short_budget("quick", {"quick": {"steps": 600}})
+    {'steps': 600}
+    >>> short_budget("paper", {"quick": {"steps": 600}}) is None
+    True
+    """
+    if own and profile in own:
+        return dict(own[profile])
+    return None
 
 
-def short_budget_deviation(profile: str, model: str) -> str | None:
-    """The deviation sentence of a row trained with :func:`short_budget`."""
-    b = short_budget(profile, model)
-    if b is None:
-        return None
+def short_budget_deviation(profile: str, budget: Mapping[str, Any]) -> str:
+    """The deviation sentence of a row trained with a short profile's ``budget``."""
+    b = budget
     return (f"Profile {profile}: {b['steps']} steps of batch {b['batch_size']}, Adam warmed up "
             f"over the first {b['warmup']:.0%} of the steps to {b['lr']:g}, then a cosine decay "
             f"to {b['final_lr']:g} (the same for every row of the table), instead of the "
@@ -180,9 +167,18 @@ def short_budget_deviation(profile: str, model: str) -> str | None:
 
 def train_scale_deviation(profile: str, model: str, paper_scale: float, scale: float) -> str:
     """The deviation sentence of a profile that trains ``model`` at another fraction of the
-    evaluation size than the recipe (:data:`SHORT_BUDGETS` ``train_scale``)."""
+    evaluation size than the recipe (a short budget's ``train_scale``)."""
     return (f"Profile {profile}: {model} trains at {scale:g} x the evaluation size instead of the "
             f"paper's {paper_scale:g} x (see the profile's recipe for why).")
+
+
+def augment_deviation(profile: str, model: str, paper_augment: str | None,
+                      augment: str | None) -> str:
+    """The deviation sentence of a profile that trains ``model`` with another augmentation than
+    the paper (a short budget's ``augment``)."""
+    what = f"with augmentation {augment!r}" if augment else "without augmentation"
+    return (f"Profile {profile}: {model} trains {what} instead of the paper's "
+            f"{paper_augment!r} (the paper's chapter says why).")
 
 
 def list_profiles() -> list[str]:

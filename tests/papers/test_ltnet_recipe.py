@@ -101,6 +101,15 @@ def test_ltnet_rows_are_dehazed_with_the_authors_constants_by_default():
         recipe.ltnet_row(postprocess="dehaze_paper")
 
 
+def test_ltnet_short_recipe_drops_the_augmentation_at_quick_only():
+    from relight_lib.papers import profiles
+
+    own = recipe.ltnet_row()["short_budgets"]
+    assert profiles.short_budget("quick", own)["augment"] is None
+    assert "augment" not in profiles.short_budget("smoke", own)  # smoke checks the paper's path
+    assert profiles.short_budget("gpu", own) is None and profiles.short_budget("paper", own) is None
+
+
 def test_ltnet_deviations_reach_the_row():
     devs = " ".join(recipe.ltnet_row()["deviations"])
     assert "clamped to [0, 1] in training" in devs  # the straight-through output clamp

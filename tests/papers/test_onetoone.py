@@ -88,6 +88,10 @@ def test_two_stages_train_one_model_along_one_lr_curve(tmp_path, data_root, monk
     rj = json.loads((run / "run.json").read_text())
     assert rj["params"]["train_size"] == 32 and rj["params"]["size"] == 64  # half-size training
     assert rj["params"]["stages"][1]["name"] == "stage2" and rj["params"]["loss"] is None
+    # where the seed's time went: both stages' training, the evaluation, the run-time column
+    sec = rj["extra"]["seconds"]
+    assert set(sec) == {"train", "evaluate", "run_time"} and sec["train"] > 0
+    assert sec["train"] + sec["evaluate"] + sec["run_time"] <= rj["wall_time_s"] + 0.1
 
 
 def test_plan_stages_errors():
@@ -236,21 +240,35 @@ def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypa
 
 
 def test_a_profile_recipe_may_change_train_scale_and_says_so(tmp_path, data_root, monkeypatch):
-    from relight_lib.papers import profiles
-
     monkeypatch.chdir(tmp_path)
     recipe = {"steps": 3, "batch_size": 2, "lr": 1e-3, "final_lr": 1e-5,
               "schedule": "warmup_cosine", "warmup": 0.05, "train_scale": 1.0}
-    monkeypatch.setitem(profiles.SHORT_BUDGETS["smoke"], "tiny_unet", recipe)
     kw = dict(paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
               model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
-              data_root=str(data_root), dry_run=True)
+              data_root=str(data_root), dry_run=True, short_budgets={"smoke": recipe})
     plan = onetoone.run_one_to_one(train_scale=0.5, **kw)
     assert plan["train_size"] == plan["image_size"]
     assert any("1 x the evaluation size instead of the paper's 0.5 x" in d
                for d in plan["deviations"])
     plan = onetoone.run_one_to_one(train_scale=1.0, **kw)  # nothing to say when they agree
     assert not any("evaluation size instead" in d for d in plan["deviations"])
+
+
+def test_a_profile_recipe_may_drop_the_augmentation_and_says_so(tmp_path, data_root,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = {"steps": 3, "batch_size": 2, "lr": 1e-3, "final_lr": 1e-5,
+              "schedule": "warmup_cosine", "warmup": 0.05}
+    kw = dict(paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
+              model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+              data_root=str(data_root), dry_run=True, augment="flip_rotate")
+    plan = onetoone.run_one_to_one(short_budgets={"smoke": {**recipe, "augment": None}}, **kw)
+    assert plan["augment"] is None
+    assert any("trains without augmentation instead of the paper's 'flip_rotate'" in d
+               for d in plan["deviations"])
+    plan = onetoone.run_one_to_one(short_budgets={"smoke": recipe}, **kw)  # no key: the paper's
+    assert plan["augment"] == "flip_rotate"
+    assert not any("augmentation instead" in d for d in plan["deviations"])
 
 
 def test_bf16_rows_list_it_as_a_deviation(tmp_path, data_root, monkeypatch):

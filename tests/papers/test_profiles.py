@@ -81,17 +81,25 @@ def test_ensure_data_renders_and_replaces_outdated_sets(tmp_path, monkeypatch, c
     assert json.loads(manifest.read_text())["params"] == tiny.identity()
 
 
-def test_short_budgets_are_the_profiles_own_and_listed():
-    b = profiles.short_budget("quick", "ltnet")
+def test_short_budgets_are_each_papers_own_and_listed():
+    from relight_lib.papers import mbnet, msrnet
+    from relight_lib.papers.ltnet import recipe
+
+    lt = recipe.ltnet_row()["short_budgets"]
+    b = profiles.short_budget("quick", lt)
     assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 300
-    # MSR-Net's two networks share one rate (rows of one table) and train at the eval size
-    dm, st = profiles.short_budget("quick", "dmshn"), profiles.short_budget("quick", "stacked_dmshn")
-    assert dm["lr"] == st["lr"] == 3e-4 and dm["train_scale"] == st["train_scale"] == 1.0
-    assert "train_scale" not in profiles.short_budget("quick", "ltnet")
+    assert "train_scale" not in b
+    # MSR-Net's two networks share one recipe (rows of one table) and train at the eval size
+    dm = profiles.short_budget("quick", msrnet.msrnet_row("dmshn", "mse")["short_budgets"])
+    st = profiles.short_budget("quick", msrnet.msrnet_row("stacked_dmshn", "cl")["short_budgets"])
+    assert dm == st and dm["lr"] == 3e-4 and dm["train_scale"] == 1.0
     assert "0.5 x" in profiles.train_scale_deviation("quick", "dmshn", 0.5, 1.0)
-    assert profiles.short_budget("paper", "ltnet") is None  # the paper keeps its schedule
-    assert profiles.short_budget("quick", "tiny_unet") is None
-    dev = profiles.short_budget_deviation("quick", "mbnet")
+    assert profiles.short_budget("paper", lt) is None  # the paper keeps its schedule
+    assert profiles.short_budget("quick") is None  # no recipe of the paper's: the profile's budget
+    assert profiles.short_budget("smoke", lt) == profiles.SMOKE_BUDGET
+    mb = profiles.short_budget("quick", mbnet.mbnet_row(profile="quick")["short_budgets"])
+    assert mb["seeds"] == 1
+    dev = profiles.short_budget_deviation("quick", mb)
     assert "400 steps of batch 8" in dev and "cosine" in dev and "1e-06" in dev
 
 

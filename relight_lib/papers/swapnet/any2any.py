@@ -553,7 +553,7 @@ def _train_config(b: _Budget, lr: float):
     """The learning-rate schedule of a row as a :class:`~relight_lib.library.train.TrainConfig`
     (only its schedule fields matter): the code's constant Adam rate at the paper budget; below
     it the short profiles' warm-up and cosine decay to 1 % of ``lr`` (as the one-to-one rows'
-    :data:`relight_lib.papers.profiles.SHORT_BUDGETS`): at a few hundred steps a constant rate
+    :func:`relight_lib.papers.profiles.short_budget`): at a few hundred steps a constant rate
     ends while the weights still jump around the minimum."""
     from relight_lib.library.train import TrainConfig
 
