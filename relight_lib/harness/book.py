@@ -399,7 +399,8 @@ COLOUR_BASELINE = ("baselines", "onetoone", "colour_lstsq")
 def convergence_view(paper: str, profile: str | None = None,
                      versus: tuple[str, str, str] | None = COLOUR_BASELINE) -> "Any":
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
-    table, row, seeds, steps, best step per seed, the last fifth's gain, the verdict, and the
+    table, row, seeds, steps, best step and last fifth's gain per seed, the verdict (with the
+    first deciding seed's reason), and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
     transform for one-to-one rows; None: no comparison). A row out of date with the code is
     marked :data:`STALE_MARK`, as in the tables."""
@@ -420,14 +421,15 @@ def convergence_view(paper: str, profile: str | None = None,
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
         psnr = mean_psnr(paper, table)
         for variant, c in results.load_convergence("results", profile, paper, table).items():
-            gain = c["tail_gain"]
+            gains = [g for g in c.get("tail_gains", [c["tail_gain"]]) if g is not None]
             mine = psnr.get(variant)
             stale = out_of_date(profile, paper, table, variant) is not None
             row = {
                 "table": table, "row": f"{variant} {STALE_MARK}" if stale else variant,
                 "seeds": c["seeds"], "steps": c["steps"],
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
-                "last-fifth gain (dB)": "—" if gain is None else f"{gain:+.2f}",
+                # one per seed, as the best steps: the verdict needs every seed on a plateau
+                "last-fifth gain (dB)": ", ".join(f"{g:+.2f}" for g in gains) or "—",
                 "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
                 "why": c["reason"],
                 "PSNR (dB)": "—" if mine is None else f"{mine:.2f}"}

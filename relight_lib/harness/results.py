@@ -248,8 +248,10 @@ def load_convergence(
 ) -> dict[str, dict[str, Any]]:
     """The plateau test (:mod:`relight_lib.library.convergence`) of every trained row of a
     table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps",
-    "best_step", "tail_gain"}``. A row converged when every seed did; it did not when one
-    did not; ``None`` when a seed's curve was too short to tell. Rows that train nothing
+    "best_step", "tail_gains", "tail_gain"}``. A row converged when every seed did; it did not
+    when one did not; ``None`` when a seed's curve was too short to tell. ``reason`` is the
+    first seed's that decided the verdict; ``best_step`` and ``tail_gains`` have one entry per
+    seed (None where unknown), ``tail_gain`` is the largest. Rows that train nothing
     (baselines, rows not run here) are absent.
     """
     out: dict[str, dict[str, Any]] = {}
@@ -272,12 +274,13 @@ def load_convergence(
         flags = [t["converged"] for t, _ in tests]
         converged = False if False in flags else (None if None in flags else True)
         worst = next((t for t, _ in tests if t["converged"] is converged), tests[0][0])
-        gains = [t["tail_gain"] for t, _ in tests if t.get("tail_gain") is not None]
+        gains = [t.get("tail_gain") for t, _ in tests]
+        known = [g for g in gains if g is not None]
         out[vdir.name] = {
             "converged": converged, "reason": worst["reason"], "seeds": len(tests),
             "steps": max((n or 0) for _, n in tests),
             "best_step": [t.get("best_step") for t, _ in tests],
-            "tail_gain": max(gains) if gains else None}
+            "tail_gains": gains, "tail_gain": max(known) if known else None}
     return out
 
 
