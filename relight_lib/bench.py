@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import csv
 import ctypes
 import datetime as _dt
@@ -804,12 +805,18 @@ def bench_data_path(name: str, profile: Any, device: torch.device, steps: int = 
     path (:func:`relight_lib.library.train.fit`, L1 loss, the profile's batch and size), with
     the training set streamed from disk (decoded at every step) and decoded once into memory
     (:mod:`relight_lib.library.data.memory`), in one run so that the ratio is fair on a shared
-    machine. Both paths train identical weights (tested); only the time differs."""
+    machine. Both paths train identical weights (tested); only the time differs.
+
+    Both are timed in fp32. Where the profile trains in bf16 autocast with channels_last and
+    the device runs bf16 natively (:func:`relight_lib.library.utils.bf16_native`), the memory
+    path is timed a third time that way (precision ``bf16_cl``: the rows' actual training
+    path), with its speed-up over fp32 (``speedup_precision``) from the same run."""
     import copy
 
     from relight_lib.library.data.memory import to_memory
     from relight_lib.library.models import build_model
     from relight_lib.library.train import TrainConfig, fit
+    from relight_lib.library.utils import bf16_native
 
     net = build_model(name)
     needs = tuple(getattr(net, "needs", ()))
@@ -824,8 +831,11 @@ def bench_data_path(name: str, profile: Any, device: torch.device, steps: int = 
     def loss(pred, batch):
         return torch.nn.functional.l1_loss(pred, batch["target"])
 
+    paths = [("stream", data, "fp32"), ("memory", mem, "fp32")]
+    if profile.amp and profile.channels_last and bf16_native(device):
+        paths.append(("memory", mem, "bf16_cl"))
     out, step_s = [], {}
-    for path, ds in (("stream", data), ("memory", mem)):
+    for path, ds, precision in paths:
         stamps: list[float] = []
         sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (
             lambda: None)
@@ -835,17 +845,28 @@ def bench_data_path(name: str, profile: Any, device: torch.device, steps: int = 
             stamps.append(time.perf_counter())
 
         stamps.append(time.perf_counter())
-        fit(copy.deepcopy(net), loss, ds, None, cfg, progress=False, on_step=on_step)
+        bf16 = precision == "bf16_cl"
+        run_cfg = dataclasses.replace(cfg, amp=bf16, channels_last=bf16)
+        fit(copy.deepcopy(net), loss, ds, None, run_cfg, progress=False, on_step=on_step)
         per = [b - a for a, b in zip(stamps[warmup:], stamps[warmup + 1:])]
-        step_s[path] = statistics.median(per)
+        step = statistics.median(per)
+        step_s[(path, precision)] = step
         note = (f"{path}: batch {profile.batch_size} at {profile.size} px, median of {steps} "
-                f"steps after {warmup} warm-up, through fit() with an L1 loss; data: {source}"
+                f"steps after {warmup} warm-up, through fit() with an L1 loss"
+                + (", bf16 autocast and channels_last" if bf16 else "") + f"; data: {source}"
                 + (f"; {how}" if path == "memory" else ""))
-        kw = dict(size=profile.size, precision="fp32", profile=profile.name)
-        out += [row("training_path", name, f"step_s_{path}", step_s[path], "s", note, **kw),
+        kw = dict(size=profile.size, precision=precision, profile=profile.name)
+        out += [row("training_path", name, f"step_s_{path}", step, "s", note, **kw),
                 row("training_path", name, f"images_per_s_{path}",
-                    profile.batch_size / step_s[path], "images/s", note, **kw)]
-    out.append(row("training_path", name, "speedup_memory", step_s["stream"] / step_s["memory"],
+                    profile.batch_size / step, "images/s", note, **kw)]
+    fp32 = step_s[("memory", "fp32")]
+    out.append(row("training_path", name, "speedup_memory", step_s[("stream", "fp32")] / fp32,
                    "x", "stream step time / memory step time, measured in one run",
                    size=profile.size, precision="fp32", profile=profile.name))
+    if ("memory", "bf16_cl") in step_s:
+        out.append(row("training_path", name, "speedup_precision",
+                       fp32 / step_s[("memory", "bf16_cl")], "x",
+                       "fp32 step time / bf16 + channels_last step time (both in memory), "
+                       "measured in one run", size=profile.size, precision="bf16_cl",
+                       profile=profile.name))
     return out

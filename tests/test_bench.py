@@ -350,7 +350,34 @@ def test_training_data_path_rows(tmp_path):
     assert {"step_s_stream", "step_s_memory", "images_per_s_memory", "speedup_memory"} <= set(got)
     assert got["step_s_memory"]["value"] > 0 and got["speedup_memory"]["value"] > 0
     assert "memory:" in got["step_s_memory"]["note"]
+    assert "speedup_precision" not in got  # the smoke profile trains in fp32
     # no rendered data: a row says so instead of timing random tensors
     none = profiles.resolve("smoke", data_root=str(tmp_path / "missing"))
     (err,) = bench.bench_data_path("dmshn", none, torch.device("cpu"), steps=1, warmup=1)
     assert err["measure"] == "error" and "random" in err["note"]
+
+
+
+def test_training_path_times_the_profiles_bf16_where_native(tmp_path, monkeypatch):
+    """A profile that trains in bf16 + channels_last gets that path timed too, with its
+    speed-up over fp32 from the same run; where bf16 is not native it is not timed."""
+    pytest.importorskip("mitsuba")
+    from relight_lib.library import utils
+    from relight_lib.library.data import synvidit
+    from relight_lib.papers import profiles
+
+    root = tmp_path / "set"
+    synvidit.render_dataset(root, synvidit.RenderConfig(
+        n_scenes=4, size=32, spp=1, seed=4, conditions=("6500_N", "4500_E")), progress=False)
+    prof = profiles.resolve("smoke", data_root=str(root), size=32, amp=True, channels_last=True)
+    monkeypatch.setattr(utils, "bf16_native", lambda device: True)
+    rows = bench.bench_data_path("dmshn", prof, torch.device("cpu"), steps=2, warmup=1)
+    bf16 = {r["measure"]: r for r in rows if r["precision"] == "bf16_cl"}
+    assert {"step_s_memory", "images_per_s_memory", "speedup_precision"} == set(bf16)
+    assert "bf16 autocast and channels_last" in bf16["step_s_memory"]["note"]
+    fp32 = {r["measure"]: r for r in rows if r["precision"] == "fp32"}
+    assert bf16["speedup_precision"]["value"] == pytest.approx(
+        fp32["step_s_memory"]["value"] / bf16["step_s_memory"]["value"])
+    monkeypatch.setattr(utils, "bf16_native", lambda device: False)
+    rows = bench.bench_data_path("dmshn", prof, torch.device("cpu"), steps=1, warmup=1)
+    assert {r["precision"] for r in rows} == {"fp32"}
