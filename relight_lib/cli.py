@@ -263,7 +263,8 @@ def _cmd_bench_train(args) -> int:
         rows += got
         for r in got:
             if r["measure"].startswith(("step_s", "speedup")) or r["measure"] == "error":
-                print(f"{name:>16} {r['measure']:>16} {r['value']!s:>10} {r['unit']}")
+                print(f"{name:>16} {r['measure']:>17} {r['precision']:>7} {r['value']!s:>10} "
+                      f"{r['unit']}")
     out = args.out or Path("results/bench") / f"{bench.device_slug(device)}-training-path.csv"
     path = bench.write_csv(out, rows, bench.run_context(device, "training-path", prof.name))
     print(f"wrote {path}")
