@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import csv
 import ctypes
+import dataclasses
 import datetime as _dt
 import gc
 import json

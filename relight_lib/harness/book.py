@@ -421,7 +421,7 @@ def convergence_view(paper: str, profile: str | None = None,
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
         psnr = mean_psnr(paper, table)
         for variant, c in results.load_convergence("results", profile, paper, table).items():
-            gains = [g for g in c.get("tail_gains", [c["tail_gain"]]) if g is not None]
+            gains = [g for g in c["tail_gains"] if g is not None]
             mine = psnr.get(variant)
             stale = out_of_date(profile, paper, table, variant) is not None
             row = {
