@@ -521,7 +521,7 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
         columns=["paper", "table", "variant", "seed", "image", "metric", "value"])
     note_frame = pd.concat(notes, ignore_index=True) if notes else None
     unfinished = {(src_paper, table, variant): f"{c['reason']}"
-                  for src_paper, table in results.claim_sources(claims)
+                  for src_paper, table in results.convergence_sources(claims)
                   for variant, c in results.load_convergence("results", profile, src_paper,
                                                              table).items()
                   if c["converged"] is not True}

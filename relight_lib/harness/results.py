@@ -559,6 +559,10 @@ class Claim:
         note: anything the book should say next to the verdict.
         paper: paper key (needed only to look the reported difference up).
         split: which split, for tables reported on several (MBNet Table 3).
+        trained_by: rows whose training produced a side's numbers when that side is not itself
+            a trained row (the any-to-any ``subsets`` and ``predicter`` tables are evaluations
+            of ``table1``'s trainings), in the same two forms as ``better``; a claim is not
+            testable while one of them is not converged, as when a side is not.
 
     Example:
         >>> Claim("c", "normals lower LPIPS", "table2", "lpips", "i_d_n", "i_d").higher_is_better
@@ -576,8 +580,13 @@ class Claim:
     note: str = ""
     paper: str | None = None
     split: str | None = None
+    trained_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.trained_by, str):
+            object.__setattr__(self, "trained_by", (self.trained_by,))
+        else:
+            object.__setattr__(self, "trained_by", tuple(self.trained_by))
         if self.higher_is_better is None:
             object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
         if self.reported_difference is not None:
@@ -608,6 +617,24 @@ class Claim:
     def sides(self) -> tuple[tuple[str | None, str, str], tuple[str | None, str, str]]:
         """(paper, table, variant) of ``better`` and of ``worse`` (:meth:`ref`)."""
         return self.ref(self.better), self.ref(self.worse)
+
+    @property
+    def trained_rows(self) -> tuple[tuple[str | None, str, str], ...]:
+        """(paper, table, variant) of the sides and of the ``trained_by`` rows: the rows whose
+        convergence decides whether the claim is testable.
+
+        >>> Claim("c", "", "subsets", "score_l2", "a_full", "identity_full", paper="swapnet",
+        ...       trained_by=["table1/a"]).trained_rows[-1]
+        ('swapnet', 'table1', 'a')
+        """
+        extra = []
+        for row in self.trained_by:
+            parts = row.split("/")
+            if len(parts) == 2 and all(parts):  # table/variant of the claim's own paper
+                extra.append((self.paper, _table_name(parts[0]), parts[1]))
+            else:
+                extra.append(self.ref(row))
+        return self.sides + tuple(extra)
 
 
 _CLAIM_FIELDS = {f.name: f for f in dataclasses.fields(Claim)}
@@ -698,6 +725,11 @@ def load_claims(
         for key in ("id", "text", "table", "metric", "better", "worse", "note", "paper", "split"):
             if key in entry and entry[key] is not None and not isinstance(entry[key], str):
                 raise ValueError(f"{where}: {key} must be a string, got {entry[key]!r}")
+        tb = entry.get("trained_by")
+        if tb is not None and not (isinstance(tb, str) or (
+                isinstance(tb, list) and all(isinstance(t, str) and t for t in tb))):
+            raise ValueError(f"{where}: trained_by must be a row or a list of rows "
+                             f"('table/variant' or 'paper/table/variant'), got {tb!r}")
         hib = entry.get("higher_is_better")
         if hib is not None and not isinstance(hib, bool):
             raise ValueError(f"{where}: higher_is_better must be true or false, got {hib!r}")
@@ -712,9 +744,12 @@ def load_claims(
         kwargs["table"] = _table_name(kwargs["table"])
         if kwargs.get("note") is None:
             kwargs["note"] = ""
+        if kwargs.get("trained_by") is None:
+            kwargs.pop("trained_by", None)
         claim = Claim(**kwargs)
         try:
             sides = claim.sides
+            claim.trained_rows  # noqa: B018 -- validates the trained_by rows
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         if sides[0] == sides[1]:
@@ -747,6 +782,19 @@ def claim_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
     [('ltnet', 'table1'), ('msrnet', 'table1')]
     """
     pairs = {(p, t) for c in claims for p, t, _ in c.sides}
+    return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
+
+
+def convergence_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
+    """The (paper, table) pairs whose convergence the claims depend on: their sides' tables
+    and those of their ``trained_by`` rows, sorted (what to read with :func:`load_convergence`
+    for :func:`claims_table`'s ``not_converged``).
+
+    >>> convergence_sources([Claim("c", "", "subsets", "score_l2", "a_full", "b_full",
+    ...                            paper="swapnet", trained_by="table1/a")])
+    [('swapnet', 'subsets'), ('swapnet', 'table1')]
+    """
+    pairs = {(p, t) for c in claims for p, t, _ in c.trained_rows}
     return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
 
 
@@ -987,7 +1035,8 @@ def claims_table(
 
     Every claim uses the same bootstrap ``seed``, so a claim's numbers do not depend on the
     others. ``not_converged`` maps ``(paper, table, variant)`` of rows whose training did not
-    pass the plateau test to the reason: a claim comparing such a row is *not testable here*
+    pass the plateau test to the reason: a claim comparing such a row, or evaluating one of its
+    ``trained_by`` rows' trainings, is *not testable here*
     (a verdict on an unfinished model would say nothing about the paper); its difference is
     still shown.
     """
@@ -996,7 +1045,7 @@ def claims_table(
     rows = []
     for c in claims:
         r = claim_verdict(c, per_image, n_boot=n_boot, seed=seed, alpha=alpha, notes=notes)
-        unfinished = [f"{side[2]}: {not_converged[side]}" for side in c.sides
+        unfinished = [f"{side[2]}: {not_converged[side]}" for side in c.trained_rows
                       if not_converged and side in not_converged]
         if unfinished and r["verdict"] != "not testable here":
             r = {**r, "verdict": "not testable here",

@@ -444,6 +444,10 @@ def test_load_claims_fills_reported_differences(tmp_path):
     (("- {id: a, text: t, table: table2, metric: psnr, better: x, worse: y, "
      "higher_is_better: maybe}\n"), "higher_is_better"),
     ("- {id: a, text: t, table: table2, metric: psnr, better: x, worse: x}\n", "same variant"),
+    ("- {id: a, text: t, table: table2, metric: psnr, better: x, worse: y, trained_by: 3}\n",
+     "trained_by must be a row"),
+    ("- {id: a, text: t, table: table2, metric: psnr, better: x, worse: y, trained_by: a/b/c/d}\n",
+     "neither a variant slug"),
 ])
 def test_load_claims_errors_name_file_and_entry(tmp_path, text, match):
     path = _yaml(tmp_path, text)
@@ -576,3 +580,41 @@ def test_claim_on_a_row_not_run_here_gives_its_reason():
 
 def test_dssim_and_light_loss_are_lower_is_better():
     assert {"dssim", "light_loss", "lpips"} <= R.LOWER_IS_BETTER
+
+
+def _converged_claims_frame():
+    rng = np.random.default_rng(3)
+    noise = {s: rng.normal(0, 0.1, len(IMAGES)) for s in range(3)}
+    return _claim_frame(lambda s: BASE + 1.0 + noise[s], lambda s: BASE)
+
+
+def test_claims_table_a_side_not_converged_is_not_testable():
+    df = _converged_claims_frame()
+    plain = R.claims_table([CLAIM], df, n_boot=200)
+    assert plain["verdict"].tolist() == ["supported"]
+    gated = R.claims_table([CLAIM], df, n_boot=200,
+                           not_converged={("ltnet", "table2", "old"): "still improving"})
+    assert gated["verdict"].tolist() == ["not testable here"]
+    assert gated["reason"].iloc[0] == "not converged: old: still improving"
+    # the difference is still shown
+    assert gated["our_difference"].iloc[0] == pytest.approx(plain["our_difference"].iloc[0])
+    # a row of another table with the same slug does not gate the claim
+    other = R.claims_table([CLAIM], df, n_boot=200,
+                           not_converged={("ltnet", "table3", "old"): "still improving"})
+    assert other["verdict"].tolist() == ["supported"]
+
+
+def test_claims_table_trained_by_row_not_converged_is_not_testable(tmp_path):
+    path = _yaml(tmp_path, "- {id: a, text: t, paper: ltnet, table: table2, metric: psnr, "
+                           "better: new, worse: old, trained_by: table1/trainer, "
+                           "reported_difference: 1.0}\n")
+    claim, = R.load_claims(path)
+    assert claim.trained_by == ("table1/trainer",)
+    assert claim.trained_rows[-1] == ("ltnet", "table1", "trainer")
+    assert R.convergence_sources([claim]) == [("ltnet", "table1"), ("ltnet", "table2")]
+    df = _converged_claims_frame()
+    gated = R.claims_table([claim], df, n_boot=200,
+                           not_converged={("ltnet", "table1", "trainer"): "still improving"})
+    assert gated["verdict"].tolist() == ["not testable here"]
+    assert "trainer: still improving" in gated["reason"].iloc[0]
+    assert R.claims_table([claim], df, n_boot=200)["verdict"].tolist() == ["supported"]
