@@ -634,7 +634,7 @@ class Claim:
                 extra.append((self.paper, _table_name(parts[0]), parts[1]))
             else:
                 extra.append(self.ref(row))
-        return self.sides + tuple(extra)
+        return tuple(dict.fromkeys(self.sides + tuple(extra)))  # a row named twice counts once
 
 
 _CLAIM_FIELDS = {f.name: f for f in dataclasses.fields(Claim)}
