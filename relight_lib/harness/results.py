@@ -781,8 +781,7 @@ def claim_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
     >>> claim_sources([Claim("c", "", "table1", "psnr", "a", "msrnet/table1/b", paper="ltnet")])
     [('ltnet', 'table1'), ('msrnet', 'table1')]
     """
-    pairs = {(p, t) for c in claims for p, t, _ in c.sides}
-    return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
+    return _sorted_tables(side for c in claims for side in c.sides)
 
 
 def convergence_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
@@ -794,7 +793,13 @@ def convergence_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]
     ...                            paper="swapnet", trained_by="table1/a")])
     [('swapnet', 'subsets'), ('swapnet', 'table1')]
     """
-    pairs = {(p, t) for c in claims for p, t, _ in c.trained_rows}
+    return _sorted_tables(row for c in claims for row in c.trained_rows)
+
+
+def _sorted_tables(rows: Iterable[tuple[str | None, str, str]]) -> list[tuple[str | None, str]]:
+    """The distinct (paper, table) pairs of (paper, table, variant) rows, sorted with a
+    missing paper first."""
+    pairs = {(paper, table) for paper, table, _ in rows}
     return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
 
 
