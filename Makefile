@@ -29,12 +29,10 @@ book: $(STAMP)
 	$(VENV)/bin/relight book --profile $(PROFILE)
 
 # Rerun the rows of the profile whose notebook, parameters, data or library files changed
-# (FORCE=1: every row), one at a time; each finished row is written at once. Then refresh the
-# committed _toc.yml, which lists the quick profile's run pages (a row run for the first time
-# adds one).
+# (FORCE=1: every row), one at a time; each finished row is written at once (at quick, the
+# committed _toc.yml then lists any new run page).
 reproduce: $(STAMP)
 	$(VENV)/bin/relight reproduce --profile $(PROFILE) --jobs 1 $(if $(FORCE),--force,)
-	$(VENV)/bin/relight book --profile quick --toc-only
 
 data-smoke: $(STAMP)
 	$(VENV)/bin/relight render --preset smoke --jobs $(JOBS)

@@ -297,7 +297,7 @@ def _add_reproduce(sub) -> None:
 
 def _cmd_reproduce(args) -> int:
     from relight_lib.papers import profiles
-    from relight_lib.harness import reproduce
+    from relight_lib.harness import book, reproduce
 
     if args.profile not in profiles.PROFILES:
         raise KeyError(f"unknown profile {args.profile!r}; choose from "
@@ -325,6 +325,10 @@ def _cmd_reproduce(args) -> int:
                                    jobs=args.jobs, force=args.force,
                                    data_root=str(args.data_root) if args.data_root else None)
     print(reproduce.summary(outcomes))
+    if args.profile == book.DEFAULT_PROFILE and any(o.status == "ran" for o in outcomes) \
+            and book.refresh_committed_toc():
+        # a row run for the first time has a new run page, which the committed TOC must list
+        print("_toc.yml updated: it lists the new run page(s)")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

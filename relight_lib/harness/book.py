@@ -78,6 +78,17 @@ def toc_text(toc: dict[str, Any], profile: str) -> str:
     return head + yaml.safe_dump(toc, sort_keys=False, allow_unicode=True)
 
 
+def refresh_committed_toc(toc: dict[str, Any] | None = None) -> bool:
+    """Keep the committed ``_toc.yml`` (the quick profile's, in the working directory) in step
+    with the run pages that exist: rewrite it when it differs. True when it changed."""
+    text = toc_text(toc if toc is not None else make_toc(DEFAULT_PROFILE), DEFAULT_PROFILE)
+    path = Path("_toc.yml")
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
 def toc_files(toc: dict[str, Any]) -> list[str]:
     files = [toc["root"]]
     for ch in toc.get("chapters", []):
@@ -221,10 +232,7 @@ def build(profile: str = DEFAULT_PROFILE, builder: str = "html", strict: bool = 
     out.mkdir(parents=True, exist_ok=True)
     toc_path = Path("_toc.yml") if profile == DEFAULT_PROFILE else out / "_toc.yml"
     if profile == DEFAULT_PROFILE:
-        # keep the committed TOC in step with what exists
-        text = toc_text(toc, profile)
-        if not toc_path.exists() or toc_path.read_text() != text:
-            toc_path.write_text(text)
+        refresh_committed_toc(toc)
     else:
         toc_path.write_text(toc_text(toc, profile))
     reproduce.ensure_kernel()

@@ -20,6 +20,15 @@ def test_committed_toc_matches_the_quick_results():
     assert book.check_toc(toc, "quick", REPO) == []
 
 
+def test_refresh_committed_toc_rewrites_only_a_stale_toc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/a"}]}
+    (tmp_path / "_toc.yml").write_text("stale\n")
+    assert book.refresh_committed_toc(toc) is True
+    assert (tmp_path / "_toc.yml").read_text() == book.toc_text(toc, "quick")
+    assert book.refresh_committed_toc(toc) is False
+
+
 def test_run_notebooks_have_distinct_sidebar_titles():
     toc = book.make_toc("quick")
     for chapter in toc["chapters"]:
