@@ -512,39 +512,36 @@ def short_reason(metric: str, note: str) -> str:
 
 
 def claims_view(paper: str, profile: str | None = None) -> "Any":
-    """The verdict of every claim in ``notebooks/<paper>/claims.yaml`` for a profile."""
+    """The verdict of every claim in ``notebooks/<paper>/claims.yaml`` for a profile, as the
+    book shows it (:func:`relight_lib.harness.claims.paper_claims`, formatted): differences
+    are oriented so that a positive number agrees with the paper's direction."""
     import pandas as pd
 
-    from relight_lib.harness import results
+    from relight_lib.harness import claims
 
-    profile = profile or current_profile()
-    claims = results.load_claims(Path("notebooks", paper, "claims.yaml"), paper=paper)
-    frames, notes = [], []
-    # a claim may compare with another paper's row (LTNet vs our MSR-Net): load both tables
-    for src_paper, table in results.claim_sources(claims):
-        if Path("results", profile, src_paper, table).exists():
-            frames.append(results.load_per_image("results", profile, src_paper, table))
-            notes.append(results.load_results("results", profile, paper=src_paper, table=table))
-    per_image = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["paper", "table", "variant", "seed", "image", "metric", "value"])
-    note_frame = pd.concat(notes, ignore_index=True) if notes else None
-    unfinished = {(src_paper, table, variant): f"{c['reason']}"
-                  for src_paper, table in results.convergence_sources(claims)
-                  for variant, c in results.load_convergence("results", profile, src_paper,
-                                                             table).items()
-                  if c["converged"] is not True}
-    t = results.claims_table(claims, per_image, note_frame, not_converged=unfinished)
+    t = claims.paper_claims(paper, profile or current_profile())
 
     def fmt(v, metric):
         return "—" if pd.isna(v) else f"{v:+.{DIGITS.get(metric, 3)}f}"
 
+    def paper_diff(r):
+        if r["margin"] == r["margin"]:  # a no-difference claim: its margin, not a direction
+            return f"none (±{abs(r['margin']):.{DIGITS.get(r['metric'], 3)}f})"
+        return fmt(r["reported_difference"], r["metric"])
+
     return pd.DataFrame({
         "claim": t["text"],
         "metric": t["metric"].str.upper(),
-        "paper's difference": [fmt(v, m) for v, m in zip(t["reported_difference"], t["metric"])],
+        "paper's difference": [paper_diff(r) for _, r in t.iterrows()],
         "our difference [95% CI]": [
-            "—" if pd.isna(d) else f"{fmt(d, m)} [{fmt(lo, m)}, {fmt(hi, m)}]"
+            "—" if pd.isna(d) else fmt(d, m) if pd.isna(lo)
+            else f"{fmt(d, m)} [{fmt(lo, m)}, {fmt(hi, m)}]"
             for d, lo, hi, m in zip(t["our_difference"], t["ci_low"], t["ci_high"], t["metric"])],
+        "smallest resolved difference": [
+            "—" if pd.isna(h) else f"±{h:.{DIGITS.get(m, 3)}f}"
+            for h, m in zip(t["half_width"], t["metric"])],
+        "seeds": t["n_seeds"].astype(int),
+        "split": t["split"],
         "verdict": t["verdict"],
         "why": [r.split(";")[0] if isinstance(r, str) and r.startswith("not converged")
                 else short_reason(m, r) if isinstance(r, str) and ("LPIPS" in r or "not run" in r)

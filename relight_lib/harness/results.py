@@ -1,4 +1,5 @@
-"""Reading results back; comparison tables and claim verdicts.
+"""Reading results back, and comparison tables (the claims and their verdicts are in
+:mod:`relight_lib.harness.claims`).
 
 Runs are written by :func:`relight_lib.library.record.write_run` (re-exported here).
 
@@ -30,19 +31,13 @@ and in a book page::
     ours = load_results("../../results", "quick", paper="ltnet", table="table2")
     reported = load_reported("ltnet", "table2", root="../../results/reported")
     table = compare_table(ours, reported, ["psnr", "ssim", "lpips", "mps"])
-    claims = load_claims("claims.yaml", paper="ltnet")
-    verdicts = claims_table(claims, load_per_image("../../results", "quick", "ltnet", "table2"),
-                            notes=ours)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +62,14 @@ __all__ = [
     "LOWER_IS_BETTER",
     "PER_IMAGE_COLUMNS",
     "SCHEMA",
-    "VERDICTS",
-    "Claim",
-    "claim_verdict",
-    "claims_table",
     "compare_table",
     "format_mean_sd",
-    "load_claims",
     "load_convergence",
     "load_per_image",
     "load_reported",
     "load_results",
     "load_run_json",
     "provenance",
-    "reported_difference",
     "run_dir",
     "validate_long",
     "write_run",
@@ -89,12 +78,6 @@ __all__ = [
 #: Metrics for which a smaller number is better.
 LOWER_IS_BETTER: frozenset[str] = frozenset({"lpips", "mse", "runtime_s", "dssim",
                                               "light_loss"})
-
-#: The four verdicts a claim can get.
-VERDICTS: tuple[str, ...] = ("supported", "not supported", "contradicted", "not testable here")
-
-#: Fewest values (paired differences, or values per side) :func:`claim_verdict` bootstraps.
-MIN_VALUES = 2
 
 #: Metric names that may appear in a reported CSV.
 KNOWN_METRICS: frozenset[str] = frozenset({"psnr", "ssim", "lpips", "mps", "mse", "runtime_s"})
@@ -189,7 +172,7 @@ def load_per_image(
     table: str | int,
     variant: str | None = None,
 ) -> pd.DataFrame:
-    """Per-image scores of every run of one table, with ``paper, table, variant, seed`` added.
+    """Per-image scores of every run of one table, with ``paper, table, variant, seed, split``.
 
     Args:
         results_root: the ``results/`` folder.
@@ -199,16 +182,20 @@ def load_per_image(
         variant: restrict to one row.
 
     Returns:
-        Columns ``paper, table, variant, seed, image, metric, value`` (empty frame with these
-        columns when nothing was found).
+        Columns ``paper, table, variant, seed, split, image, metric, value`` (empty frame with
+        these columns when nothing was found). ``split`` is the evaluation split of each value:
+        the ``split`` column of ``per_image.csv`` when it has one, else the run's split as
+        ``metrics.csv`` records it (``''`` when that file is missing or names several).
     """
-    columns = ["paper", "table", "variant", "seed", "image", "metric", "value"]
+    columns = ["paper", "table", "variant", "seed", "split", "image", "metric", "value"]
     frames = []
     for path in _glob_runs(results_root, profile, paper, table, variant):
         csv_path = path / "per_image.csv"
         if not csv_path.is_file():
             continue
-        df = pd.read_csv(csv_path, dtype={"image": str, "metric": str})
+        df = pd.read_csv(csv_path, dtype={"image": str, "metric": str, "split": str})
+        if "split" not in df.columns:
+            df["split"] = _run_split(path)
         df.insert(0, "seed", _seed_of(path))
         df.insert(0, "variant", path.parent.name)
         df.insert(0, "table", path.parent.parent.name)
@@ -220,7 +207,18 @@ def load_per_image(
     out = pd.concat(frames, ignore_index=True)
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
     out["seed"] = out["seed"].astype(int)
+    out["split"] = out["split"].fillna("").astype(str)
     return out
+
+
+def _run_split(path: Path) -> str:
+    """The one split a run's ``metrics.csv`` records, or ``''``."""
+    csv_path = path / "metrics.csv"
+    if not csv_path.is_file():
+        return ""
+    splits = set(pd.read_csv(csv_path, dtype=str, keep_default_na=False,
+                             usecols=["split"])["split"])
+    return splits.pop() if len(splits) == 1 else ""
 
 
 def load_run_json(
@@ -531,529 +529,3 @@ def format_mean_sd(mean: float | None, sd: float | None = None, digits: int = 2)
     if sd is None or not np.isfinite(sd):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
-
-
-# --------------------------------------------------------------------------------------------
-# Claims
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim a paper makes: ``better`` beats ``worse`` on ``metric`` in ``table``.
-
-    Attributes:
-        id: short unique name, e.g. ``"ltnet_normals_raise_mps"``.
-        text: the claim in words, as the book shows it.
-        table: the table the two rows belong to (``"table2"``).
-        metric: ``psnr``, ``ssim``, ``lpips``, ``mps``, ...
-        better: variant slug the paper says is better: a row of ``table`` of ``paper``, or
-            ``"paper/table/variant"`` for a row of another paper's table (LTNet's "better than
-            MSR-Net" compares with our MSR-Net run, ``"msrnet/table1/stacked_dmshn"``); its
-            reported value then comes from that paper's reported CSV.
-        worse: variant slug the paper says is worse (same two forms).
-        higher_is_better: ``None`` (the default) means ``False`` for lpips, mse and runtime_s and
-            ``True`` otherwise.
-        reported_difference: the paper's difference, oriented so that positive supports the
-            claim; filled from the reported CSV by :func:`load_claims` when left out.
-        note: anything the book should say next to the verdict.
-        paper: paper key (needed only to look the reported difference up).
-        split: which split, for tables reported on several (MBNet Table 3).
-        trained_by: rows whose training produced a side's numbers when that side is not itself
-            a trained row (the any-to-any ``subsets`` and ``predicter`` tables are evaluations
-            of ``table1``'s trainings), in the same two forms as ``better``; a claim is not
-            testable while one of them is not converged, as when a side is not.
-
-    Example:
-        >>> Claim("c", "normals lower LPIPS", "table2", "lpips", "i_d_n", "i_d").higher_is_better
-        False
-    """
-
-    id: str
-    text: str
-    table: str
-    metric: str
-    better: str
-    worse: str
-    higher_is_better: bool | None = None
-    reported_difference: float | None = None
-    note: str = ""
-    paper: str | None = None
-    split: str | None = None
-    trained_by: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if isinstance(self.trained_by, str):
-            object.__setattr__(self, "trained_by", (self.trained_by,))
-        else:
-            object.__setattr__(self, "trained_by", tuple(self.trained_by))
-        if self.higher_is_better is None:
-            object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
-        if self.reported_difference is not None:
-            object.__setattr__(self, "reported_difference", float(self.reported_difference))
-
-    @property
-    def sign(self) -> float:
-        """+1 when higher is better, -1 otherwise."""
-        return 1.0 if self.higher_is_better else -1.0
-
-    def ref(self, variant: str) -> tuple[str | None, str, str]:
-        """(paper, table, variant) of one side: ``better`` or ``worse`` resolved against the
-        claim's own paper and table unless it names them (``"paper/table/variant"``).
-
-        >>> Claim("c", "", "table1", "psnr", "ltnet_small", "msrnet/table1/stacked_dmshn",
-        ...       paper="ltnet").sides
-        (('ltnet', 'table1', 'ltnet_small'), ('msrnet', 'table1', 'stacked_dmshn'))
-        """
-        parts = variant.split("/")
-        if len(parts) == 1:
-            return self.paper, self.table, variant
-        if len(parts) != 3 or not all(parts):
-            raise ValueError(f"claim {self.id!r}: {variant!r} is neither a variant slug nor "
-                             "'paper/table/variant'")
-        return parts[0], _table_name(parts[1]), parts[2]
-
-    @property
-    def sides(self) -> tuple[tuple[str | None, str, str], tuple[str | None, str, str]]:
-        """(paper, table, variant) of ``better`` and of ``worse`` (:meth:`ref`)."""
-        return self.ref(self.better), self.ref(self.worse)
-
-    @property
-    def trained_rows(self) -> tuple[tuple[str | None, str, str], ...]:
-        """(paper, table, variant) of the sides and of the ``trained_by`` rows: the rows whose
-        convergence decides whether the claim is testable.
-
-        >>> Claim("c", "", "subsets", "score_l2", "a_full", "identity_full", paper="swapnet",
-        ...       trained_by=["table1/a"]).trained_rows[-1]
-        ('swapnet', 'table1', 'a')
-        """
-        extra = []
-        for row in self.trained_by:
-            parts = row.split("/")
-            if len(parts) == 2 and all(parts):  # table/variant of the claim's own paper
-                extra.append((self.paper, _table_name(parts[0]), parts[1]))
-            else:
-                extra.append(self.ref(row))
-        return tuple(dict.fromkeys(self.sides + tuple(extra)))  # a row named twice counts once
-
-
-_CLAIM_FIELDS = {f.name: f for f in dataclasses.fields(Claim)}
-_CLAIM_REQUIRED = ("id", "text", "table", "metric", "better", "worse")
-
-
-def reported_difference(claim: Claim, reported: pd.DataFrame) -> float | None:
-    """The paper's ``better - worse`` on the claim's metric, oriented like the claim.
-
-    Returns ``None`` when either row (or the metric) is not in ``reported``. A side naming
-    another paper's row (``"paper/table/variant"``) is looked up in that paper's rows of
-    ``reported`` (its ``paper`` column), so pass the reported rows of both papers.
-
-    Example:
-        >>> rep = pd.DataFrame({"table": "table2", "variant": ["a", "b"], "split": "validation",
-        ...                     "metric": "lpips", "value": [0.2780, 0.2795]})
-        >>> round(reported_difference(Claim("c", "", "table2", "lpips", "a", "b"), rep), 4)
-        0.0015
-    """
-    sel = reported["metric"] == claim.metric
-    if claim.split is not None and "split" in reported.columns:
-        sel &= reported["split"] == claim.split
-    rows = reported[sel]
-    values = []
-    for paper, table, variant in claim.sides:
-        mine = (rows["table"] == table) & (rows["variant"] == variant)
-        if paper is not None and "paper" in rows.columns:
-            mine &= rows["paper"] == paper
-        vals = rows.loc[mine, "value"].to_numpy(dtype=float)
-        if vals.size != 1 or not np.isfinite(vals[0]):
-            return None
-        values.append(float(vals[0]))
-    return claim.sign * (values[0] - values[1])
-
-
-def load_claims(
-    path: str | os.PathLike[str],
-    *,
-    paper: str | None = None,
-    reported: pd.DataFrame | None = None,
-) -> list[Claim]:
-    """Read claims from a YAML list of mappings (the keys are :class:`Claim`'s fields).
-
-    A claim without ``reported_difference`` gets it from ``reported`` (or, when that is not
-    given, from ``load_reported`` of the claim's paper, and of the other paper a side names as
-    ``"paper/table/variant"``), when both rows exist.
-
-    Args:
-        path: the YAML file.
-        paper: default paper key for claims that do not name one.
-        reported: reported rows to compute reported differences from.
-
-    Returns:
-        The claims, in file order.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: naming the file and the entry: not a list, an entry that is not a mapping,
-            unknown keys, missing keys, wrong types, or duplicate ids.
-    """
-    import yaml
-
-    path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML: {err}") from err
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a YAML list of claims, got {type(data).__name__}")
-    claims: list[Claim] = []
-    seen: set[str] = set()
-    reported_cache: dict[str, pd.DataFrame] = {}
-    for i, entry in enumerate(data):
-        where = f"{path}: claim #{i + 1}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where} is not a mapping: {entry!r}")
-        if "id" in entry:
-            where += f" ({entry['id']!r})"
-        unknown = sorted(str(k) for k in entry if k not in _CLAIM_FIELDS)
-        if unknown:
-            raise ValueError(f"{where}: unknown keys {unknown} (allowed: {sorted(_CLAIM_FIELDS)})")
-        missing = [k for k in _CLAIM_REQUIRED if entry.get(k) in (None, "")]
-        if missing:
-            raise ValueError(f"{where}: missing keys {missing}")
-        for key in ("id", "text", "table", "metric", "better", "worse", "note", "paper", "split"):
-            if key in entry and entry[key] is not None and not isinstance(entry[key], str):
-                raise ValueError(f"{where}: {key} must be a string, got {entry[key]!r}")
-        tb = entry.get("trained_by")
-        if tb is not None and not (isinstance(tb, str) or (
-                isinstance(tb, list) and all(isinstance(t, str) and t for t in tb))):
-            raise ValueError(f"{where}: trained_by must be a row or a list of rows "
-                             f"('table/variant' or 'paper/table/variant'), got {tb!r}")
-        hib = entry.get("higher_is_better")
-        if hib is not None and not isinstance(hib, bool):
-            raise ValueError(f"{where}: higher_is_better must be true or false, got {hib!r}")
-        rd = entry.get("reported_difference")
-        if rd is not None and (isinstance(rd, bool) or not isinstance(rd, (int, float))):
-            raise ValueError(f"{where}: reported_difference must be a number, got {rd!r}")
-        if entry["id"] in seen:
-            raise ValueError(f"{where}: duplicate id {entry['id']!r}")
-        seen.add(entry["id"])
-        kwargs = dict(entry)
-        kwargs.setdefault("paper", paper)
-        kwargs["table"] = _table_name(kwargs["table"])
-        if kwargs.get("note") is None:
-            kwargs["note"] = ""
-        if kwargs.get("trained_by") is None:
-            kwargs.pop("trained_by", None)
-        claim = Claim(**kwargs)
-        try:
-            sides = claim.sides
-            claim.trained_rows  # noqa: B018 -- validates the trained_by rows
-        except ValueError as err:
-            raise ValueError(f"{where}: {err}") from None
-        if sides[0] == sides[1]:
-            raise ValueError(f"{where}: better and worse are the same variant {entry['better']!r}")
-        if any(p is None for p, _, _ in sides) and "/" in entry["better"] + entry["worse"]:
-            raise ValueError(f"{where}: a side names another paper's row but the claim's own "
-                             "paper is not known (give paper=)")
-        if claim.reported_difference is None:
-            source = reported
-            papers = list(dict.fromkeys(p for p, _, _ in sides if p is not None))
-            if source is None and papers:
-                for p in papers:
-                    if p not in reported_cache:
-                        reported_cache[p] = load_reported(p)
-                source = pd.concat([reported_cache[p] for p in papers], ignore_index=True)
-            if source is not None:
-                claim = dataclasses.replace(
-                    claim, reported_difference=reported_difference(claim, source)
-                )
-        claims.append(claim)
-    return claims
-
-
-def claim_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
-    """The (paper, table) pairs whose runs the claims compare, sorted: what to load with
-    :func:`load_per_image` / :func:`load_results` before :func:`claims_table` (a side may name
-    another paper's row).
-
-    >>> claim_sources([Claim("c", "", "table1", "psnr", "a", "msrnet/table1/b", paper="ltnet")])
-    [('ltnet', 'table1'), ('msrnet', 'table1')]
-    """
-    return _sorted_tables(side for c in claims for side in c.sides)
-
-
-def convergence_sources(claims: Iterable[Claim]) -> list[tuple[str | None, str]]:
-    """The (paper, table) pairs whose convergence the claims depend on: their sides' tables
-    and those of their ``trained_by`` rows, sorted (what to read with :func:`load_convergence`
-    for :func:`claims_table`'s ``not_converged``).
-
-    >>> convergence_sources([Claim("c", "", "subsets", "score_l2", "a_full", "b_full",
-    ...                            paper="swapnet", trained_by="table1/a")])
-    [('swapnet', 'subsets'), ('swapnet', 'table1')]
-    """
-    return _sorted_tables(row for c in claims for row in c.trained_rows)
-
-
-def _sorted_tables(rows: Iterable[tuple[str | None, str, str]]) -> list[tuple[str | None, str]]:
-    """The distinct (paper, table) pairs of (paper, table, variant) rows, sorted with a
-    missing paper first."""
-    pairs = {(paper, table) for paper, table, _ in rows}
-    return sorted(pairs, key=lambda pt: (pt[0] or "", pt[1]))
-
-
-def _side_name(claim: Claim, side: tuple[str | None, str, str]) -> str:
-    """How a reason names a side: the slug for the claim's own table, else paper/table/slug."""
-    paper, table, variant = side
-    return variant if (paper, table) == (claim.paper, claim.table) else \
-        f"{paper}/{table}/{variant}"
-
-
-def _notes_for(notes: Any, claim: Claim, side: tuple[str | None, str, str]) -> str:
-    """The recorded reason a metric is missing for one side (paper, table, variant), or ''."""
-    paper, table, variant = side
-    if notes is None:
-        return ""
-    if isinstance(notes, pd.DataFrame):
-        if notes.empty or "note" not in notes.columns:
-            return ""
-        sel = (notes["variant"] == variant) & (notes["metric"] == claim.metric)
-        if "table" in notes.columns:
-            sel &= notes["table"] == table
-        if paper is not None and "paper" in notes.columns:
-            sel &= notes["paper"] == paper
-        if "source" in notes.columns:
-            sel &= notes["source"] != "reported"
-        texts = [str(t) for t in notes.loc[sel, "note"] if isinstance(t, str) and t]
-        return "; ".join(dict.fromkeys(texts))
-    if isinstance(notes, Mapping):
-        value = notes.get(variant)
-        if isinstance(value, Mapping):
-            return str(value.get(claim.metric, "") or "")
-        value = notes.get(claim.metric)
-        return str(value) if isinstance(value, str) else ""
-    raise TypeError(f"notes must be a DataFrame or a mapping, got {type(notes).__name__}")
-
-
-def _side(df: pd.DataFrame) -> dict[int, pd.Series]:
-    """All values (NaN included) per seed: {seed: Series indexed by image}."""
-    return {int(seed): group.set_index("image")["value"].astype(float)
-            for seed, group in df.groupby("seed", sort=True)}
-
-
-def _finite(side: dict[int, pd.Series]) -> dict[int, pd.Series]:
-    """The finite values per seed, seeds without any dropped."""
-    out = {}
-    for seed, values in side.items():
-        values = values[np.isfinite(values.to_numpy())]
-        if len(values):
-            out[seed] = values
-    return out
-
-
-def _boot_means(rng: np.random.Generator, groups: list[np.ndarray], n_boot: int) -> np.ndarray:
-    """Two-level bootstrap of the mean over groups (seeds) of per-group means (images).
-
-    Each replicate draws len(groups) groups with replacement and, for every draw, resamples that
-    group's values with replacement.
-    """
-    k = len(groups)
-    seed_draws = rng.integers(0, k, size=(n_boot, k))
-    total = np.zeros(n_boot)
-    for slot in range(k):
-        slot_means = np.empty(n_boot)
-        for g, values in enumerate(groups):
-            rows = np.flatnonzero(seed_draws[:, slot] == g)
-            if rows.size == 0:
-                continue
-            n = values.size
-            chunk = max(1, 2_000_000 // max(n, 1))
-            for start in range(0, rows.size, chunk):
-                part = rows[start:start + chunk]
-                idx = rng.integers(0, n, size=(part.size, n))
-                slot_means[part] = values[idx].mean(axis=1)
-        total += slot_means
-    return total / k
-
-
-def claim_verdict(
-    claim: Claim,
-    per_image: pd.DataFrame,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    notes: pd.DataFrame | Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Check one claim on our per-image scores, with a bootstrap interval.
-
-    ``our_difference`` is mean(better) - mean(worse) (each the mean over seeds of per-seed
-    image means), multiplied by -1 for lower-is-better metrics, so that positive always agrees
-    with the paper. The ``1 - alpha`` percentile interval comes from a two-level bootstrap:
-    seeds are resampled with replacement and, within each drawn seed, images with replacement.
-    When both variants were evaluated on exactly the same ``(seed, image)`` keys, the paired
-    differences are resampled (a pair with a NaN on either side is dropped); otherwise each
-    side is resampled independently.
-
-    Verdicts: ``supported`` (interval above 0), ``contradicted`` (below 0), ``not supported``
-    (contains 0), ``not testable here`` (a row is missing, the metric is NaN for every image --
-    the reason says which, quoting the run's note -- or fewer than :data:`MIN_VALUES` values).
-
-    Args:
-        claim: the claim.
-        per_image: rows of :func:`load_per_image` (``variant, seed, image, metric, value``;
-            ``paper`` and ``table`` are used to filter when present).
-        n_boot: bootstrap replicates.
-        seed: seed of the numpy Generator (deterministic).
-        alpha: 1 - confidence level.
-        notes: why metrics are missing: the :func:`load_results` frame (its ``note`` column), a
-            mapping metric -> reason, or a mapping variant -> {metric -> reason}.
-
-    Returns:
-        A dict with keys ``id, text, metric, reported_difference, our_difference, ci_low,
-        ci_high, n_images, n_seeds, verdict, reason``.
-    """
-    result: dict[str, Any] = {
-        "id": claim.id, "text": claim.text, "metric": claim.metric,
-        "reported_difference": claim.reported_difference,
-        "our_difference": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-        "n_images": 0, "n_seeds": 0, "verdict": "not testable here", "reason": "",
-    }
-    df = per_image
-    if "seed" not in df.columns:
-        df = df.assign(seed=0)
-
-    def rows_of(side: tuple[str | None, str, str]) -> pd.DataFrame:
-        paper, table, variant = side
-        sel = df["variant"] == variant
-        if "table" in df.columns:
-            sel &= df["table"] == table
-        if paper is not None and "paper" in df.columns:
-            sel &= df["paper"] == paper
-        return df[sel]
-
-    refs = dict(zip((claim.better, claim.worse), claim.sides))
-    frames = {v: rows_of(ref) for v, ref in refs.items()}
-    missing_rows = [v for v, f in frames.items() if f.empty]
-    if missing_rows:
-        # a row written as "not run here" has no per-image values but says why in its notes
-        why = [(v, _notes_for(notes, claim, refs[v])) for v in missing_rows]
-        result["reason"] = "; ".join(
-            f"variant {_side_name(claim, refs[v])!r}: {r}" if r
-            else f"no results for variant {refs[v][2]!r} in {refs[v][1]}"
-            + ("" if refs[v][:2] == (claim.paper, claim.table) else f" of {refs[v][0]}")
-            for v, r in why)
-        return result
-
-    sides = {}
-    empty = []
-    for variant, f in frames.items():
-        side = _side(f[f["metric"] == claim.metric])
-        if not _finite(side):
-            empty.append(variant)
-        sides[variant] = side
-    if empty:
-        reasons = {v: _notes_for(notes, claim, refs[v]) for v in empty}
-        texts = list(dict.fromkeys(r for r in reasons.values() if r))
-        if not texts:
-            detail = "no reason recorded"
-        elif len(texts) == 1 and all(reasons.values()):
-            detail = texts[0]
-        else:
-            detail = "; ".join(f"{v}: {r or 'no reason recorded'}" for v, r in reasons.items())
-        which = "" if len(empty) == 2 else f" for {empty[0]!r}"
-        result["reason"] = f"{claim.metric} not computed{which}: {detail}"
-        return result
-
-    raw_better, raw_worse = sides[claim.better], sides[claim.worse]
-    rng = np.random.default_rng(seed)
-    # paired when both rows were evaluated on the same (seed, image) keys; a pair with a
-    # non-finite value on either side is dropped
-    paired = (set(raw_better) == set(raw_worse)
-              and all(set(raw_better[s].index) == set(raw_worse[s].index) for s in raw_better))
-    diffs = {}
-    if paired:
-        for s in sorted(raw_better):
-            d = raw_better[s] - raw_worse[s].reindex(raw_better[s].index)
-            d = d[np.isfinite(d.to_numpy())]
-            if len(d):
-                diffs[s] = d
-        if not diffs:
-            result["reason"] = (f"no image has a finite {claim.metric} for both "
-                                f"{claim.better!r} and {claim.worse!r}")
-            return result
-    better, worse = _finite(raw_better), _finite(raw_worse)
-    counts = ([sum(len(d) for d in diffs.values())] if paired
-              else [sum(len(v) for v in better.values()), sum(len(v) for v in worse.values())])
-    if min(counts) < MIN_VALUES:
-        result["reason"] = (f"too few images for an interval: {min(counts)} finite "
-                            f"{'paired difference' if paired else 'value'}(s), "
-                            f"need at least {MIN_VALUES}")
-        return result
-    if paired:
-        groups = [diffs[s].to_numpy() for s in sorted(diffs)]
-        point = float(np.mean([g.mean() for g in groups]))
-        boot = _boot_means(rng, groups, n_boot)
-        n_images = len(set().union(*(set(d.index) for d in diffs.values())))
-        n_seeds = len(diffs)
-        how = f"paired bootstrap over {n_seeds} seed(s) x {n_images} image(s)"
-    else:
-        gb = [better[s].to_numpy() for s in sorted(better)]
-        gw = [worse[s].to_numpy() for s in sorted(worse)]
-        point = float(np.mean([g.mean() for g in gb]) - np.mean([g.mean() for g in gw]))
-        boot = _boot_means(rng, gb, n_boot) - _boot_means(rng, gw, n_boot)
-        images = set().union(*(set(v.index) for v in better.values()),
-                             *(set(v.index) for v in worse.values()))
-        n_images = len(images)
-        n_seeds = min(len(better), len(worse))
-        how = (f"unpaired bootstrap ({claim.better}: {len(better)} seed(s), "
-               f"{claim.worse}: {len(worse)} seed(s); {n_images} image(s))")
-    boot = claim.sign * boot
-    point = claim.sign * point
-    lo, hi = (float(q) for q in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-    if lo > 0:
-        verdict = "supported"
-    elif hi < 0:
-        verdict = "contradicted"
-    else:
-        verdict = "not supported"
-    level = f"{100 * (1 - alpha):g}%"
-    result.update(
-        our_difference=point, ci_low=lo, ci_high=hi, n_images=int(n_images),
-        n_seeds=int(n_seeds), verdict=verdict,
-        reason=f"{level} interval from a {how}, {n_boot} resamples",
-    )
-    return result
-
-
-def claims_table(
-    claims: Iterable[Claim],
-    per_image: pd.DataFrame,
-    notes: pd.DataFrame | Mapping[str, Any] | None = None,
-    *,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    not_converged: Mapping[tuple[str | None, str, str], str] | None = None,
-) -> pd.DataFrame:
-    """:func:`claim_verdict` for each claim, as a DataFrame (one row per claim).
-
-    Every claim uses the same bootstrap ``seed``, so a claim's numbers do not depend on the
-    others. ``not_converged`` maps ``(paper, table, variant)`` of rows whose training did not
-    pass the plateau test to the reason: a claim comparing such a row, or evaluating one of its
-    ``trained_by`` rows' trainings, is *not testable here*
-    (a verdict on an unfinished model would say nothing about the paper); its difference is
-    still shown.
-    """
-    columns = ["id", "text", "metric", "reported_difference", "our_difference", "ci_low",
-               "ci_high", "n_images", "n_seeds", "verdict", "reason"]
-    rows = []
-    for c in claims:
-        r = claim_verdict(c, per_image, n_boot=n_boot, seed=seed, alpha=alpha, notes=notes)
-        unfinished = [f"{side[2]}: {not_converged[side]}" for side in c.trained_rows
-                      if not_converged and side in not_converged]
-        if unfinished and r["verdict"] != "not testable here":
-            r = {**r, "verdict": "not testable here",
-                 "reason": "not converged: " + "; ".join(unfinished)}
-        rows.append(r)
-    return pd.DataFrame(rows, columns=columns)

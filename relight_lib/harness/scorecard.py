@@ -2,8 +2,9 @@
 completeness of each paper's official repository and of this suite.
 
 Claims come from ``notebooks/<paper>/claims.yaml`` and are judged by
-:func:`relight_lib.harness.results.claim_verdict` on the runs of one profile (the same verdicts the
-paper chapters show, through :func:`relight_lib.harness.book.claims_view`). The code-completeness facts
+:func:`relight_lib.harness.claims.claim_verdict` on the runs of one profile (the same verdicts the
+paper chapters show, through :func:`relight_lib.harness.book.claims_view`; the same numbers are
+written to ``results/<profile>/claims.csv`` by :func:`relight_lib.harness.claims.write_claims_csv`). The code-completeness facts
 are transcribed by hand into ``results/reported/code_completeness.yaml`` (the five items of the
 ML Code Completeness Checklist) and only read here.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from relight_lib.harness.results import VERDICTS
+from relight_lib.harness.claims import VERDICTS, chance_verdicts
 
 #: Paper slug -> the name the book uses for it, in the order of the book's chapters.
 PAPERS: dict[str, str] = {
@@ -74,6 +75,39 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
     t["claims"] = t.sum(axis=1)
     t.loc["all papers"] = t.sum(axis=0)
     return t.astype(int)
+
+
+#: What each verdict tells a reader (the scorecard's legend), in :data:`VERDICTS` order.
+VERDICT_MEANINGS: dict[str, str] = {
+    "supported": "the 95% interval of our difference lies above zero: the paper's direction "
+                 "holds here",
+    "smaller than reported": "the interval contains zero but lies below the paper's own "
+                             "difference: no effect is resolved, and one as large as the "
+                             "paper's is ruled out",
+    "inconclusive": "the interval contains zero and reaches the paper's difference (or the "
+                    "paper gives no number): this design cannot tell; the smallest resolved "
+                    "difference says how far it is from telling",
+    "contradicted": "the interval lies below zero: the opposite of the paper's direction holds "
+                    "here",
+    "not testable here": "a row is missing or did not converge, the metric could not be "
+                         "computed, or fewer than three seeds ran; the reason is given",
+}
+
+
+def chance_sentence(verdicts: "pd.Series | list[str]", alpha: float = 0.05) -> str:
+    """One sentence: how many of the claims that got a verdict would get *supported* or
+    *contradicted* by chance at confidence ``1 - alpha`` if no difference were real (computed
+    from the verdicts, :func:`relight_lib.harness.claims.chance_verdicts`).
+
+    >>> chance_sentence(["supported", "inconclusive", "not testable here"] * 20)
+    'Of the 40 claims that got a verdict, about 2.0 would be supported or contradicted by chance at 95% confidence even if none of the differences were real (5% of 40): a single verdict among them is weak evidence on its own.'
+    """
+    n = sum(v != "not testable here" for v in verdicts)
+    level = f"{100 * (1 - alpha):g}%"
+    return (f"Of the {n} claims that got a verdict, about {chance_verdicts(n, alpha):.1f} would "
+            f"be supported or contradicted by chance at {level} confidence even if none of "
+            f"the differences were real ({100 * alpha:g}% of {n}): a single verdict among them "
+            "is weak evidence on its own.")
 
 
 def load_code_completeness(path: str | Path = COMPLETENESS_FILE) -> list[dict[str, Any]]:
