@@ -596,15 +596,14 @@ def _seed_means(seeds: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.n
     return u, np.bincount(inv, weights=values[ok]) / np.bincount(inv)
 
 
-def _pairs(b: pd.DataFrame, w: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(seed, image, better - worse) on the (seed, image) keys both frames have."""
-    bs, ws = b["seed"].to_numpy(), w["seed"].to_numpy()
-    bi, wi = b["image"].to_numpy(), w["image"].to_numpy()
-    if len(b) == len(w) and np.array_equal(bs, ws) and np.array_equal(bi, wi):
+def _pairs(b: dict[str, np.ndarray], w: dict[str, np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(seed, image, better - worse) on the (seed, image) keys both sides have."""
+    if (b["seed"].size == w["seed"].size and np.array_equal(b["seed"], w["seed"])
+            and np.array_equal(b["image"], w["image"])):
         # the usual case: both rows written the same way, in the same order
-        return bs, bi, b["value"].to_numpy(float) - w["value"].to_numpy(float)
-    m = b[["seed", "image", "value"]].merge(w[["seed", "image", "value"]],
-                                            on=["seed", "image"], suffixes=("_b", "_w"))
+        return b["seed"], b["image"], b["value"] - w["value"]
+    m = pd.DataFrame(b).merge(pd.DataFrame(w), on=["seed", "image"], suffixes=("_b", "_w"))
     return (m["seed"].to_numpy(), m["image"].to_numpy(),
             m["value_b"].to_numpy(float) - m["value_w"].to_numpy(float))
 
@@ -649,22 +648,25 @@ def claim_verdict(
         "verdict": "not testable here", "reason": "", "n_images": 0,
         "margin": claim.margin if claim.margin is not None else float("nan"),
     }
+    # plain arrays: this runs once per claim, and thousands of times in the calibration test
     df = per_image
-    if "seed" not in df.columns:
-        df = df.assign(seed=0)
+    arr = {c: df[c].to_numpy() for c in ("paper", "table", "variant", "split", "metric", "seed",
+                                          "image", "value") if c in df.columns}
+    if "seed" not in arr:
+        arr["seed"] = np.zeros(len(df), dtype=int)
 
-    def rows_of(side: tuple[str | None, str, str]) -> pd.DataFrame:
+    def rows_of(side: tuple[str | None, str, str]) -> np.ndarray:
         paper, table, variant = side
-        sel = df["variant"] == variant
-        if "table" in df.columns:
-            sel &= df["table"] == table
-        if paper is not None and "paper" in df.columns:
-            sel &= df["paper"] == paper
-        return df[sel]
+        sel = arr["variant"] == variant
+        if "table" in arr:
+            sel &= arr["table"] == table
+        if paper is not None and "paper" in arr:
+            sel &= arr["paper"] == paper
+        return sel
 
     refs = dict(zip((claim.better, claim.worse), claim.sides))
-    frames = {v: rows_of(ref) for v, ref in refs.items()}
-    missing_rows = [v for v, f in frames.items() if f.empty]
+    masks = {v: rows_of(ref) for v, ref in refs.items()}
+    missing_rows = [v for v, m in masks.items() if not m.any()]
     if missing_rows:
         # a row written as "not run here" has no per-image values but says why in its notes
         why = [(v, _notes_for(notes, claim, refs[v])) for v in missing_rows]
@@ -676,21 +678,24 @@ def claim_verdict(
         return result
 
     # one split, never a mix: the per-image frame's split column, else the runs' metrics.csv
-    if "split" in df.columns:
-        splits = {v: {str(s) for s in f["split"]} for v, f in frames.items()}
+    if "split" in arr:
+        splits = {v: {str(s) for s in arr["split"][m]} for v, m in masks.items()}
     else:
-        splits = {v: _notes_split(notes, refs[v]) for v, f in frames.items()}
+        splits = {v: _notes_split(notes, refs[v]) for v in masks}
     if all(splits.values()):
         chosen, why = _select_split(splits, split)
         if chosen is None:
             result["reason"] = why
             return result
         result["split"] = chosen
-        if "split" in df.columns:
-            frames = {v: f[f["split"] == chosen] for v, f in frames.items()}
+        if "split" in arr:
+            masks = {v: m & (arr["split"] == chosen) for v, m in masks.items()}
 
-    sides = {v: f[f["metric"] == claim.metric] for v, f in frames.items()}
-    empty = [v for v, f in sides.items() if not np.isfinite(f["value"].to_numpy(float)).any()]
+    of_metric = arr["metric"] == claim.metric
+    masks = {v: m & of_metric for v, m in masks.items()}
+    sides = {v: {"seed": arr["seed"][m], "image": arr["image"][m],
+                 "value": arr["value"][m].astype(float)} for v, m in masks.items()}
+    empty = [v for v, f in sides.items() if not np.isfinite(f["value"]).any()]
     if empty:
         reasons = {v: _notes_for(notes, claim, refs[v]) for v in empty}
         texts = list(dict.fromkeys(r for r in reasons.values() if r))
@@ -705,8 +710,8 @@ def claim_verdict(
         return result
 
     b, w = sides[claim.better], sides[claim.worse]
-    seeds_b, means_b = _seed_means(b["seed"].to_numpy(), b["value"].to_numpy(float))
-    seeds_w, means_w = _seed_means(w["seed"].to_numpy(), w["value"].to_numpy(float))
+    seeds_b, means_b = _seed_means(b["seed"], b["value"])
+    seeds_w, means_w = _seed_means(w["seed"], w["value"])
     p_seed, p_image, p_diff = _pairs(b, w)
     finite = np.isfinite(p_diff)
     paired_seeds, d = _seed_means(p_seed, p_diff)
@@ -725,8 +730,8 @@ def claim_verdict(
     else:
         n = int(min(seeds_b.size, seeds_w.size))
         point, lo, hi, half, dof = welch_interval(means_b, means_w, alpha)
-        n_images = len(set(b.loc[np.isfinite(b["value"].to_numpy(float)), "image"])
-                       | set(w.loc[np.isfinite(w["value"].to_numpy(float)), "image"]))
+        n_images = len(set(b["image"][np.isfinite(b["value"])])
+                       | set(w["image"][np.isfinite(w["value"])]))
         how = (f"{level} Welch interval on per-seed means (unpaired: {claim.better!r} "
                f"{seeds_b.size} seed(s), {claim.worse!r} {seeds_w.size} seed(s)"
                + (f", df {dof:.1f})" if math.isfinite(dof) else ")"))
