@@ -329,6 +329,9 @@ def _cmd_reproduce(args) -> int:
             and book.refresh_committed_toc():
         # a row run for the first time has a new run page, which the committed TOC must list
         print("_toc.yml updated: it lists the new run page(s)")
+    from relight_lib.harness import claims
+
+    print(f"{claims.write_claims_csv(args.profile)} written: the verdicts of every claim")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
@@ -391,6 +394,9 @@ def _cmd_book(args) -> int:
         Path("_toc.yml").write_text(book.toc_text(book.make_toc(args.profile), args.profile))
         print("_toc.yml")
         return 0
+    from relight_lib.harness import claims
+
+    print(f"{claims.write_claims_csv(args.profile)} written: the verdicts of every claim")
     try:
         html = book.build(args.profile)
     except RuntimeError as e:

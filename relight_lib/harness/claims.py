@@ -835,20 +835,21 @@ def write_claims_csv(
     papers: Iterable[str] | None = None,
 ) -> Path:
     """Write ``<results_root>/<profile>/claims.csv``: one row per claim of every paper, columns
-    :data:`CSV_COLUMNS` (numbers to 6 significant digits, so that a diff shows verdicts that
-    changed, not float noise). Atomic: a temporary file in the same folder, then a rename.
+    :data:`CSV_COLUMNS`, one line each (a multi-line reason is joined; numbers to 6
+    significant digits, so that a diff shows verdicts that changed, not float noise). Atomic: a temporary file in the same folder, then a rename.
 
     Returns:
         The path written.
     """
-    table = profile_claims(profile, results_root, notebooks_dir, papers)
+    table = profile_claims(profile, results_root, notebooks_dir, papers).loc[:, list(CSV_COLUMNS)]
+    # one line per claim: a run's multi-line note (where the weights were looked for) is joined
+    table["reason"] = [" ".join(str(r).split()) for r in table["reason"]]
     out = Path(results_root, profile, "claims.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".claims.", suffix=".csv.tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            table.loc[:, list(CSV_COLUMNS)].to_csv(f, index=False, float_format="%.6g",
-                                                  lineterminator="\n")
+            table.to_csv(f, index=False, float_format="%.6g", lineterminator="\n")
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

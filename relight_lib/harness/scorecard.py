@@ -95,19 +95,21 @@ VERDICT_MEANINGS: dict[str, str] = {
 
 
 def chance_sentence(verdicts: "pd.Series | list[str]", alpha: float = 0.05) -> str:
-    """One sentence: how many of the claims that got a verdict would get *supported* or
-    *contradicted* by chance at confidence ``1 - alpha`` if no difference were real (computed
-    from the verdicts, :func:`relight_lib.harness.claims.chance_verdicts`).
+    """One sentence computed from the verdicts: how many claims got a verdict, how many of them
+    are *supported* or *contradicted*, and how many would be by chance at confidence
+    ``1 - alpha`` if none of the differences were real
+    (:func:`relight_lib.harness.claims.chance_verdicts`).
 
     >>> chance_sentence(["supported", "inconclusive", "not testable here"] * 20)
-    'Of the 40 claims that got a verdict, about 2.0 would be supported or contradicted by chance at 95% confidence even if none of the differences were real (5% of 40): a single verdict among them is weak evidence on its own.'
+    'Of the 40 claims that got a verdict, 20 are supported or contradicted; if none of the differences were real, about 2.0 would be by chance at 95% confidence (5% of 40).'
     """
+    verdicts = list(verdicts)
     n = sum(v != "not testable here" for v in verdicts)
+    decided = sum(v in ("supported", "contradicted") for v in verdicts)
     level = f"{100 * (1 - alpha):g}%"
-    return (f"Of the {n} claims that got a verdict, about {chance_verdicts(n, alpha):.1f} would "
-            f"be supported or contradicted by chance at {level} confidence even if none of "
-            f"the differences were real ({100 * alpha:g}% of {n}): a single verdict among them "
-            "is weak evidence on its own.")
+    return (f"Of the {n} claims that got a verdict, {decided} are supported or contradicted; if "
+            f"none of the differences were real, about {chance_verdicts(n, alpha):.1f} would be "
+            f"by chance at {level} confidence ({100 * alpha:g}% of {n}).")
 
 
 def load_code_completeness(path: str | Path = COMPLETENESS_FILE) -> list[dict[str, Any]]:

@@ -111,8 +111,15 @@ def test_paper_pages_show_reported_and_ours(smoke_book):
         assert view["PSNR ours"].str.match(r"^\d+\.\d\d$").all()  # one seed: no ± part
         assert view["MPS ours"].eq("n/a").all() and any("AlexNet" in r for r in reasons)
         claims = book.claims_view("ltnet", "smoke")
-        assert set(claims["verdict"]) <= {"supported", "not supported", "contradicted",
-                                          "not testable here"}
+        from relight_lib.harness.claims import VERDICTS
+
+        assert set(claims["verdict"]) <= set(VERDICTS)
+        # one smoke seed: no claim gets a verdict, and the reason gives the count
+        assert set(claims["verdict"]) == {"not testable here"}
+        assert list(claims.columns) == ["claim", "metric", "paper's difference",
+                                        "our difference [95% CI]",
+                                        "smallest resolved difference", "seeds", "split",
+                                        "verdict", "why"]
         assert len(claims) == len(results_claims(root))
     finally:
         os.chdir(old)
@@ -121,9 +128,9 @@ def test_paper_pages_show_reported_and_ours(smoke_book):
 
 
 def results_claims(root):
-    from relight_lib.harness import results
+    from relight_lib.harness import claims
 
-    return results.load_claims(root / "notebooks" / "ltnet" / "claims.yaml", paper="ltnet")
+    return claims.load_claims(root / "notebooks" / "ltnet" / "claims.yaml", paper="ltnet")
 
 
 def test_html_table_drops_row_numbers_and_index_name_rows():

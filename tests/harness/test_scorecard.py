@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from relight_lib.harness import scorecard
-from relight_lib.harness.results import VERDICTS
+from relight_lib.harness.claims import VERDICTS
 
 
 def test_claim_papers_in_book_order():
@@ -29,8 +29,26 @@ def test_verdict_counts_add_up():
     t = scorecard.verdict_counts(claims)
     assert list(t.index) == ["ltnet", "msrnet", "all papers"]
     assert list(t.columns) == [*VERDICTS, "claims"]
-    assert t.loc["ltnet"].tolist() == [1, 0, 1, 1, 3]
-    assert t.loc["all papers"].tolist() == [2, 0, 1, 1, 4]
+    assert list(t.columns)[:5] == ["supported", "smaller than reported", "inconclusive",
+                                   "contradicted", "not testable here"]
+    assert t.loc["ltnet"].tolist() == [1, 0, 0, 1, 1, 3]
+    assert t.loc["all papers"].tolist() == [2, 0, 0, 1, 1, 4]
+
+
+def test_every_verdict_has_its_meaning():
+    assert list(scorecard.VERDICT_MEANINGS) == list(VERDICTS)
+    assert all(text.strip() for text in scorecard.VERDICT_MEANINGS.values())
+
+
+def test_chance_sentence_is_computed_from_the_verdicts():
+    verdicts = ["supported"] * 7 + ["inconclusive"] * 13 + ["not testable here"] * 9
+    text = scorecard.chance_sentence(verdicts)
+    assert text.startswith("Of the 20 claims that got a verdict, 7 are supported or "
+                           "contradicted; if none of the differences were real, about 1.0 ")
+    assert "(5% of 20)" in text
+    assert "about 1.5" in scorecard.chance_sentence(["contradicted"] * 30)
+    assert "about 3.0" in scorecard.chance_sentence(["contradicted"] * 30, alpha=0.1)
+    assert "Of the 0 claims" in scorecard.chance_sentence(["not testable here"])
 
 
 def _entry(**over):
