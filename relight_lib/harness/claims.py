@@ -137,7 +137,9 @@ class Claim:
             claim; filled from the reported CSV by :func:`load_claims` when left out.
         note: anything the book should say next to the verdict.
         paper: paper key (needed only to look the reported difference up).
-        split: which split, for tables reported on several (MBNet Table 3).
+        split: which split of the paper's table the reported difference is read from, for
+            tables reported on several (LTNet Table 1, MBNet Table 3). Our values' split is
+            chosen by :func:`claim_verdict` (the test split when both rows have it).
         trained_by: rows whose training produced a side's numbers when that side is not itself
             a trained row (the any-to-any ``subsets`` and ``predicter`` tables are evaluations
             of ``table1``'s trainings), in the same two forms as ``better``; a claim is not
