@@ -113,17 +113,22 @@ def ltnet_loss_sentence(terms: Sequence[Mapping[str, Any]], lpips_found: bool) -
     >>> ltnet_loss_sentence(ltnet_loss(), lpips_found=False)[:73]
     'Loss as trained here: L_C on the output + L_r on the residual (Table 6 se'
     """
-    dropped = [t for t in terms if t["name"] == "lpips" and not t.get("required", True)
-               and not lpips_found]
-    trained = [t for t in terms if t not in dropped]
+    missing = [t for t in terms if t["name"] == "lpips" and not lpips_found]
+    if any(t.get("required", True) for t in missing):  # Table 6 B, D: defined by LPIPS
+        setting = _loss_setting_name(terms)
+        return (f"Loss: {_loss_formula(terms)}" + (f" (Table 6 setting {setting})" if setting
+                                                    else "")
+                + "; its LPIPS term needs the AlexNet weights of LPIPS, which are not found "
+                "here: the row is not run here.")
+    trained = [t for t in terms if t not in missing]
     setting = _loss_setting_name(trained)
     text = "Loss as trained here: " + _loss_formula(trained)
     if setting is not None:
         text += f" (Table 6 setting {setting})"
-    if not dropped:
+    if not missing:
         return text + "."
     full = _loss_setting_name(terms)
-    return (text + f": the paper's {dropped[0]['weight']:g} LPIPS term is left out, as the "
+    return (text + f": the paper's {missing[0]['weight']:g} LPIPS term is left out, as the "
             "AlexNet weights of LPIPS are not found here (run.json lists the dropped term)"
             + (f"; with it the row would train setting {full}" if full else "") + ".")
 
