@@ -204,7 +204,7 @@ def ltnet_schedule(profile: str) -> tuple[dict[str, Any], int | None]:
     return dict(LTNET_TRAIN), None
 
 
-def _snapshot_plan(profile: str) -> tuple[list[float], str]:
+def ltnet_snapshot_plan(profile: str) -> tuple[list[float], str]:
     """The snapshot fractions of the ensemble row at ``profile`` and their deviation sentence."""
     train, total = ltnet_schedule(profile)
     paper = paper_lr_ratios()
@@ -361,7 +361,7 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
                             postprocess=postprocess, lpips_found=_lpips_found())
     extra: dict[str, Any] = {}
     if ensemble is not None:
-        fractions, sentence = _snapshot_plan(profile)
+        fractions, sentence = ltnet_snapshot_plan(profile)
         extra = {"snapshots": fractions, "snapshot_weights": LTNET_ENSEMBLES[ensemble]}
         devs.append(sentence)
     return {
