@@ -232,7 +232,8 @@ def ltnet_snapshot_plan(profile: str) -> tuple[list[float], str]:
 
 
 def ltnet_deviations(profile: str, loss: Sequence[Mapping[str, Any]], table3_switches: bool,
-                     postprocess: str | None, lpips_found: bool) -> list[str]:
+                     postprocess: str | None, lpips_found: bool,
+                     data_root: str | None = None) -> list[str]:
     """The deviation sentences of an LTNet row, each written from the row's settings: its
     profile's data, size and schedule, the loss it trains here, its post-process. (The short
     profiles' budget, schedule and augmentation sentences come from ``run_one_to_one``, which
@@ -243,11 +244,12 @@ def ltnet_deviations(profile: str, loss: Sequence[Mapping[str, Any]], table3_swi
     train, total = ltnet_schedule(profile)
     devs = list(LTNET_DEVIATIONS)
     if profile != "paper":
-        devs.append(f"Profile {profile}: SynVIDIT scenes at {prof.size} px instead of VIDIT at "
-                    "1024 px" + ("." if total is not None else
-                                 f"; {prof.train_steps} steps of batch {prof.batch_size} instead "
-                                 f"of the paper's {LTNET_PAPER_BUDGET['epochs']} epochs at "
-                                 f"batch {LTNET_PAPER_BUDGET['batch_size']}."))
+        data = "SynVIDIT scenes" if data_root is None else "VIDIT"
+        devs.append(f"Profile {profile}: {data} at {prof.size} px (the paper: VIDIT at 1024 px)"
+                    + ("." if total is not None else
+                       f"; {prof.train_steps} steps of batch {prof.batch_size} instead of the "
+                       f"paper's {LTNET_PAPER_BUDGET['epochs']} epochs at batch "
+                       f"{LTNET_PAPER_BUDGET['batch_size']}."))
     if train["schedule"] == "exponential":
         devs.append(f"Exponential lr decay from {_lr_text(train['lr'])} to "
                     f"{_lr_text(train['final_lr'])} over "
@@ -301,7 +303,7 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
               table5_label: str = "2,16", normal_recipe: str = "paper",
               ensemble: str | None = None,
               postprocess: str | None = LTNET_POSTPROCESS,
-              profile: str = "paper") -> dict[str, Any]:
+              profile: str = "paper", data_root: str | None = None) -> dict[str, Any]:
     """The :func:`~relight_lib.papers.onetoone.run_one_to_one` arguments of one LTNet row.
 
     Args:
@@ -328,6 +330,8 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
         profile: the profile the row runs at (the notebook's): it decides the schedule, so the
             snapshot positions, the dehazing windows and the deviation sentences, which are
             all written from the row's settings.
+        data_root: the notebook's real-VIDIT folder, if any (None: the profile's SynVIDIT set);
+            only the deviation sentences use it.
 
     Returns:
         The keyword arguments of ``run_one_to_one``, including ``postprocess``, ``paper_budget``
@@ -358,7 +362,8 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
               "normal_recipe": normal_recipe, "nc": size.nc, "f1": size.f1}
     loss = ltnet_loss(residual_loss, reconstruction_loss, lpips_weight, lpips_required)
     devs = ltnet_deviations(profile, loss, table3_switches=loss_setting is None,
-                            postprocess=postprocess, lpips_found=_lpips_found())
+                            postprocess=postprocess, lpips_found=_lpips_found(),
+                            data_root=data_root)
     extra: dict[str, Any] = {}
     if ensemble is not None:
         fractions, sentence = ltnet_snapshot_plan(profile)
