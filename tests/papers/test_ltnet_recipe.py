@@ -167,8 +167,9 @@ def test_ltnet_deviations_follow_the_row(monkeypatch, found):
     no_lr = " ".join(recipe.ltnet_row(global_residual=False, residual_loss=False,
                                       profile="quick")["deviations"])
     assert not _mentions_lr(no_lr) and "setting D" not in no_lr
-    assert ("L_C + 0.1 LPIPS on the output." if found else
-            "L_C on the output (Table 6 setting A): the paper's 0.1 LPIPS term is left out") in no_lr
+    expected = ("L_C + 0.1 LPIPS on the output." if found else
+                "L_C on the output (Table 6 setting A): the paper's 0.1 LPIPS term is left out")
+    assert expected in no_lr
     # L_r alone (Table 3 row 3)
     only_lr = recipe.ltnet_row(reconstruction_loss=False)["deviations"]
     assert "Loss as trained here: L_r on the residual." in only_lr
