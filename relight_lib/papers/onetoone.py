@@ -523,9 +523,10 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         train_pairs: ``'track1'`` or ``'mbnet_extra'`` (:func:`training_pairs`).
         augment: ``'flip_rotate'`` (LTNet) or None.
         postprocess: A name of :data:`relight_lib.papers.ltnet.dehaze.POSTPROCESSES` (``'dehaze'``: the
-            LTNet authors' constants; ``'dehaze_he'``: He et al.'s; ``'dehaze_code'``: the
-            released pipeline bit for bit) or None, applied to the predictions before
-            evaluation.
+            LTNet authors' constants, the paper's airlight, windows scaled with the image;
+            ``'dehaze_1024px'``, ``'dehaze_released_airlight'``, ``'dehaze_he'``: one change
+            each; ``'dehaze_code'``: the released code's arithmetic, see that module) or None,
+            applied to the predictions before evaluation.
         snapshots: Snapshot ensemble (LTNet §3.4, papers.md 3.8): fractions of the budget in
             (0, 1] at whose steps the weights are kept; the evaluated prediction is the mean of
             the snapshots' (post-processed) outputs. None: the final weights only.

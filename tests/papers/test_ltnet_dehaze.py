@@ -1,6 +1,6 @@
 """Tests of relight_lib.papers.ltnet.dehaze: box and guided filters, the dark-channel-prior dehazer
-(He et al.'s constants, the LTNet authors' constants, the official code's quirks), the row
-post-processes by name, and the snapshot ensemble."""
+(He et al.'s constants, the LTNet authors' constants, the released code's airlight and windows),
+the windows scaled with the image, the row post-processes by name, and the snapshot ensemble."""
 
 from __future__ import annotations
 
@@ -111,25 +111,45 @@ def _airlight_image(h: int, w: int, colours: list[tuple[float, float, float]]):
     return img, dark
 
 
-def test_airlight_mean_and_the_codes_off_by_one():
+def test_airlight_brightest_mean():
     c1, c2, c3 = (0.9, 0.8, 0.7), (0.6, 0.5, 0.4), (0.3, 0.2, 0.1)
-    # 40 x 50 = 2000 pixels -> numpx = 2
+    # 40 x 50 = 2000 pixels -> numpx = 2: the mean of the two brightest dark values' colours
     img, dark = _airlight_image(40, 50, [c1, c2, c3])
     assert torch.allclose(P.atmospheric_light(img, dark), (torch.tensor(c1) + torch.tensor(c2)) / 2)
-    # the code sums numpx - 1 pixels (it skips the one with the smaller dark value) / numpx
-    assert torch.allclose(P.atmospheric_light(img, dark, quirk=True), torch.tensor(c1) / 2)
     # 60 x 50 = 3000 pixels -> numpx = 3
     img, dark = _airlight_image(60, 50, [c1, c2, c3])
-    three = torch.tensor([c1, c2, c3])
-    assert torch.allclose(P.atmospheric_light(img, dark), three.mean(0))
-    assert torch.allclose(P.atmospheric_light(img, dark, quirk=True), three[:2].sum(0) / 3)
-    # under 2000 pixels numpx = 1 and the code's sum is empty: A = 0
+    assert torch.allclose(P.atmospheric_light(img, dark), torch.tensor([c1, c2, c3]).mean(0))
+    # under 2000 pixels numpx = 1: the brightest pixel's colour
     img, dark = _airlight_image(30, 30, [c1])
     assert torch.allclose(P.atmospheric_light(img, dark), torch.tensor(c1))
-    assert torch.equal(P.atmospheric_light(img, dark, quirk=True), torch.zeros(3))
     # batched: one airlight per image
     both = P.atmospheric_light(torch.stack([img, img * 0.5]), torch.stack([dark, dark]))
     assert both.shape == (2, 3) and torch.allclose(both[1], both[0] * 0.5)
+    with pytest.raises(ValueError, match="airlight"):
+        P.atmospheric_light(img, dark, "mean")
+
+
+def test_released_sort_runs_along_a_length_one_axis():
+    # the released AtmLight sorts dark.reshape(H W, 1) along its last axis: every index is 0
+    dark = np.random.default_rng(0).random((40 * 50, 1))
+    assert (dark.argsort() == 0).all()
+
+
+def test_released_airlight_is_the_top_left_pixel_hand_computed():
+    c1, tl = (0.9, 0.8, 0.7), torch.tensor([0.6, 0.4, 0.2])
+    for (h, w), numpx in (((40, 50), 2), ((60, 50), 3), ((64, 64), 4)):
+        img, dark = _airlight_image(h, w, [c1])  # the brightest dark value is not top-left...
+        img[:, 0, 0] = tl                        # ...the top-left pixel is what counts
+        a = P.atmospheric_light(img, dark, "released_top_left")
+        assert torch.allclose(a, tl * (numpx - 1) / numpx), (h, w)
+    # 40 x 50, numpx 2: (0.6, 0.4, 0.2) / 2
+    img, dark = _airlight_image(40, 50, [c1])
+    img[:, 0, 0] = tl
+    assert torch.allclose(P.atmospheric_light(img, dark, "released_top_left"),
+                          torch.tensor([0.3, 0.2, 0.1]))
+    # under 2000 pixels numpx = 1: the sum is empty, A = 0 whatever the pixel
+    img, dark = _airlight_image(30, 30, [c1])
+    assert torch.equal(P.atmospheric_light(img, dark, "released_top_left"), torch.zeros(3))
 
 
 def test_transmission_formula():
@@ -145,39 +165,114 @@ def test_transmission_formula():
 
 def test_code_and_he_parameter_sets():
     assert P.DEHAZE_CODE == {"omega": 0.9, "t0": 0.7, "patch": 15, "radius": 60, "eps": 1e-4,
-                             "airlight_quirk": True, "window_quirk": True}
+                             "airlight": "released_top_left", "window_quirk": True,
+                             "windows": "fixed"}
     assert P.DEHAZE_HE["omega"] == 0.95 and P.DEHAZE_HE["t0"] == 0.1 and P.DEHAZE_HE["patch"] == 15
     x = torch.rand(1, 3, 24, 24, generator=_gen())
     assert torch.equal(P.dehaze(x), P.dehaze(x, **P.DEHAZE_HE))  # defaults = He et al.
 
 
-def test_ltnet_default_is_the_authors_constants():
+def test_ltnet_default_is_the_authors_constants_and_the_papers_airlight():
     # the authors' pipeline produced the paper's "with dehaze" numbers (papers.md §0 item 3)
-    assert P.DEHAZE_LTNET == {**P.DEHAZE_CODE, "airlight_quirk": False}
+    assert P.DEHAZE_LTNET == {**P.DEHAZE_CODE, "airlight": "brightest", "windows": "scaled"}
     assert (P.DEHAZE_LTNET["omega"], P.DEHAZE_LTNET["t0"]) == (0.9, 0.7)
-    assert P.DEHAZE_LTNET["window_quirk"] is True  # the 60 x 60 windows the code ran
+    assert P.DEHAZE_LTNET["window_quirk"] is True  # the code's box windows, scaled
+    assert P.POSTPROCESS_PARAMS["dehaze"] is P.DEHAZE_LTNET
 
 
 def test_postprocess_names():
-    assert set(P.POSTPROCESSES) == {"dehaze", "dehaze_code", "dehaze_he"}
+    assert set(P.POSTPROCESSES) == {"dehaze", "dehaze_1024px", "dehaze_released_airlight",
+                                    "dehaze_code", "dehaze_he"}
     _, hazy, _ = _hazy_scene()
-    for name, params in [("dehaze", P.DEHAZE_LTNET), ("dehaze_code", P.DEHAZE_CODE),
-                         ("dehaze_he", P.DEHAZE_HE)]:
+    expected = {"dehaze": P.DEHAZE_LTNET, "dehaze_code": P.DEHAZE_CODE,
+                "dehaze_he": {**P.DEHAZE_HE, "windows": "scaled"},
+                "dehaze_1024px": {**P.DEHAZE_LTNET, "windows": "fixed"},
+                "dehaze_released_airlight": {**P.DEHAZE_LTNET, "airlight": "released_top_left"}}
+    for name, params in expected.items():
         assert torch.equal(P.get_postprocess(name)(hazy), P.dehaze(hazy, **params)), name
-    # the three are different post-processes
-    outs = [P.get_postprocess(n)(hazy) for n in ("dehaze", "dehaze_code", "dehaze_he")]
-    assert not torch.allclose(outs[0], outs[1]) and not torch.allclose(outs[0], outs[2])
+    # they are different post-processes
+    outs = [P.get_postprocess(n)(hazy) for n in expected]
+    for k in range(1, len(outs)):
+        assert not torch.allclose(outs[0], outs[k]), list(expected)[k]
     assert P.get_postprocess(None) is None
     with pytest.raises(ValueError, match="dehaze_he"):
         P.get_postprocess("dehaze_paper")
 
 
-@pytest.mark.parametrize("params", [P.DEHAZE_HE, P.DEHAZE_CODE, P.DEHAZE_LTNET],
-                         ids=["he", "code", "ltnet"])
+@pytest.mark.parametrize("params", [P.DEHAZE_HE, P.DEHAZE_LTNET,
+                                    {**P.DEHAZE_LTNET, "windows": "fixed"}],
+                         ids=["he", "ltnet", "ltnet_1024px"])
 def test_haze_free_image_is_unchanged(params):
     # dark channel 0 -> raw transmission 1 -> the guided filter keeps 1 -> J = I
     j = _dark_prior_texture(2, 32, 40)
     assert torch.allclose(P.dehaze(j, **params), j, atol=1e-6)
+
+
+def test_released_black_top_left_pixel_is_a_uniform_gain():
+    # A = 0: the released code's transmission is NaN, cv2.max(NaN, 0.7) = 0.7, J = I / 0.7
+    x = torch.rand(2, 3, 64, 64, generator=_gen(7))
+    x[:, :, 0, 0] = 0.0
+    for params in (P.DEHAZE_CODE, P.POSTPROCESS_PARAMS["dehaze_released_airlight"]):
+        out = P.dehaze(x, **params)
+        assert torch.isfinite(out).all()
+        assert torch.allclose(out, (x / 0.7).clamp(0, 1), atol=1e-6)
+    # a haze-free image too (the paper's airlight leaves it alone, test above)
+    j = _dark_prior_texture(1, 32, 40)
+    j[:, :, 0, 0] = 0.0
+    assert torch.allclose(P.dehaze(j, **P.DEHAZE_CODE), (j / 0.7).clamp(0, 1), atol=1e-6)
+    # under 2000 pixels the released airlight is always 0: the same gain
+    small = torch.rand(1, 3, 40, 40, generator=_gen(8)) * 0.5 + 0.25
+    assert torch.allclose(P.dehaze(small, **P.DEHAZE_CODE), (small / 0.7).clamp(0, 1), atol=1e-6)
+
+
+def test_released_airlight_on_a_constant_image_hand_computed():
+    # 64 x 64 of colour c: numpx = 4, A = 0.75 c; I / A = 4/3, t_raw = 1 - 0.9 * 4/3 = -0.2,
+    # constant through the guided filter, raised to t0 = 0.7: J = 0.25 c / 0.7 + 0.75 c
+    c = torch.tensor([0.4, 0.5, 0.6]).view(3, 1, 1)
+    img = c.expand(3, 64, 64).clone()
+    out = P.dehaze(img, **P.DEHAZE_CODE)
+    assert torch.allclose(out[:, 10, 10], c.flatten() * (0.25 / 0.7 + 0.75), atol=1e-6)
+    assert torch.allclose(out[:, 10, 10], torch.tensor([0.442857, 0.553571, 0.664286]), atol=1e-6)
+    # the paper's airlight is c itself: t_raw = 0.1 -> t0, J = c
+    assert torch.allclose(P.dehaze(img, **P.DEHAZE_LTNET), img, atol=1e-6)
+    # one zero channel in A: the NaN path (t = t0 everywhere) with the other channels' A kept
+    img[0, 0, 0] = 0.0
+    a = torch.tensor([0.0, 0.375, 0.45]).view(3, 1, 1)
+    assert torch.allclose(P.dehaze(img, **P.DEHAZE_CODE),
+                          ((img - a) / 0.7 + a).clamp(0, 1), atol=1e-6)
+
+
+def test_scaled_windows():
+    assert P.scaled_windows(1024) == (15, 60)  # the authors' windows at their size
+    assert P.scaled_windows(512) == (7, 30)
+    assert P.scaled_windows(256) == (3, 15)
+    assert P.scaled_windows(64) == (3, 4)      # 0.94 -> 3 (at least 3), 3.75 -> 4
+    assert P.scaled_windows(16) == (3, 2)      # the floors
+    assert P.scaled_windows(2048) == (31, 120)
+    with pytest.raises(ValueError):
+        P.scaled_windows(0)
+    # windows="scaled" is the fixed windows of scaled_windows(shorter side)
+    x = torch.rand(1, 3, 64, 80, generator=_gen(9))
+    assert torch.equal(P.dehaze(x, **P.DEHAZE_LTNET),
+                       P.dehaze(x, **{**P.DEHAZE_LTNET, "windows": "fixed", "patch": 3,
+                                      "radius": 4}))
+    with pytest.raises(ValueError, match="windows"):
+        P.dehaze(x, windows="adaptive")
+    with pytest.raises(ValueError, match="airlight"):
+        P.dehaze(x, airlight="top_left")
+
+
+def test_describe_postprocess_names_the_windows_used():
+    assert P.describe_postprocess(None, 64) is None
+    d = P.describe_postprocess("dehaze", 64)
+    assert "paper's airlight" in d and "patch 3, guided filter 4 x 4 boxes" in d
+    d = P.describe_postprocess("dehaze_1024px", 64)
+    assert "patch 15, guided filter 60 x 60 boxes" in d and "set for 1024 px" in d
+    assert "released code's airlight" in P.describe_postprocess("dehaze_code", 64)
+    assert "He et al." in P.describe_postprocess("dehaze_he", 64)
+    assert "patch 15, guided filter 60 x 60" in P.describe_postprocess("dehaze", 1024)
+    with pytest.raises(ValueError, match="postprocess"):
+        P.describe_postprocess("dehaze_paper", 64)
 
 
 def _hazy_scene(t: float = 0.6):
@@ -198,16 +293,16 @@ def test_synthetic_haze_is_mostly_removed():
     assert out.min() >= 0 and out.max() <= 1
     before, after = _psnr(hazy, j), _psnr(out, j)
     assert after > before + 10, (before, after)  # about 12.9 dB -> 26.5 dB
-    # the code's t0 = 0.7 caps the correction, but it still goes the right way
-    code = _psnr(P.dehaze(hazy, **P.DEHAZE_CODE), j)
-    assert before + 2 < code < after, (before, code, after)
-    authors = _psnr(P.dehaze(hazy, **P.DEHAZE_LTNET), j)
+    # the authors' t0 = 0.7 caps the correction, but it still goes the right way
+    authors = _psnr(P.dehaze(hazy, **{**P.DEHAZE_LTNET, "windows": "fixed"}), j)
     assert before + 2 < authors < after, (before, authors, after)
+    scaled = _psnr(P.dehaze(hazy, **P.DEHAZE_LTNET), j)
+    assert before + 2 < scaled < after, (before, scaled, after)
 
 
-def test_airlight_quirk_changes_the_result():
+def test_released_airlight_changes_the_result():
     _, hazy, _ = _hazy_scene()
-    assert not torch.allclose(P.dehaze(hazy, airlight_quirk=True), P.dehaze(hazy))
+    assert not torch.allclose(P.dehaze(hazy, airlight="released_top_left"), P.dehaze(hazy))
 
 
 def test_dehaze_shapes_dtype_and_batching():

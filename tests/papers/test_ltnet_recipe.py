@@ -1,7 +1,14 @@
+import re
+
 import pytest
 
 from relight_lib.papers.ltnet import recipe
 from relight_lib.library.models import build_model, count_parameters
+
+
+def _mentions_lr(text: str) -> bool:
+    """Whether ``text`` names the residual loss L_r (not L_rc, Eq. 3's other term)."""
+    return re.search(r"\bL_r\b", text) is not None
 
 
 def _names(row):
@@ -61,14 +68,16 @@ def test_table5_sizes():
 def test_ltnet_snapshot_ensemble_settings():
     assert "snapshots" not in recipe.ltnet_row()
     paper = recipe.ltnet_row(ensemble="paper")
-    # epochs 90, 123, 124, 128, 134 of the paper's 300 (not of 134)
+    # the paper profile: epochs 90, 123, 124, 128, 134 of the paper's 300 (not of 134)
     assert paper["snapshots"] == pytest.approx([0.30, 0.41, 124 / 300, 128 / 300, 134 / 300])
     assert paper["snapshot_weights"] is None  # a plain mean, as the paper says
     assert recipe.ltnet_row(ensemble="code")["snapshot_weights"] == (1.0, 1.0, 1.0, 2.0, 1.0)
-    assert any("Snapshot ensemble" in d and "same fractions of the shorter budget" in d
+    assert any("Snapshot ensemble" in d and "the paper's epochs at the paper profile" in d
                for d in paper["deviations"])
     with pytest.raises(ValueError, match="ensemble"):
         recipe.ltnet_row(ensemble="median")
+    with pytest.raises(ValueError, match="profile"):
+        recipe.ltnet_row(profile="laptop")
 
 
 def test_ltnet_paper_budget_and_snapshot_epochs():
@@ -81,8 +90,40 @@ def test_ltnet_paper_budget_and_snapshot_epochs():
     # VIDIT's 300 training pairs at batch 2)
     steps = snapshot_steps(300 * 150, row["snapshots"])
     assert steps == [e * 150 for e in (90, 123, 124, 128, 134)]
-    # a short profile keeps the same fractions of its budget
-    assert snapshot_steps(300, row["snapshots"]) == [90, 123, 124, 128, 134]
+    # the gpu profile trains on the paper's exponential schedule: the same fractions
+    assert recipe.ltnet_row(ensemble="paper", profile="gpu")["snapshots"] == row["snapshots"]
+
+
+def test_paper_lr_ratios_at_the_snapshot_epochs():
+    # 10^(-2 e / 300): 0.25 at epoch 90 down to 0.13 at epoch 134 (spec/evidence.md §6)
+    ratios = recipe.paper_lr_ratios()
+    assert ratios == pytest.approx([10 ** (-2 * e / 300) for e in (90, 123, 124, 128, 134)])
+    assert ratios[0] == pytest.approx(0.2512, abs=1e-4) and ratios[-1] == pytest.approx(0.1278,
+                                                                                        abs=1e-4)
+
+
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_short_profile_snapshots_match_the_papers_lr_ratio(profile):
+    from relight_lib.library.train import TrainConfig, lr_at
+    from relight_lib.papers.onetoone import snapshot_steps
+
+    row = recipe.ltnet_row(ensemble="paper", profile=profile)
+    train, total = recipe.ltnet_schedule(profile)
+    steps = snapshot_steps(total, row["snapshots"])  # what run_one_to_one will keep
+    assert steps == recipe.ltnet_snapshot_steps(train, total)
+    cfg = TrainConfig(steps=total, lr=train["lr"], final_lr=train["final_lr"],
+                      schedule=train["schedule"], warmup=train["warmup"])
+    peak = max(lr_at(cfg, total, k) for k in range(total))
+    ours = [lr_at(cfg, total, s) / peak for s in steps]
+    if profile == "quick":
+        # 800 steps: one step moves lr / lr_peak by at most 0.0016 here
+        assert ours == pytest.approx(recipe.paper_lr_ratios(), abs=0.002)
+        assert steps == [550, 612, 613, 620, 629]  # 69-79 % of the budget, not 30-45 %
+        assert all(s > round(0.05 * total) for s in steps)  # past the warm-up's peak
+    else:  # a 4-step pipeline check: the nearest step past the peak
+        assert all(1 <= s <= total for s in steps)
+    sentence = [d for d in row["deviations"] if d.startswith("Snapshot ensemble")][0]
+    assert ", ".join(str(s) for s in steps) + f" of {total}" in sentence
 
 
 def test_ltnet_rows_are_dehazed_with_the_authors_constants_by_default():
@@ -110,17 +151,65 @@ def test_ltnet_short_recipe_drops_the_augmentation_at_quick_only():
     assert profiles.short_budget("gpu", own) is None and profiles.short_budget("paper", own) is None
 
 
-def test_ltnet_deviations_reach_the_row():
+@pytest.mark.parametrize("found", [True, False])
+def test_ltnet_deviations_follow_the_row(monkeypatch, found):
+    monkeypatch.setattr(recipe, "_lpips_found", lambda: found)
     devs = " ".join(recipe.ltnet_row()["deviations"])
     assert "clamped to [0, 1] in training" in devs  # the straight-through output clamp
     assert "Eq. 3 contradicts itself" in devs and "L_o" in devs  # the reading of Table 3
-    assert "setting C (L_C + L_r)" in devs  # LPIPS term dropped without AlexNet weights
-    no_lr = " ".join(recipe.ltnet_row(residual_loss=False)["deviations"])
-    assert "L_C alone" in no_lr
-    # rows that need LPIPS (Table 6 B, D) are not run without it: nothing is dropped there
-    for setting in ("A", "B", "C", "D"):
-        devs = " ".join(recipe.ltnet_row(loss_setting=setting)["deviations"])
-        assert "left out of the loss" not in devs, setting
+    if found:
+        assert "L_C + 0.1 LPIPS on the output + L_r on the residual (Table 6 setting D)." in devs
+        assert "left out" not in devs
+    else:  # the LPIPS term dropped: said, with what the row trains instead
+        assert "L_C on the output + L_r on the residual (Table 6 setting C): the paper's 0.1 " \
+               "LPIPS term is left out" in devs
+    # Table 3's row without L_r never mentions L_r, nor setting D
+    no_lr = " ".join(recipe.ltnet_row(global_residual=False, residual_loss=False,
+                                      profile="quick")["deviations"])
+    assert not _mentions_lr(no_lr) and "setting D" not in no_lr
+    expected = ("L_C + 0.1 LPIPS on the output." if found else
+                "L_C on the output (Table 6 setting A): the paper's 0.1 LPIPS term is left out")
+    assert expected in no_lr
+    # L_r alone (Table 3 row 3)
+    only_lr = recipe.ltnet_row(reconstruction_loss=False)["deviations"]
+    assert "Loss as trained here: L_r on the residual." in only_lr
+    assert any("this row trains without it" in d for d in only_lr)
+    # Table 6: each setting trains its own terms; B and D, defined by LPIPS, are not run without
+    for setting, formula in [("A", "L_C on the output"), ("B", "L_C + 0.5 LPIPS on the output"),
+                             ("C", "L_C on the output + L_r on the residual"),
+                             ("D", "L_C + 0.1 LPIPS on the output + L_r on the residual")]:
+        devs = recipe.ltnet_row(loss_setting=setting)["deviations"]
+        loss = [d for d in devs if d.startswith("Loss")]
+        assert len(loss) == 1 and f"{formula} (Table 6 setting {setting})" in loss[0]
+        assert not any("Eq. 3" in d for d in devs)
+        assert ("not run here" in loss[0]) == (setting in "BD" and not found), setting
+        if setting == "A":
+            assert not _mentions_lr(" ".join(devs))
+
+
+def test_ltnet_schedule_sentence_follows_the_profile():
+    for profile in ("smoke", "quick"):  # the short profiles' cosine (run_one_to_one's sentence)
+        devs = " ".join(recipe.ltnet_row(profile=profile)["deviations"])
+        assert "Exponential" not in devs and "exponential" not in devs
+        assert f"Profile {profile}: SynVIDIT scenes at 64 px" in devs
+    paper = " ".join(recipe.ltnet_row(profile="paper")["deviations"])
+    assert "Exponential lr decay from 1e-4 to 1e-6" in paper and "SynVIDIT" not in paper
+    gpu = " ".join(recipe.ltnet_row(profile="gpu")["deviations"])
+    assert "Exponential lr decay" in gpu and "5000 steps of batch 8" in gpu
+
+
+def test_ltnet_dehazing_sentence_names_the_windows():
+    def post(**kw):
+        return [d for d in recipe.ltnet_row(**kw)["deviations"] if d.startswith("Dehazed")]
+
+    assert "patch 3, guided filter 4 x 4 boxes" in post(profile="quick")[0]
+    assert "patch 15, guided filter 60 x 60 boxes" in post(profile="quick",
+                                                           postprocess="dehaze_1024px")[0]
+    assert "patch 3, guided filter 15 x 15 boxes" in post(profile="gpu")[0]
+    assert "patch 15, guided filter 60 x 60 boxes" in post(profile="paper")[0]
+    assert "released code's airlight" in post(profile="quick",
+                                              postprocess="dehaze_released_airlight")[0]
+    assert post(postprocess=None) == []
 
 
 def _ltnet_rows():
@@ -150,8 +239,17 @@ def _training(row):
 def test_ltnet_runs_yaml_rows():
     rows = _ltnet_rows()
     undehazed = {"table1/ltnet_small_no_dehaze", "table1/ltnet_large_no_dehaze"}
+    readings = {"table1/ltnet_small_dehaze_1024px": "dehaze_1024px",
+                "table1/ltnet_small_dehaze_released_airlight": "dehaze_released_airlight",
+                "table3/skip_dehaze_1024px": "dehaze_1024px",
+                "table3/no_skip_dehaze_1024px": "dehaze_1024px"}
     for name, row in rows.items():  # item 2: Tables 2, 3, 5, 6 are dehazed like the paper's
-        assert row["postprocess"] == (None if name in undehazed else "dehaze"), name
+        assert row["postprocess"] == (None if name in undehazed else
+                                      readings.get(name, "dehaze")), name
+    # the other readings of the dehazing only change the post-process: no training of their own
+    for name in readings:
+        base = name.replace("_dehaze_1024px", "").replace("_dehaze_released_airlight", "")
+        assert _training(rows[name]) == _training(rows[base]), name
     # Table 5: slug f1_<f1>_nc_<nc> = the model's f1 and nc
     t5 = {n.split("/")[1]: r["model_kwargs"] for n, r in rows.items() if n.startswith("table5/")}
     assert set(t5) == {"f1_8_nc_32", "f1_4_nc_32", "f1_4_nc_16", "f1_2_nc_16", "f1_4_nc_4"}
@@ -169,5 +267,6 @@ def test_ltnet_runs_yaml_rows():
     assert ens["snapshots"] and _training(ens) != _training(rows[star[0]])
     assert _training(ens)[:6] == _training(rows[star[0]])[:6]
     # nothing else trains like LTNet* (Table 6 D needs LPIPS: required, so a different loss)
+    star += ["table1/ltnet_small_dehaze_1024px", "table1/ltnet_small_dehaze_released_airlight"]
     others = set(rows) - set(star) - set(dagger) - {"table1/ltnet_small_ensemble"}
     assert all(_training(rows[n]) != _training(rows[star[0]]) for n in others)

@@ -3,33 +3,57 @@
 * :func:`dehaze` (``spec/papers.md`` §3.7): He et al.'s dark-channel prior (CVPR 2009 /
   TPAMI 2011) with the transmission refined by a guided filter (He et al., ECCV 2010), the step
   the official LTNet test code runs on every network output. The function's defaults are He et
-  al.'s constants (omega 0.95, t0 0.1, patch 15). Three named parameter sets:
+  al.'s constants (omega 0.95, t0 0.1, patch 15). Named parameter sets:
 
-  - :data:`DEHAZE_LTNET`, the row post-process ``"dehaze"``: the constants of the authors'
-    released pipeline, which produced the paper's "with dehaze" numbers (omega 0.9, t0 0.7,
-    patch 15, 60 x 60 guided-filter windows); its airlight is the plain mean (see below);
-  - :data:`DEHAZE_CODE`, ``"dehaze_code"``: the same plus the code's off-by-one airlight, bit
-    for bit the released pipeline (the bias is 0.1 % at 1024 px but 25 % at 64 px);
-  - :data:`DEHAZE_HE`, ``"dehaze_he"``: He et al.'s constants.
+  - :data:`DEHAZE_LTNET`, the row post-process ``"dehaze"`` (the suite's default): the authors'
+    constants (omega 0.9, t0 0.7, the code's box windows), the airlight the paper describes
+    (the mean colour of the 0.1 % pixels with the brightest dark channel), and windows scaled
+    with the image side (patch 15 and 60 x 60 boxes at 1024 px; :func:`scaled_windows`);
+  - :data:`DEHAZE_CODE`, ``"dehaze_code"``: the arithmetic of the released ``test.py`` (below);
+  - :data:`DEHAZE_HE`, He et al.'s constants (``"dehaze_he"``, with scaled windows).
+
+  :data:`POSTPROCESSES` also names the single changes: ``"dehaze_1024px"`` (the default with
+  the 1024-px windows at every size) and ``"dehaze_released_airlight"`` (the default with the
+  released code's airlight).
 * :func:`snapshot_ensemble` (§3.8): the per-pixel mean of the outputs of several checkpoints
   (paper), or a weighted mean (the code counts epoch 128 twice, :data:`CODE_ENSEMBLE_WEIGHTS`).
+
+**The released airlight is not the paper's.** The paper (and He et al.) take the airlight from
+the 0.1 % pixels with the brightest dark channel. The authors' ``AtmLight`` sorts the dark
+channel reshaped to an (H W, 1) array along its last axis, which has length 1, so every sorted
+index is 0 and every "brightest" pixel is pixel 0, the top-left one; its loop then adds that
+pixel numpx - 1 times and divides by numpx. The released airlight is therefore the top-left
+pixel times (numpx - 1) / numpx (``airlight="released_top_left"``), and 0 when that pixel is
+black or the image has fewer than 2000 pixels (numpx = 1). With A = 0 the code divides by zero:
+the raw transmission is inf or NaN, the guided filter's box sums turn it NaN everywhere,
+``cv2.max(NaN, 0.7)`` returns 0.7, and the "dehazing" is a uniform gain J = I / 0.7, clipped on
+writing. :func:`dehaze` reproduces that path: when the released airlight has a zero channel,
+the transmission is taken as t0 everywhere. (Exact when all three channels are zero, as for a
+black top-left pixel; with one or two zero channels the released output depends on OpenCV's
+handling of NaN in ``min``, ``erode`` and ``boxFilter``, which is not reproduced.)
+
+What ``DEHAZE_CODE`` reproduces of the released ``dehaze`` (``code/train/test.py``), and what
+not: it reproduces the constants (omega 0.9, t0 0.7, patch 15, eps 1e-4), the airlight (top-left
+pixel times (numpx - 1) / numpx, and the uniform gain I / 0.7 when it is 0), and the guided
+filter's 60 x 60 box windows (``r`` handed to ``cv2.boxFilter`` as the window size). It does not
+reproduce, so results differ by a few grey levels (more near the borders):
+
+* the input: the code dehazes the uint8 output (quantised by truncation) and builds the guide
+  with OpenCV's rounded uint8 grey conversion; here the input is the float prediction and the
+  guide its float BT.601 grey;
+* borders: the box filters average over the part of the window inside the image (He et al.'s
+  reference implementation); OpenCV's ``boxFilter`` mirrors the image instead (reflect-101), so
+  the refined transmission differs within one window of the border. The dark channel's erosion
+  ignores pixels outside the image in both (OpenCV's default erosion border);
+* the output is clipped to [0, 1]; the code's ``cv2.imwrite`` saturates to [0, 255] and rounds.
+
+The brightest-pixel airlight (``airlight="brightest"``) breaks ties among the brightest
+dark-channel pixels with ``torch.topk``.
 
 Everything works on torch tensors (CPU or GPU): RGB in [0, 1], (B, 3, H, W) or one unbatched
 (3, H, W) image; NumPy arrays are not accepted (convert with ``torch.from_numpy``). The dehazing
 arithmetic runs in float64 (as the official NumPy code does; the guided filter's variance is a
 difference of nearly equal box means) and the result comes back in the input's dtype.
-
-How this differs from the official code (``code/train/test.py``, ``dehaze``), all small:
-
-* it works on float images; the code dehazes the uint8 output (so its input is quantised) and
-  builds the guide with OpenCV's uint8 grey conversion (rounded); here the guide is the float
-  BT.601 grey of the same image;
-* borders: the box filters average over the part of the window inside the image (He et al.'s
-  reference implementation); OpenCV's ``boxFilter`` mirrors the image instead (reflect-101), so the
-  refined transmission differs within one window of the border. The dark channel's erosion
-  ignores pixels outside the image in both (OpenCV's default erosion border);
-* ties among the brightest dark-channel pixels are broken by ``torch.topk``, not NumPy's argsort;
-* the result is clipped to [0, 1]; the code's ``cv2.imwrite`` saturates to [0, 255] and rounds.
 
 Example:
     >>> x = torch.rand(3, 32, 32)
@@ -41,6 +65,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -51,6 +76,7 @@ import torch.nn.functional as F
 from relight_lib.library.data.transforms import as_batched, rgb_to_grey
 
 __all__ = [
+    "AIRLIGHTS",
     "CODE_ENSEMBLE_WEIGHTS",
     "DEHAZE_CODE",
     "DEHAZE_HE",
@@ -58,38 +84,56 @@ __all__ = [
     "ENSEMBLE_EPOCHS",
     "PAPER_EPOCHS",
     "POSTPROCESSES",
+    "POSTPROCESS_PARAMS",
+    "WINDOWS",
+    "WINDOW_REFERENCE_SIDE",
     "atmospheric_light",
     "box_filter",
     "dark_channel",
     "dehaze",
+    "describe_postprocess",
     "get_postprocess",
     "guided_filter",
+    "scaled_windows",
     "snapshot_ensemble",
     "transmission",
 ]
+
+#: Airlight estimates (:func:`atmospheric_light`): ``brightest``, the paper's and He et al.'s
+#: (mean colour of the 0.1 % pixels with the brightest dark channel), and
+#: ``released_top_left``, what the authors' released code computes (module docstring).
+AIRLIGHTS = ("brightest", "released_top_left")
+
+#: Window modes of :func:`dehaze`: ``fixed`` (``patch`` and ``radius`` as given: with 15 and 60,
+#: the windows the authors ran on 1024 px images) and ``scaled`` (:func:`scaled_windows`).
+WINDOWS = ("fixed", "scaled")
+
+#: The image side the LTNet windows (patch 15, 60 x 60 boxes) were set for: VIDIT's 1024 px.
+WINDOW_REFERENCE_SIDE = 1024
 
 #: He et al. 2011's constants (omega, t0, patch); the guided-filter radius and eps are the
 #: official code's values, since He et al. 2011 refine with soft matting, not a guided filter.
 DEHAZE_HE: dict[str, Any] = {
     "omega": 0.95, "t0": 0.1, "patch": 15, "radius": 60, "eps": 1e-4,
-    "airlight_quirk": False, "window_quirk": False,
+    "airlight": "brightest", "window_quirk": False, "windows": "fixed",
 }
 
-#: The official LTNet code's dehazing (papers.md §0 item 3, §3.7): omega 0.9, t0 0.7, patch 15,
-#: r = 60, eps 1e-4, plus its two quirks: the airlight average that drops one pixel
-#: (``airlight_quirk``) and ``r`` passed to ``cv2.boxFilter`` as the window *size*
-#: (``window_quirk``: 60 x 60 windows instead of the guided filter's (2r + 1) x (2r + 1)).
+#: The arithmetic of the authors' released ``dehaze`` (papers.md §3.7; what it does and does not
+#: reproduce: the module docstring): omega 0.9, t0 0.7, patch 15, eps 1e-4, the airlight of the
+#: released code (the top-left pixel times (numpx - 1) / numpx, the uniform gain I / 0.7 when it
+#: is 0), and ``r = 60`` handed to ``cv2.boxFilter`` as the window *size* (``window_quirk``:
+#: 60 x 60 windows instead of the guided filter's (2r + 1) x (2r + 1)), at every image size.
 DEHAZE_CODE: dict[str, Any] = {
     "omega": 0.9, "t0": 0.7, "patch": 15, "radius": 60, "eps": 1e-4,
-    "airlight_quirk": True, "window_quirk": True,
+    "airlight": "released_top_left", "window_quirk": True, "windows": "fixed",
 }
 
-#: The authors' pipeline as the suite's default LTNet post-process (``"dehaze"``): the constants
-#: and the 60 x 60 windows the released code ran (it produced the paper's "with dehaze" rows),
-#: with the airlight averaged over all its pixels. The code's off-by-one airlight biases A low
-#: by 1/numpx: 0.1 % at the paper's 1024 px, but 25 % at 64 px and 1.5 % at 256 px, so keeping
-#: it would make the post-process depend on the profile's resolution (``DEHAZE_CODE`` keeps it).
-DEHAZE_LTNET: dict[str, Any] = {**DEHAZE_CODE, "airlight_quirk": False}
+#: The suite's LTNet post-process (``"dehaze"``): the authors' constants and box windows (their
+#: pipeline produced the paper's "with dehaze" rows), the airlight the paper describes (the
+#: released one is a sorting slip, module docstring), and the windows scaled with the image
+#: side, so that at 64 px they cover the same part of the scene as 15 and 60 px do at 1024 px
+#: (at 1024 px they are the authors' windows).
+DEHAZE_LTNET: dict[str, Any] = {**DEHAZE_CODE, "airlight": "brightest", "windows": "scaled"}
 
 #: The LTNet paper's training length (§4.1: 300 epochs at batch 2).
 PAPER_EPOCHS = 300
@@ -102,8 +146,9 @@ ENSEMBLE_EPOCHS: tuple[int, ...] = (90, 123, 124, 128, 134)
 #: The paper says a plain mean (papers.md §0 item 2, §3.8).
 CODE_ENSEMBLE_WEIGHTS: dict[int, float] = {90: 1 / 6, 123: 1 / 6, 124: 1 / 6, 128: 2 / 6, 134: 1 / 6}
 
-# Floor for the airlight in I / A: a black image (or the quirk's empty sum, below) gives A = 0,
-# where the official code would produce NaN; with the floor such pixels just get t = t0.
+# Floor for the airlight in I / A: with the brightest-pixel airlight only a black image gives
+# A = 0, and the floor keeps it black (t = 1); the released airlight's A = 0 is handled apart
+# (:func:`dehaze`: its NaN path).
 _A_FLOOR = 1e-6
 
 
@@ -266,23 +311,25 @@ def dark_channel(img: torch.Tensor, patch: int = 15) -> torch.Tensor:
     return out.squeeze(0) if unbatched else out
 
 
-def atmospheric_light(img: torch.Tensor, dark: torch.Tensor, quirk: bool = False) -> torch.Tensor:
-    """Airlight A: the mean colour of the 0.1 % pixels with the brightest dark channel.
+def atmospheric_light(img: torch.Tensor, dark: torch.Tensor,
+                      method: str = "brightest") -> torch.Tensor:
+    """Airlight A per image, by the paper's estimate or by the released code's.
 
-    ``numpx = max(floor(H W / 1000), 1)`` pixels with the largest dark-channel values are
-    selected and their colours averaged, per image. This is the official code's estimate (He et
-    al. 2011 instead pick the single brightest input pixel among them; the suite follows the code
-    for both parameter sets).
+    ``numpx = max(floor(H W / 1000), 1)`` (0.1 % of the pixels) in both:
 
-    ``quirk=True`` reproduces the code's loop, which starts at 1: it sums only numpx - 1 of the
-    selected pixels (it skips the one with the *smallest* dark value among them) but still
-    divides by numpx, so A is biased low by about 1/numpx, and is 0 when numpx = 1 (images under
-    2000 pixels).
+    * ``brightest`` (LTNet §3.4 via He et al., the default): the mean colour of the ``numpx``
+      pixels with the largest dark-channel values (He et al. 2011 pick the single brightest
+      input pixel among them; the paper and the code's intent average them);
+    * ``released_top_left``: what the released ``AtmLight`` computes (module docstring): its sort
+      runs along a length-1 axis, so all ``numpx`` selected indices are 0 and the loop, which
+      starts at 1, adds the top-left pixel ``numpx - 1`` times before dividing by ``numpx``:
+      ``A = I[:, 0, 0] * (numpx - 1) / numpx`` (0 when numpx = 1, images under 2000 pixels).
 
     Args:
         img: (B, 3, H, W) or (3, H, W) image in [0, 1].
-        dark: its dark channel, (B, 1, H, W) or (1, H, W) (:func:`dark_channel`).
-        quirk: reproduce the official code's off-by-one average.
+        dark: its dark channel, (B, 1, H, W) or (1, H, W) (:func:`dark_channel`); unused by
+            ``released_top_left`` (as in the code) but checked.
+        method: one of :data:`AIRLIGHTS`.
 
     Returns:
         (B, 3) airlight per image ((3,) for unbatched input), same dtype as ``img``.
@@ -291,23 +338,43 @@ def atmospheric_light(img: torch.Tensor, dark: torch.Tensor, quirk: bool = False
         >>> img = torch.stack([torch.linspace(0, 1, 2000).view(40, 50)] * 3)
         >>> atmospheric_light(img, img[:1])  # numpx = 2: mean of the two brightest
         tensor([0.9997, 0.9997, 0.9997])
-        >>> atmospheric_light(img, img[:1], quirk=True)  # only the brightest, halved
-        tensor([0.5000, 0.5000, 0.5000])
+        >>> img[:, 0, 0] = 0.8  # numpx = 2: the top-left pixel, halved
+        >>> atmospheric_light(img, img[:1], "released_top_left")
+        tensor([0.4000, 0.4000, 0.4000])
     """
+    if method not in AIRLIGHTS:
+        raise ValueError(f"airlight {method!r} is not one of {AIRLIGHTS}")
     x, unbatched = as_batched(img, "img")
     d, _ = as_batched(dark, "dark", 1)
     b, c, h, w = x.shape
     if d.shape[0] != b or d.shape[-2:] != (h, w):
         raise ValueError(f"dark {tuple(dark.shape)} does not match img {tuple(img.shape)}")
     numpx = max((h * w) // 1000, 1)
-    top = d.reshape(b, h * w).topk(numpx, dim=1, largest=True, sorted=True).indices  # descending
-    colours = x.reshape(b, c, h * w).gather(2, top.unsqueeze(1).expand(b, c, numpx))
-    if quirk:
-        # sorted descending, so dropping the last entry drops the smallest dark value of the set
-        a = colours[..., : numpx - 1].sum(dim=2) / numpx
+    if method == "released_top_left":
+        a = x[:, :, 0, 0] * (numpx - 1) / numpx
     else:
-        a = colours.mean(dim=2)
+        top = d.reshape(b, h * w).topk(numpx, dim=1, largest=True, sorted=False).indices
+        a = x.reshape(b, c, h * w).gather(2, top.unsqueeze(1).expand(b, c, numpx)).mean(dim=2)
     return a.squeeze(0) if unbatched else a
+
+
+def scaled_windows(side: int, patch: int = 15, radius: int = 60,
+                   reference: int = WINDOW_REFERENCE_SIDE) -> tuple[int, int]:
+    """The dark-channel patch and the guided-filter window for an image of ``side`` pixels,
+    scaled from the ones set for ``reference`` px (``spec/evidence.md`` §6).
+
+    ``patch`` becomes the odd size nearest to ``patch * side / reference``, at least 3 (odd so
+    that the window stays centred); ``radius`` (a radius, or with the code's ``window_quirk`` a
+    box size) becomes ``round(radius * side / reference)``, at least 2. At ``reference`` px
+    both are unchanged.
+
+    >>> scaled_windows(1024), scaled_windows(256), scaled_windows(64)
+    ((15, 60), (3, 15), (3, 4))
+    """
+    if side < 1 or reference < 1:
+        raise ValueError(f"side and reference must be >= 1, got {side} and {reference}")
+    p = patch * side / reference
+    return max(3, 2 * math.floor(p / 2) + 1), max(2, round(radius * side / reference))
 
 
 def transmission(img: torch.Tensor, airlight: torch.Tensor, omega: float = 0.95,
@@ -341,37 +408,44 @@ def dehaze(
     patch: int = 15,
     radius: int = 60,
     eps: float = 1e-4,
-    airlight_quirk: bool = False,
+    airlight: str = "brightest",
     window_quirk: bool = False,
+    windows: str = "fixed",
 ) -> torch.Tensor:
     """Dark-channel-prior dehazing with guided-filter refinement (papers.md §3.7).
 
     The haze model is ``I = J t + A (1 - t)``. Steps (each as in the official LTNet code):
 
     1. dark channel of I (channel minimum, then ``patch`` x ``patch`` erosion);
-    2. airlight A = mean colour of the 0.1 % pixels with the brightest dark channel
-       (:func:`atmospheric_light`; ``airlight_quirk`` = the code's off-by-one sum);
+    2. airlight A (:func:`atmospheric_light`: ``brightest``, the paper's, or
+       ``released_top_left``, the released code's);
     3. raw transmission ``1 - omega * dark_channel(I / A)``;
     4. refinement with a guided filter (:func:`guided_filter`), guide = BT.601 grey of I, radius
        ``radius``, regularisation ``eps``;
     5. recovery ``J = (I - A) / max(t, t0) + A`` per channel, clipped to [0, 1].
 
+    With the released airlight, an image whose A has a zero channel takes the released code's
+    NaN path (module docstring): t = t0 everywhere, so J = I / t0 (clipped) when A = 0.
+
     Defaults are He et al. 2011's omega 0.95, t0 0.1, patch 15 (their refinement was soft
     matting; the guided filter's radius 60 / eps 1e-4 are the code's). ``**DEHAZE_LTNET`` gives
-    the authors' omega 0.9 and t0 0.7 and their 60 x 60 windows (with t0 = 0.7 the effect is
-    mild: at most a 1 / 0.7 contrast stretch around A), the suite's LTNet default;
-    ``**DEHAZE_CODE`` adds the code's off-by-one airlight.
+    the suite's LTNet post-process (the authors' omega 0.9, t0 0.7 and box windows, the paper's
+    airlight, windows scaled to the image; with t0 = 0.7 the effect is mild: at most a 1 / 0.7
+    contrast stretch around A); ``**DEHAZE_CODE`` the released code's arithmetic.
 
     Args:
         img: (B, 3, H, W) or (3, H, W) RGB in [0, 1] (float tensor, any device).
         omega: haze kept = 1 - omega (He: 0.95; code: 0.9).
         t0: lower bound of the transmission (He: 0.1; code: 0.7).
-        patch: dark-channel window (15 in both).
+        patch: dark-channel window (15 in both, for 1024 px images in the code).
         radius: guided-filter radius (60; see ``window_quirk``).
         eps: guided-filter regularisation (1e-4).
-        airlight_quirk: the code's airlight sum over numpx - 1 pixels divided by numpx.
+        airlight: one of :data:`AIRLIGHTS`.
         window_quirk: the code's box windows of ``radius`` x ``radius`` instead of
             (2 radius + 1)^2.
+        windows: ``fixed`` (``patch`` and ``radius`` as given) or ``scaled``
+            (:func:`scaled_windows` of the image's shorter side: ``patch`` and ``radius`` are
+            read as the windows of a 1024 px image).
 
     Returns:
         Dehazed image, same shape and dtype as ``img``, clipped to [0, 1].
@@ -381,6 +455,10 @@ def dehaze(
         >>> J[0] = torch.rand(16, 16)
         >>> bool(torch.allclose(dehaze(J), J))
         True
+        >>> I = torch.full((3, 64, 64), 0.35)
+        >>> I[:, 0, 0] = 0.0  # a black top-left pixel: the released airlight is 0
+        >>> dehaze(I, **DEHAZE_CODE)[:, 1, 1]  # a uniform gain 1 / 0.7
+        tensor([0.5000, 0.5000, 0.5000])
     """
     x, unbatched = as_batched(img, "img", 3)
     if not x.is_floating_point():
@@ -389,11 +467,19 @@ def dehaze(
         raise ValueError(f"omega must be in [0, 1], got {omega}")
     if not 0.0 < t0 <= 1.0:
         raise ValueError(f"t0 must be in (0, 1], got {t0}")
+    if windows not in WINDOWS:
+        raise ValueError(f"windows {windows!r} is not one of {WINDOWS}")
+    if windows == "scaled":
+        patch, radius = scaled_windows(min(x.shape[-2:]), patch, radius)
     out_dtype = x.dtype
     i = x.double()  # as the official NumPy code; see the module docstring
-    a = atmospheric_light(i, dark_channel(i, patch), quirk=airlight_quirk)
+    a = atmospheric_light(i, dark_channel(i, patch), method=airlight)
     t_raw = transmission(i, a, omega=omega, patch=patch)
     t = guided_filter(rgb_to_grey(i), t_raw, radius=radius, eps=eps, window_quirk=window_quirk)
+    if airlight == "released_top_left":
+        # the released code divides by A = 0: t is NaN and cv2.max(NaN, t0) gives t0
+        nan_path = (a == 0).any(dim=1).view(-1, 1, 1, 1)
+        t = torch.where(nan_path, torch.full_like(t, t0), t)
     a4 = a.view(-1, 3, 1, 1)
     j = (i - a4) / t.clamp_min(t0) + a4
     out = j.clamp_(0.0, 1.0).to(out_dtype)
@@ -460,14 +546,21 @@ def snapshot_ensemble(
     return (stack * w.view(-1, *([1] * (stack.dim() - 1)))).sum(dim=0)
 
 
-#: Post-processes a one-to-one row can name (``run_one_to_one(postprocess=...)``): the name is
-#: what runs.yaml, run.json and the plan show. ``dehaze`` is LTNet's default (Tables 1-6: the
-#: paper's ablation rows are dehazed too, see :func:`relight_lib.papers.ltnet.recipe.ltnet_row`).
-POSTPROCESSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "dehaze": lambda x: dehaze(x, **DEHAZE_LTNET),
-    "dehaze_code": lambda x: dehaze(x, **DEHAZE_CODE),
-    "dehaze_he": lambda x: dehaze(x, **DEHAZE_HE),
+#: The dehazing parameters of each post-process a one-to-one row can name
+#: (``run_one_to_one(postprocess=...)``; the name is what runs.yaml, run.json and the plan
+#: show). ``dehaze`` is LTNet's default (Tables 1-6: the paper's ablation rows are dehazed too,
+#: see :func:`relight_lib.papers.ltnet.recipe.ltnet_row`); each other name changes one thing,
+#: except ``dehaze_code``, the released code's arithmetic.
+POSTPROCESS_PARAMS: dict[str, dict[str, Any]] = {
+    "dehaze": DEHAZE_LTNET,
+    "dehaze_1024px": {**DEHAZE_LTNET, "windows": "fixed"},
+    "dehaze_released_airlight": {**DEHAZE_LTNET, "airlight": "released_top_left"},
+    "dehaze_code": DEHAZE_CODE,
+    "dehaze_he": {**DEHAZE_HE, "windows": "scaled"},
 }
+
+POSTPROCESSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    name: functools.partial(dehaze, **params) for name, params in POSTPROCESS_PARAMS.items()}
 
 
 def get_postprocess(name: str | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -481,3 +574,38 @@ def get_postprocess(name: str | None) -> Callable[[torch.Tensor], torch.Tensor] 
     if name not in POSTPROCESSES:
         raise ValueError(f"postprocess {name!r} is not one of {sorted(POSTPROCESSES)}")
     return POSTPROCESSES[name]
+
+
+def describe_postprocess(name: str | None, side: int) -> str | None:
+    """One sentence saying what the post-process ``name`` does to ``side`` px images: its
+    constants, its airlight and the windows it uses there (a row's deviation; None for none).
+
+    >>> "dark-channel patch 3, guided filter 4 x 4 boxes" in describe_postprocess("dehaze", 64)
+    True
+    """
+    if name is None:
+        return None
+    get_postprocess(name)  # the one error message for unknown names
+    p = POSTPROCESS_PARAMS[name]
+    consts = ("the authors' constants (omega 0.9, t0 0.7)" if (p["omega"], p["t0"]) == (0.9, 0.7)
+              else f"He et al.'s constants (omega {p['omega']:g}, t0 {p['t0']:g}), not the "
+                   "authors' (omega 0.9, t0 0.7) that produced the paper's dehazed numbers")
+    if p["airlight"] == "brightest":
+        air = ("the paper's airlight (the mean colour of the 0.1 % pixels with the brightest dark "
+               "channel; the authors' released code takes the top-left pixel instead)")
+    else:
+        air = ("the released code's airlight (the top-left pixel times (numpx - 1) / numpx, "
+               f"numpx = 0.1 % of the pixels; a uniform gain I / {p['t0']:g} where that pixel "
+               "is black), not the paper's brightest 0.1 %")
+    patch, radius = ((p["patch"], p["radius"]) if p["windows"] == "fixed"
+                     else scaled_windows(side, p["patch"], p["radius"]))
+    box = f"{radius} x {radius} boxes" if p["window_quirk"] else f"radius {radius}"
+    if side == WINDOW_REFERENCE_SIDE:
+        win = f"the windows of 1024 px images (dark-channel patch {patch}, guided filter {box})"
+    elif p["windows"] == "fixed":
+        win = (f"the windows set for 1024 px images at {side} px (dark-channel patch {patch}, "
+               f"guided filter {box}), which cover a larger part of the scene than at 1024 px")
+    else:
+        win = (f"windows scaled with the image side to {side} px (dark-channel patch {patch}, "
+               f"guided filter {box}; {p['patch']} and {p['radius']} at 1024 px)")
+    return f"Dehazed (post-process {name}) with {consts}: {air}; {win}."
