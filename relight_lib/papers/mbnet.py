@@ -27,6 +27,7 @@ __all__ = [
     "budget_deviations",
     "mbnet_loss",
     "mbnet_row",
+    "row_budget",
     "short_row_budget",
     "train_pair_count",
     "weights_policy",
@@ -180,6 +181,35 @@ def short_row_budget(profile: str, n_train: int) -> dict[str, Any] | None:
     epochs = int(own.pop("epochs"))
     own["steps"] = epochs * steps_per_epoch(int(n_train), int(own["batch_size"]))
     return own
+
+
+def row_budget(extra_data: bool, profile: str, budget: str = "epochs",
+               data_root: str | None = None) -> dict[str, Any]:
+    """A Table 1 row's training budget at ``profile``, as the run resolves it: training pairs,
+    epochs (over the row's own pairs), batch and steps (for the book and plans).
+
+    >>> [row_budget(e, "quick")["steps"] for e in (False, True)]
+    [407, 1232]
+    """
+    from relight_lib.library.train import steps_per_epoch
+    from relight_lib.papers.profiles import PROFILES
+
+    if budget not in MBNET_BUDGETS:
+        raise ValueError(f"budget must be one of {sorted(MBNET_BUDGETS)}, got {budget!r}")
+    pairs = train_pair_count(profile, "mbnet_extra" if extra_data else "track1", data_root)
+    n_budget = (train_pair_count(profile, "mbnet_extra", data_root)
+                if budget == "equal_steps" else pairs)
+    short = short_row_budget(profile, n_budget)
+    if short is not None:
+        steps, batch = short["steps"], short["batch_size"]
+    elif PROFILES[profile].train_steps is not None:
+        steps, batch = PROFILES[profile].train_steps, PROFILES[profile].batch_size
+    else:
+        batch = MBNET_PAPER_BUDGET["batch_size"]
+        steps = (MBNET_EQUAL_STEPS_BUDGET["steps"] if budget == "equal_steps" else
+                 MBNET_PAPER_BUDGET["epochs"] * steps_per_epoch(pairs, batch))
+    return {"pairs": pairs, "epochs": steps / steps_per_epoch(pairs, batch),
+            "batch_size": batch, "steps": steps}
 
 
 def _epochs(n: float) -> str:
