@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from relight_lib.library.train import steps_per_epoch
 from relight_lib.papers.profiles import COSINE, SMOKE_BUDGET
 
 __all__ = [
@@ -45,7 +46,8 @@ MBNET_TRAIN: dict[str, Any] = {"lr": 1e-4, "betas": (0.5, 0.999), "gamma": 0.1,
 #: (:func:`short_row_budget` turns epochs into steps). With random encoders at the paper's 1e-4
 #: (cosine) the baseline reached 18.91 dB after 300 steps and 18.90 after 400 (2-core CPU,
 #: 64 px, batch 8, the quick validation scenes); 11 epochs of its 300 quick pairs keep it at
-#: about those 400 steps. One seed: a seed costs 15-45 minutes here.
+#: about those 400 steps. One seed: a baseline seed cost about 15 minutes here, and an
+#: extra-data row trains three times its steps.
 MBNET_SHORT_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {**{k: v for k, v in SMOKE_BUDGET.items() if k != "steps"}, "epochs": 1},
     "quick": {"epochs": 11, "lr": 1e-4, "final_lr": 1e-6, "seeds": 1, **COSINE},
@@ -85,8 +87,8 @@ VIDIT_TRAIN_SCENES = 300
 #: The option of giving every row the extra-data rows' steps at the paper profile
 #: (``budget='equal_steps'``): 200 epochs of VIDIT's 900 extra-data pairs at batch 3.
 MBNET_EQUAL_STEPS_BUDGET: dict[str, Any] = {
-    "steps": MBNET_PAPER_BUDGET["epochs"] * max(
-        1, VIDIT_TRAIN_SCENES * PAIRS_PER_SCENE["mbnet_extra"] // MBNET_PAPER_BUDGET["batch_size"]),
+    "steps": MBNET_PAPER_BUDGET["epochs"] * steps_per_epoch(
+        VIDIT_TRAIN_SCENES * PAIRS_PER_SCENE["mbnet_extra"], MBNET_PAPER_BUDGET["batch_size"]),
     "batch_size": MBNET_PAPER_BUDGET["batch_size"]}
 
 #: Deviations of every row, whatever its settings (the paper gives none of these choices).
@@ -172,7 +174,6 @@ def short_row_budget(profile: str, n_train: int) -> dict[str, Any] | None:
     >>> b["steps"] == 11 * (900 // 8), "epochs" in b
     (True, False)
     """
-    from relight_lib.library.train import steps_per_epoch
     from relight_lib.papers import profiles
 
     own = profiles.short_budget(profile, MBNET_SHORT_BUDGETS)
@@ -191,7 +192,6 @@ def row_budget(extra_data: bool, profile: str, budget: str = "epochs",
     >>> [row_budget(e, "quick")["steps"] for e in (False, True)]
     [407, 1232]
     """
-    from relight_lib.library.train import steps_per_epoch
     from relight_lib.papers.profiles import PROFILES
 
     if budget not in MBNET_BUDGETS:
@@ -228,8 +228,6 @@ def budget_deviations(profile: str | None, n_train: int, n_budget: int, budget: 
         budget: ``'epochs'`` or ``'equal_steps'`` (:data:`MBNET_BUDGETS`).
         data_root: The row's VIDIT folder, if any.
     """
-    from relight_lib.library.train import steps_per_epoch
-
     paper_epochs, paper_batch = MBNET_PAPER_BUDGET["epochs"], MBNET_PAPER_BUDGET["batch_size"]
     paper = (f"the paper's {paper_epochs} epochs of batch {paper_batch} over each row's own "
              "pairs")
@@ -259,8 +257,9 @@ def budget_deviations(profile: str | None, n_train: int, n_budget: int, budget: 
                        f"{_epochs(steps * batch / max(1, n_train))}, instead of {paper}.")
         n_seeds = short.get("seeds")
         if n_seeds and n_seeds < len(cfg.seeds):
-            out.append(f"Profile {profile}: {n_seeds} seed{'s' if n_seeds > 1 else ''} instead of the profile's "
-                       f"{len(cfg.seeds)}: one MBNet seed costs the most of any row here.")
+            seeds = f"{n_seeds} seed" + ("s" if n_seeds > 1 else "")
+            out.append(f"Profile {profile}: {seeds} instead of the profile's {len(cfg.seeds)}: "
+                       "one MBNet seed costs the most of any row here.")
         return out
     if cfg.train_steps is not None:  # a profile with its own step budget (gpu)
         steps, batch = int(cfg.train_steps), int(cfg.batch_size)

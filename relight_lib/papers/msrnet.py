@@ -10,8 +10,9 @@ losses, stages and settings.
   Table 2, "Combined Loss (L_CL)"; the rows of Table 1).
 * ``csl``: single stage, L_CSL = L2 + advanced Sobel loss (5.6; Table 2, DMSHN only).
 
-Where the paper is silent, :data:`MSRNET_DEVIATIONS`, :func:`profile_deviations`
-and :func:`loss_deviations` say what we did (the last two from the row's own settings); they go to each run's ``run.json`` and the book.
+Where the paper is silent, :data:`MSRNET_DEVIATIONS`, :func:`profile_deviations` and
+:func:`loss_deviations` say what we did (the last two from the row's own settings); they go to
+each run's ``run.json`` and the book.
 """
 
 from __future__ import annotations
