@@ -10,8 +10,9 @@ losses, stages and settings.
   Table 2, "Combined Loss (L_CL)"; the rows of Table 1).
 * ``csl``: single stage, L_CSL = L2 + advanced Sobel loss (5.6; Table 2, DMSHN only).
 
-Where the paper is silent, :data:`MSRNET_DEVIATIONS`
-and :func:`loss_deviations` say what we did; they go to each run's ``run.json`` and the book.
+Where the paper is silent, :data:`MSRNET_DEVIATIONS`, :func:`profile_deviations` and
+:func:`loss_deviations` say what we did (the last two from the row's own settings); they go to
+each run's ``run.json`` and the book.
 """
 
 from __future__ import annotations
@@ -73,20 +74,70 @@ LABELS = {
     ("stacked_dmshn", "csl"): "Stacked DMSHN, Combined Sobel Loss (L_CSL)",
 }
 
+#: Deviations of every row, whatever its settings.
 MSRNET_DEVIATIONS = [
     "Layer specification reconstructed from the same authors' DMSHN code for dehazing and "
     "bokeh rendering (no MSR-Net code was released); it matches their quoted model sizes.",
-    "RGB input only, as MSR-Net (AIM 2020 Track 1 had no depth); the paper trained on AIM 2020 "
-    "Track 1 (VIDIT, 6500 K North -> 4500 K East), we train on the profile's data.",
-    "Budget, image size and batch follow the profile (the paper: 2500 epochs, batch 2, 512 px "
-    "training and 1024 px evaluation); the half-resolution training is kept "
-    f"(train_scale {MSRNET_TRAIN_SCALE}) unless a profile deviation below says otherwise.",
-    "Learning rate: exponential decay from 2e-3 to 5e-5 over the whole budget (the paper says "
-    "only 'gradually'); Adam betas (0.9, 0.999) (not stated).",
+    "RGB input only, as MSR-Net (AIM 2020 Track 1 had no depth).",
     "Values in [0, 1] without the dehazing code's -0.5 shift; output clamped to [0, 1] with a "
-    "straight-through gradient; PyTorch's default weight init.",
-    "No data augmentation (the paper mentions none).",
+    "straight-through gradient.",
 ]
+
+#: The paper's sizes (papers.md 5.7): trained on 512 px (1024 px resized), evaluated at 1024.
+PAPER_EVAL_SIZE = 1024
+
+#: Values of ``msrnet_row(init=...)`` (the paper does not state its init).
+MSRNET_INITS: dict[str, str] = {
+    "default": "PyTorch's default weight init (the authors' bokeh code; the paper states none)",
+    "dehazing": "the authors' dehazing-code init, conv weights N(0, (0.5 sqrt(2 / n))^2) with "
+                "n = k * k * out_channels and zero bias (the paper states none)",
+}
+
+
+def _schedule_words(train: dict[str, Any]) -> str:
+    """The lr curve of ``train`` in words (its own numbers, never a fixed text)."""
+    return (f"{train['schedule']} decay of the lr from {train['lr']:g} to {train['final_lr']:g} "
+            "over the whole budget (the paper says only 'gradually')")
+
+
+def profile_deviations(profile: str | None, train_scale: float = MSRNET_TRAIN_SCALE
+                       ) -> list[str]:
+    """The data, size, budget and schedule sentences of a row at ``profile`` (None: the
+    paper's own settings), written from what the row resolves to there: a short profile's
+    own recipe (:data:`MSRNET_SHORT_BUDGETS`, whose budget and warm-up + cosine curve
+    :func:`relight_lib.papers.profiles.short_budget_deviation` describes at run time), the
+    profile's step budget with the paper's curve (gpu), or the paper's budget.
+
+    >>> any("exponential" in d for d in profile_deviations("quick"))
+    False
+    >>> any("exponential" in d for d in profile_deviations("gpu"))
+    True
+    """
+    from relight_lib.papers import profiles
+
+    cfg = profiles.PROFILES[profile or "paper"]
+    short = profiles.short_budget(cfg.name, MSRNET_SHORT_BUDGETS)
+    paper_epochs, paper_batch = MSRNET_PAPER_BUDGET["epochs"], MSRNET_PAPER_BUDGET["batch_size"]
+    out = []
+    if cfg.render_preset:
+        out.append(f"Data: the SynVIDIT preset {cfg.render_preset!r} (the suite's rendered "
+                   "stand-in for VIDIT), not AIM 2020 Track 1 (VIDIT, 6500 K North -> 4500 K "
+                   "East).")
+    scale = short.get("train_scale", train_scale) if short else train_scale
+    if cfg.size != PAPER_EVAL_SIZE:
+        out.append(f"Images: trained at {round(cfg.size * scale)} px and evaluated at "
+                   f"{cfg.size} px instead of the paper's {round(PAPER_EVAL_SIZE * train_scale)}"
+                   f" and {PAPER_EVAL_SIZE} px.")
+    if short is None:
+        if cfg.train_steps is not None:
+            out.append(f"Profile {cfg.name}: {cfg.train_steps:,} steps of batch "
+                       f"{cfg.batch_size} instead of the paper's {paper_epochs} epochs of "
+                       f"batch {paper_batch}.")
+        out.append("Learning rate: " + _schedule_words(MSRNET_TRAIN) + "; the shape is ours.")
+    if short is None or "augment" not in short:  # else the profile's augment sentence
+        out.append("No data augmentation (the paper mentions none).")
+    out.append(f"Adam betas {tuple(MSRNET_TRAIN['betas'])} (not stated).")
+    return out
 
 
 def mse_terms() -> list[dict[str, Any]]:
@@ -139,9 +190,6 @@ def csl_terms() -> list[dict[str, Any]]:
 _LOSS_DEVIATIONS = {
     "mse": [],
     "cl": [
-        f"Two stages split {STAGE1_FRACTION:.0%} / {1 - STAGE1_FRACTION:.0%} of the step budget "
-        "(the paper does not give the split); Adam restarts at the stage boundary, the lr curve "
-        "continues.",
         "SSIM loss with a Gaussian window 11, sigma 1.5; perceptual loss = MSE of VGG-16 "
         "features through pool5 without input normalisation, and TV in the squared form of the "
         "authors' dehazing code (both inferred from that code, which uses the same weights).",
@@ -151,16 +199,27 @@ _LOSS_DEVIATIONS = {
 }
 
 
-def loss_deviations(loss: str) -> list[str]:
-    """The choices behind one loss setting (see :data:`MSRNET_LOSSES`)."""
+def loss_deviations(loss: str, stage1_fraction: float = STAGE1_FRACTION) -> list[str]:
+    """The choices behind one loss setting (see :data:`MSRNET_LOSSES`); for ``'cl'`` the stage
+    split is the row's own ``stage1_fraction``.
+
+    >>> loss_deviations("cl", 0.25)[0][:30]
+    'Two stages split 25% / 75% of '
+    """
     if loss not in _LOSS_DEVIATIONS:
         raise ValueError(f"loss {loss!r} is not one of {MSRNET_LOSSES}")
-    return list(_LOSS_DEVIATIONS[loss])
+    out = list(_LOSS_DEVIATIONS[loss])
+    if loss == "cl":
+        out.insert(0, f"Two stages split {stage1_fraction:.0%} / {1 - stage1_fraction:.0%} of "
+                      "the step budget (the paper does not give the split): stage 1 trains L2 "
+                      "alone, stage 2 L_CL alone; Adam restarts at the stage boundary, the lr "
+                      "curve continues across it.")
+    return out
 
 
 def msrnet_row(model: str = "stacked_dmshn", loss: str = "cl",
                stage1_fraction: float = STAGE1_FRACTION,
-               init: str = "default") -> dict[str, Any]:
+               init: str = "default", profile: str | None = None) -> dict[str, Any]:
     """The :func:`~relight_lib.papers.onetoone.run_one_to_one` arguments of one MSR-Net row.
 
     Args:
@@ -168,7 +227,10 @@ def msrnet_row(model: str = "stacked_dmshn", loss: str = "cl",
         loss: ``'mse'`` (single stage, L2), ``'cl'`` (two stages: L2, then L_CL; the paper's
             final setting) or ``'csl'`` (single stage, L_CSL).
         stage1_fraction: Share of the budget for stage 1 of ``'cl'`` (0 < f < 1); default 0.5.
-        init: The models' weight init, ``'default'`` or ``'dehazing'``.
+        init: The models' weight init, ``'default'`` or ``'dehazing'`` (:data:`MSRNET_INITS`).
+        profile: The profile the row runs at: its deviation sentences describe the budget,
+            sizes and lr curve the row has there (:func:`profile_deviations`). None: the
+            paper's settings.
 
     Returns:
         A dict with ``model``, ``model_kwargs``, ``loss`` (None for the two-stage setting),
@@ -176,24 +238,29 @@ def msrnet_row(model: str = "stacked_dmshn", loss: str = "cl",
         ``label`` and ``deviations``.
 
     Raises:
-        ValueError: unknown model or loss, or a stage fraction outside (0, 1).
+        ValueError: unknown model, loss or init, or a stage fraction outside (0, 1).
+        KeyError: unknown profile.
 
     Example:
         >>> row = msrnet_row("dmshn", "cl")
         >>> [st["name"] for st in row["stages"]], row["loss"], row["train_scale"]
         (['stage1_l2', 'stage2_combined'], None, 0.5)
     """
+    from relight_lib.papers import profiles
+
     if model not in MSRNET_MODELS:
         raise ValueError(f"model {model!r} is not one of {MSRNET_MODELS}")
     if loss not in MSRNET_LOSSES:
         raise ValueError(f"loss {loss!r} is not one of {MSRNET_LOSSES}")
     if not 0 < stage1_fraction < 1:
         raise ValueError(f"stage1_fraction must be in (0, 1), got {stage1_fraction}")
-    devs = list(MSRNET_DEVIATIONS) + loss_deviations(loss)
-    if loss == "cl" and stage1_fraction != STAGE1_FRACTION:
-        devs[len(MSRNET_DEVIATIONS)] = devs[len(MSRNET_DEVIATIONS)].replace(
-            f"{STAGE1_FRACTION:.0%} / {1 - STAGE1_FRACTION:.0%}",
-            f"{stage1_fraction:.0%} / {1 - stage1_fraction:.0%}")
+    if init not in MSRNET_INITS:
+        raise ValueError(f"init {init!r} is not one of {sorted(MSRNET_INITS)}")
+    if profile is not None and profile not in profiles.PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose from {list(profiles.PROFILES)}")
+    devs = list(MSRNET_DEVIATIONS) + [f"Weight init: {MSRNET_INITS[init]}."]
+    devs += profile_deviations(profile, MSRNET_TRAIN_SCALE)
+    devs += loss_deviations(loss, stage1_fraction)
     row: dict[str, Any] = {
         "model": model,
         "model_kwargs": {"init": init},

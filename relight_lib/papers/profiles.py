@@ -160,8 +160,8 @@ def short_budget_deviation(profile: str, budget: Mapping[str, Any]) -> str:
     b = budget
     return (f"Profile {profile}: {b['steps']} steps of batch {b['batch_size']}, Adam warmed up "
             f"over the first {b['warmup']:.0%} of the steps to {b['lr']:g}, then a cosine decay "
-            f"to {b['final_lr']:g} (the same for every row of the table), instead of the "
-            "paper's schedule and budget: at a few hundred steps the paper's learning rate "
+            f"to {b['final_lr']:g} (the same schedule for every row of the table), instead of "
+            "the paper's schedule and budget: at a few hundred steps the paper's learning rate "
             "stops long before a plateau.")
 
 

@@ -1,5 +1,9 @@
 """MBNet's recipe (relight_lib/papers/mbnet.py): the paper's settings, the Table 1 switches,
-and that every term and setting is accepted by the library it is handed to."""
+equal epochs per row, deviation sentences that match each row's plan, and that every term and
+setting is accepted by the library it is handed to."""
+
+import re
+from pathlib import Path
 
 import pytest
 
@@ -75,8 +79,126 @@ def test_equal_steps_option():
     row = mbnet.mbnet_row(extra_data=False, profile="paper", budget="equal_steps")
     assert row["paper_budget"] == {"steps": 60_000, "batch_size": 3}
     assert any("60,000 steps" in d for d in row["deviations"])
+    # the paper's own budget (equal epochs) is no deviation at the paper profile
+    assert not any("steps" in d for d in mbnet.mbnet_row(profile="paper")["deviations"])
     with pytest.raises(ValueError, match="budget"):
         mbnet.mbnet_row(budget="hours")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_short_profiles_train_every_row_the_same_epochs(profile):
+    """As the paper: the extra-data rows, with three pairs per scene, train three times the
+    baseline's steps (the ratio of the pairs, up to the dropped partial batch)."""
+    from relight_lib.library.train import steps_per_epoch
+
+    epochs = mbnet.MBNET_SHORT_BUDGETS[profile]["epochs"]
+    steps, pairs = {}, {}
+    for extra in (False, True):
+        row = mbnet.mbnet_row(extra_data=extra, residual=False, profile=profile)
+        budget = row["short_budgets"][profile]
+        pairs[extra] = mbnet.train_pair_count(profile, row["train_pairs"])
+        steps[extra] = budget["steps"]
+        assert steps[extra] == epochs * steps_per_epoch(pairs[extra], budget["batch_size"])
+        assert "epochs" not in budget  # run_one_to_one takes steps
+    assert pairs[True] == 3 * pairs[False]
+    batch = mbnet.MBNET_SHORT_BUDGETS[profile]["batch_size"]
+    assert abs(steps[True] - pairs[True] / pairs[False] * steps[False]) <= epochs * 3 * batch
+    # the option of equal steps gives the baseline the extra-data rows' steps
+    eq = mbnet.mbnet_row(extra_data=False, profile=profile, budget="equal_steps")
+    assert eq["short_budgets"][profile]["steps"] == steps[True]
+    assert any("budget='equal_steps'" in d for d in eq["deviations"])
+
+
+def test_quick_baseline_keeps_about_its_former_budget():
+    row = mbnet.mbnet_row(extra_data=False, residual=False, profile="quick")
+    assert abs(row["short_budgets"]["quick"]["steps"] - 400) <= 400 // 10
+
+
+def test_gpu_profile_lists_its_equal_steps():
+    devs = mbnet.mbnet_row(extra_data=True, profile="gpu")["deviations"]
+    assert any("equal steps, not equal epochs" in d for d in devs)
+    assert any("divided by 10" in d for d in devs)  # the gpu profile keeps the paper's curve
+
+
+# --- every row's deviation sentences against its plan (no data: plans read the presets) ------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_vidit(tmp_path_factory):
+    """A 6-scene, 16 px SynVIDIT set standing in for real VIDIT at the paper profile."""
+    pytest.importorskip("mitsuba")
+    from relight_lib.library.data import synvidit
+
+    root = tmp_path_factory.mktemp("mbnet_plan") / "vidit"
+    synvidit.render_dataset(root, synvidit.RenderConfig(n_scenes=6, size=16, spp=1, seed=3),
+                            progress=False)
+    return root
+
+
+def schedule_kind(points):
+    """The lr curve of a plan's ``lr_schedule`` points."""
+    lrs = [lr for _, lr in points]
+    if len(lrs) == 1:
+        return "constant"
+    if lrs[0] < max(lrs):
+        return "warmup_cosine"
+    if len(lrs) == 2:
+        return "multistep"
+    return "exponential"
+
+
+def check_against_plan(plan, devs):
+    """What every MBNet deviation sentence must agree with in its row's plan."""
+    text = " ".join(devs)
+    kind = schedule_kind(plan["lr_schedule"])
+    if kind == "warmup_cosine":
+        assert "cosine" in text and "divided by 10" not in text, devs
+    else:
+        assert kind == "multistep" and "cosine" not in text, (kind, devs)
+        if "divided by 10" in text:  # only where the plan divides by 10, once
+            (s0, lr0), (s1, lr1) = plan["lr_schedule"]
+            assert lr1 == pytest.approx(lr0 / 10) and s1 == round(plan["steps"] / 4)
+    for steps, batch in re.findall(r"([\d,]+) steps of batch (\d+)", text):
+        assert (int(steps.replace(",", "")), int(batch)) == (plan["steps"], plan["batch_size"])
+    for pairs in re.findall(r"over this row's ([\d,]+) training pairs", text):
+        assert int(pairs.replace(",", "")) == plan["n_train"]
+    for size in re.findall(r"Images at (\d+) px", text):
+        assert int(size) == plan["image_size"]
+    assert ("Without residual learning" in text) == (not plan["model_kwargs"]["residual"])
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
+    from relight_lib.harness import reproduce
+
+    monkeypatch.chdir(REPO)  # the presets and notebooks are relative to the repository
+    root = str(request.getfixturevalue("tiny_vidit")) if profile == "paper" else None
+    plans, failures = reproduce.plan_rows(profile, paper="mbnet", data_root=root,
+                                          log=lambda *a: None)
+    assert failures == {} and len(plans) == 3
+    for name, plan in plans.items():
+        check_against_plan(plan, plan["deviations"])
+    base, extra = plans["mbnet/table1/baseline"], plans["mbnet/table1/extra_data"]
+    assert extra["n_train"] == 3 * base["n_train"]
+    if profile == "quick":  # the steps per row are in the plan, and follow the pairs
+        assert extra["steps"] / base["steps"] == pytest.approx(3, rel=0.05)
+        for plan, extra_data in ((base, False), (extra, True)):  # what the book shows
+            assert plan["steps"] == mbnet.row_budget(extra_data, "quick")["steps"]
+    else:
+        assert base["epochs"] == extra["epochs"] == 200
+
+
+def test_the_check_catches_a_contradiction():
+    """A fixed 'divided by 10' sentence next to a cosine plan is what the check must reject."""
+    plan = {"lr_schedule": [[0, 1e-6], [20, 1e-4], [399, 1e-6]], "steps": 400, "batch_size": 8,
+            "n_train": 300, "image_size": 64, "model_kwargs": {"residual": True}}
+    with pytest.raises(AssertionError):
+        check_against_plan(plan, ["the lr is divided by 10 once, after a quarter; cosine"])
+    with pytest.raises(AssertionError):
+        check_against_plan(plan, ["Profile quick: 400 steps of batch 8, cosine",
+                                  "Profile quick: 11 epochs over this row's 900 training pairs"])
 
 
 def test_loss_terms_build_with_the_library():

@@ -3,6 +3,7 @@ arguments, their loss terms (papers.md 5.5-5.6) and values, stages and lr curve 
 link between notebooks/msrnet/runs.yaml, the recipe and results/reported/msrnet.csv."""
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,105 @@ def test_runs_yaml_rows_match_reported_labels():
     # Table 1's other methods are reported only
     assert {"dense_gridnet", "srn", "drn"} <= set(load_reported("msrnet", "table1")["variant"])
     assert not {"dense_gridnet", "srn", "drn"} & set(runs["table1"]["variants"])
+
+
+# --- deviation sentences written from each row's settings ------------------------------------
+
+def test_schedule_sentence_follows_the_profile():
+    quick = " ".join(msrnet_row("dmshn", "mse", profile="quick")["deviations"])
+    paper = " ".join(msrnet_row("dmshn", "mse", profile="paper")["deviations"])
+    # quick trains with its own warm-up + cosine recipe (its sentence comes from the run)
+    assert "exponential" not in quick and "exponential" in paper and "0.002" in paper
+    assert "Images: trained at 64 px and evaluated at 64 px" in quick
+    assert "Images" not in paper  # 512 / 1024 px: the paper's own
+    assert "Data: the SynVIDIT preset 'quick'" in quick and "SynVIDIT" not in paper
+    gpu = " ".join(msrnet_row("dmshn", "mse", profile="gpu")["deviations"])
+    assert "5,000 steps of batch 8" in gpu and "exponential" in gpu
+    with pytest.raises(KeyError, match="profile"):
+        msrnet_row(profile="laptop")
+
+
+@pytest.mark.parametrize("init, words", [("default", "PyTorch's default"),
+                                         ("dehazing", "dehazing-code init")])
+def test_init_sentence_follows_the_init(init, words):
+    devs = " ".join(msrnet_row("dmshn", "mse", init=init)["deviations"])
+    assert words in devs
+    other = {"default": "dehazing-code init", "dehazing": "PyTorch's default"}[init]
+    assert other not in devs
+    with pytest.raises(ValueError, match="init"):
+        msrnet_row(init="xavier")
+
+
+@pytest.fixture(scope="module")
+def tiny_vidit(tmp_path_factory):
+    """A 6-scene, 16 px SynVIDIT set standing in for real VIDIT at the paper profile."""
+    pytest.importorskip("mitsuba")
+    from relight_lib.library.data import synvidit
+
+    root = tmp_path_factory.mktemp("msrnet_plan") / "vidit"
+    synvidit.render_dataset(root, synvidit.RenderConfig(n_scenes=6, size=16, spp=1, seed=3),
+                            progress=False)
+    return root
+
+
+def schedule_kind(points):
+    """The lr curve of a plan's ``lr_schedule`` points (both stages of a two-stage row)."""
+    lrs = [lr for _, lr in points]
+    if len(lrs) == 1:
+        return "constant"
+    if lrs[0] < max(lrs):
+        return "warmup_cosine"
+    if len(set(lrs)) == 2 and len(lrs) == 2:
+        return "multistep"
+    return "exponential"
+
+
+def check_against_plan(plan, devs):
+    """What every MSR-Net deviation sentence must agree with in its row's plan."""
+    text = " ".join(devs)
+    kind = schedule_kind(plan["lr_schedule"])
+    assert ("cosine" in text) == (kind == "warmup_cosine"), (kind, devs)
+    assert ("exponential" in text) == (kind == "exponential"), (kind, devs)
+    assert "divided by" not in text
+    if kind == "exponential":
+        lrs = [lr for _, lr in plan["lr_schedule"]]
+        assert lrs[0] == pytest.approx(2e-3) and lrs[-1] == pytest.approx(5e-5)
+    for steps, batch in re.findall(r"([\d,]+) steps of batch (\d+)", text):
+        assert (int(steps.replace(",", "")), int(batch)) == (plan["steps"], plan["batch_size"])
+    for train, ev in re.findall(r"trained at (\d+) px and evaluated at (\d+) px", text):
+        assert (int(train), int(ev)) == (plan["train_size"], plan["image_size"])
+    # the loss sentences name the terms the row trains, stage by stage
+    two_stage = any(line.startswith("stage2_combined") for line in plan["loss"])
+    assert ("Two stages" in text) == two_stage
+    if two_stage:
+        stage1 = [line for line in plan["loss"] if line.startswith("stage1_l2")]
+        assert stage1 == [line for line in stage1 if line.endswith("1 x mse")]
+        n1 = int(re.search(r"steps 0-(\d+)", stage1[0]).group(1)) + 1
+        share = re.search(r"Two stages split (\d+)% / (\d+)%", text)
+        assert n1 / plan["steps"] == pytest.approx(int(share.group(1)) / 100, abs=0.01)
+    csl = any("combined_sobel" in line for line in plan["loss"])
+    assert ("L_CSL" in text) == csl
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
+    from relight_lib.harness import reproduce
+
+    monkeypatch.chdir(RUNS.parents[2])  # the presets and notebooks are relative to the repo
+    root = str(request.getfixturevalue("tiny_vidit")) if profile == "paper" else None
+    plans, failures = reproduce.plan_rows(profile, paper="msrnet", data_root=root,
+                                          log=lambda *a: None)
+    runs = yaml.safe_load(RUNS.read_text())["tables"]
+    assert failures == {} and len(plans) == sum(len(t["variants"]) for t in runs.values())
+    for plan in plans.values():
+        check_against_plan(plan, plan["deviations"])
+
+
+def test_the_check_catches_a_contradiction():
+    """The old fixed 'exponential decay' sentence next to a cosine plan must be rejected."""
+    plan = {"lr_schedule": [[0, 3e-6], [40, 3e-4], [799, 3e-6]], "steps": 800, "batch_size": 8,
+            "train_size": 64, "image_size": 64, "loss": ["1 x mse"]}
+    check_against_plan(plan, ["Profile quick: 800 steps of batch 8, then a cosine decay"])
+    with pytest.raises(AssertionError):
+        check_against_plan(plan, ["Learning rate: exponential decay from 2e-3 to 5e-5",
+                                  "Profile quick: 800 steps of batch 8, then a cosine decay"])

@@ -67,6 +67,9 @@ def test_model_a_with_gan_writes_everything(tmp_path, data_root, monkeypatch):
     assert rj["params"]["envmap_recipe"] == "code" and rj["params"]["eval_subsets"] == "report"
     assert any("pix2pix reading" in d for d in rj["deviations"])
     assert any(d.startswith("Training budget: 2 steps of batch 2") for d in rj["deviations"])
+    # below the report's budget model A trains the normalised temperature head, listed
+    assert rj["params"]["temperature_head"] == "normalised"
+    assert any("temperature_head='normalised'" in d for d in rj["deviations"])
     assert any("LPIPS" in d and "not found" in d for d in rj["deviations"])
     hist = pd.read_csv(run / "history.csv")
     assert list(hist["step"]) == [1, 2]

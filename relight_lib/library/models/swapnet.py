@@ -47,6 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from relight_lib.library.data.layout import TEMPERATURES
 from relight_lib.library.models.base import RelightModel
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Encoder",
     "Decoder",
     "IlluminationPredicter",
+    "TEMPERATURE_HEADS",
     "PatchSplit",
     "SwapNet",
     "SwapNetEnvmap",
@@ -187,18 +189,56 @@ class PatchSplit(nn.Module):
         return self.encode(x)
 
 
+#: The normalised temperature head's offset and scale: the mean and (population) standard
+#: deviation of VIDIT's five colour temperatures (papers.md 1.1), 4500 K and about 1414 K.
+TEMPERATURE_MEAN = sum(TEMPERATURES) / len(TEMPERATURES)
+TEMPERATURE_SCALE = (sum((t - TEMPERATURE_MEAN) ** 2 for t in TEMPERATURES)
+                     / len(TEMPERATURES)) ** 0.5
+
+#: Values of ``IlluminationPredicter(temperature=...)``: what the MLP's first output means.
+TEMPERATURE_HEADS: dict[str, str] = {
+    "kelvin": "the temperature in kelvin, a raw linear output (the report and the code)",
+    "normalised": "a normalised temperature z, read as TEMPERATURE_MEAN + TEMPERATURE_SCALE * z "
+                  "kelvin (z = (T - mean) / sd over VIDIT's five temperatures)",
+}
+
+
 class IlluminationPredicter(nn.Module):
     """The 20-10-2 MLP of model A (papers.md 6.6): flattened light latent -> (colour
     temperature in kelvin, direction in degrees), raw linear outputs as in the code.
 
+    The code's temperature output is raw kelvin (2500-6500), which a freshly initialised MLP
+    (outputs near 0) reaches only after many steps: Adam moves each weight by about the
+    learning rate per step. ``temperature='normalised'`` makes the first output a normalised
+    temperature z and returns ``TEMPERATURE_MEAN + TEMPERATURE_SCALE * z`` kelvin: the same
+    quantity in the same unit (so L_c = MSE / 2000**2 on kelvin is unchanged), a fixed affine
+    map with no parameter, starting at VIDIT's mean temperature.
+
     Args:
         in_features: Size of the flattened light latent: ``3 * (H/16) * (W/16)``, 768 at
             256 px (see :meth:`SwapNetIllum.light_features`).
+        temperature: ``'kelvin'`` (default, the code) or ``'normalised'``
+            (:data:`TEMPERATURE_HEADS`).
+
+    Shapes: ``forward`` maps a light latent (B, ...) with ``in_features`` values per sample to
+    (B, 2): kelvin, degrees.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> p = IlluminationPredicter(12, temperature="normalised")
+        >>> with torch.no_grad():
+        ...     kelvin = float(p(torch.zeros(1, 12))[0, 0])
+        >>> abs(kelvin - TEMPERATURE_MEAN) < TEMPERATURE_SCALE  # starts near VIDIT's mean
+        True
     """
 
-    def __init__(self, in_features: int = 768) -> None:
+    def __init__(self, in_features: int = 768, temperature: str = "kelvin") -> None:
         super().__init__()
+        if temperature not in TEMPERATURE_HEADS:
+            raise ValueError(f"temperature must be one of {sorted(TEMPERATURE_HEADS)}, "
+                             f"got {temperature!r}")
         self.in_features = in_features
+        self.temperature = temperature
         self.fc = nn.Sequential(nn.Linear(in_features, 20), nn.PReLU(), nn.Linear(20, 10),
                                 nn.PReLU(), nn.Linear(10, 2))
 
@@ -207,7 +247,11 @@ class IlluminationPredicter(nn.Module):
         if x.shape[1] != self.in_features:
             raise ValueError(f"IlluminationPredicter built for {self.in_features} inputs got "
                              f"{x.shape[1]} (the light latent depends on the image size)")
-        return self.fc(x)
+        y = self.fc(x)
+        if self.temperature == "normalised":
+            kelvin = TEMPERATURE_MEAN + TEMPERATURE_SCALE * y[:, :1]
+            y = torch.cat([kelvin, y[:, 1:]], dim=1)
+        return y
 
 
 class SwapNet(RelightModel):
@@ -307,9 +351,11 @@ class SwapNetIllum(SwapNet):
         width = height if width is None else width
         return cls.light_channels * (height // 16) * (width // 16)
 
-    def make_predicter(self, height: int, width: int | None = None) -> IlluminationPredicter:
-        """The 20-10-2 predicter sized for this input resolution."""
-        return IlluminationPredicter(self.light_features(height, width))
+    def make_predicter(self, height: int, width: int | None = None,
+                       temperature: str = "kelvin") -> IlluminationPredicter:
+        """The 20-10-2 predicter sized for this input resolution, with the ``temperature``
+        head of :data:`TEMPERATURE_HEADS` (default: the code's raw kelvin)."""
+        return IlluminationPredicter(self.light_features(height, width), temperature)
 
 
 class SwapNetEnvmap(SwapNet):

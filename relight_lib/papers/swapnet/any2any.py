@@ -11,6 +11,8 @@ Loss settings (papers.md 6.7):
 * ``"A"``: ``MSE(G_hat, G) + L_c + L_d``, with L_c (colour temperature, MSE / 2000**2) and L_d
   (1 - cos of the direction error) each the mean over the predicter's outputs on the light
   latents of I, T and G; the predicter is trained with the generator by one Adam optimiser.
+  Its temperature head (``temperature_head``, :data:`TEMPERATURE_HEADS`) outputs raw kelvin at
+  the report's budget, as the code; below it a normalised temperature (L_c still on kelvin).
 * ``"B"``: ``L1(G_hat, G) + logL2(envmap(I)) + logL2(envmap(T))`` against the ground-truth RGB
   envmaps of :mod:`relight_lib.papers.swapnet.envmap` (the code's HSV recipe by default, ``envmap_recipe``).
 * ``"C"``: ``LPIPS(G_hat, G) + HSV(I) + HSV(T)`` where HSV = cos loss on the hue (0-255 scale)
@@ -74,12 +76,15 @@ import torch
 from torch import nn
 
 from relight_lib.library import metrics, record, utils
+from relight_lib.library.models.swapnet import TEMPERATURE_MEAN as T_MEAN
+from relight_lib.library.models.swapnet import TEMPERATURE_SCALE as T_SCALE
 from relight_lib.library.train import training_key
 from relight_lib.papers import profiles
 
 __all__ = ["DISCRIMINATORS", "EVAL_METRICS", "EVAL_SUBSETS", "LOSS_SETTINGS", "LPIPS_FORMS",
-           "NotRunnable", "PAPER_BUDGET", "READ_FRACTION", "SwapObjective", "chance_losses",
-           "eval_rules", "hsv_envmap_loss", "run_any_to_any"]
+           "NotRunnable", "PAPER_BUDGET", "READ_FRACTION", "SwapObjective", "TEMPERATURE_HEADS",
+           "chance_losses", "eval_rules", "hsv_envmap_loss", "resolve_temperature_head",
+           "run_any_to_any"]
 
 EVAL_METRICS = ("psnr", "ssim", "dssim", "lpips", "mse", "score_l2", "score_l2_pairmean")
 SUBSET_METRICS = ("psnr", "ssim", "mse", "score_l2", "score_l2_pairmean")
@@ -130,6 +135,34 @@ DISCRIMINATORS: dict[str, str] = {
     "code": "PatchGAN trained alongside but no adversarial term in the generator loss, as the "
             "official train.py's WithGAN run (it builds that loss and never adds it)",
 }
+#: Values of ``temperature_head`` (model A's predicter, :class:`~relight_lib.library.models.
+#: swapnet.IlluminationPredicter`); None picks ``"kelvin"`` at the report's budget and
+#: ``"normalised"`` below it: from raw kelvin a freshly initialised MLP (outputs near 0 K) needs
+#: far more than a few hundred Adam steps to reach VIDIT's 2500-6500 K, so L_c stays above
+#: chance for a reason that has nothing to do with the light latent.
+TEMPERATURE_HEADS: dict[str, str] = {
+    "kelvin": "the predicter outputs the temperature in kelvin (the report and the code)",
+    "normalised": f"the predicter outputs a normalised temperature z = (T - {T_MEAN:.0f} K) / "
+                  f"{T_SCALE:.0f} K (mean and sd of VIDIT's five temperatures), read back in "
+                  "kelvin",
+}
+
+
+def resolve_temperature_head(head: str | None, paper_budget: bool) -> str:
+    """Model A's temperature head: ``head``, or by default ``"kelvin"`` at the report's budget
+    and ``"normalised"`` at the short budgets.
+
+    >>> resolve_temperature_head(None, True), resolve_temperature_head(None, False)
+    ('kelvin', 'normalised')
+    """
+    if head is None:
+        return "kelvin" if paper_budget else "normalised"
+    if head not in TEMPERATURE_HEADS:
+        raise ValueError(f"temperature_head must be one of {sorted(TEMPERATURE_HEADS)} or None, "
+                         f"got {head!r}")
+    return head
+
+
 #: Values of ``lpips_form`` (model C's LPIPS reconstruction term).
 LPIPS_FORMS: dict[str, str] = {
     "code": "LPIPS v0.1 (AlexNet) on the [0, 1] images fed without the [-1, 1] mapping, summed "
@@ -319,17 +352,18 @@ class SwapObjective:
         return describe_loss(self.setting, self.envmap_recipe, self.lpips_form)
 
 
-def describe_loss(setting: str, envmap_recipe: str = "code", lpips_form: str = "code"
-                  ) -> list[str]:
+def describe_loss(setting: str, envmap_recipe: str = "code", lpips_form: str = "code",
+                  temperature_head: str = "kelvin") -> list[str]:
     """The generator loss terms of a loss setting as ``"<weight> x <name>"`` strings.
 
     >>> describe_loss("B")[0]
     '1.0 x l1'
     """
     if setting == "A":
-        return ["1.0 x mse", "1.0 x colour_temperature (L_c = MSE / 2000^2, mean over the "
-                "predicter on I, T, G)", "1.0 x direction (L_d = 1 - cos, mean over the "
-                "predicter on I, T, G)"]
+        return ["1.0 x mse", "1.0 x colour_temperature (L_c = MSE / 2000^2 on kelvin, mean over "
+                f"the predicter on I, T, G; {temperature_head} head: "
+                f"{TEMPERATURE_HEADS[temperature_head]})", "1.0 x direction (L_d = 1 - cos, "
+                "mean over the predicter on I, T, G)"]
     if setting == "B":
         return ["1.0 x l1", f"1.0 x envmap_log_l2 (RGB envmap of I, {envmap_recipe} recipe)",
                 f"1.0 x envmap_log_l2 (RGB envmap of T, {envmap_recipe} recipe)"]
@@ -606,6 +640,7 @@ class _Row:
     deviations: list[str]
     notes: list[str]
     lpips_reason: str | None
+    temperature_head: str | None = None  # model A's predicter (None: no predicter)
 
 
 def _discriminator_mode(discriminator: bool | str | None) -> str:
@@ -637,7 +672,8 @@ def _count_parameters(model: str, model_kwargs: Mapping[str, Any], setting: str 
 
 def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_setting,
              discriminator, envmap_recipe, lpips_form, train_pairs, n_eval_pairs, eval_subsets,
-             read_at, amp, extra_tables, lr, table, deviations, plan_only) -> _Row:
+             read_at, amp, extra_tables, lr, table, deviations, plan_only,
+             temperature_head=None) -> _Row:
     from relight_lib.library.data import vidit
     from relight_lib.papers.swapnet.envmap import RECIPES
 
@@ -728,6 +764,10 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     row = _Row(cfg, identity, size, budget, disc, amp_on, n_eval, eval_sets, eval_defs,
                eval_index, planned, train_index, train_rule, train_sets, parameters, devs, notes,
                lpips_reason)
+    if loss_setting == "A" and budget is not None:
+        row.temperature_head = resolve_temperature_head(temperature_head, budget.paper)
+    elif temperature_head is not None:
+        resolve_temperature_head(temperature_head, False)  # still reject a typo
     row.deviations += _deviations(row, model=model, setting=loss_setting,
                                   envmap_recipe=envmap_recipe, lpips_form=lpips_form,
                                   eval_subsets=eval_subsets, extra_tables=extra_tables,
@@ -777,10 +817,12 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
                    "in 3 locations; papers.md 6.10).")
     if row.size != PAPER_SIZE:
         lat = row.size // 16
-        out.append(f"Images at {row.size} px instead of the report's {PAPER_SIZE}: the latent is "
-                   f"{lat} x {lat} instead of 16 x 16, so the weighted pooling sums over fewer "
-                   "positions" + (f" and the predicter reads {3 * lat * lat} values instead "
-                                  "of 768" if setting == "A" else "") + ".")
+        what = {"A": f"the predicter reads {3 * lat * lat} values instead of 768",
+                "B": "the weighted pooling sums over fewer positions",
+                "C": "the weighted pooling sums over fewer positions"}
+        out.append(f"Images at {row.size} px instead of the report's {PAPER_SIZE}" + (
+            "." if row.identity else f": the latent is {lat} x {lat} instead of 16 x 16, so "
+                                     f"{what[setting]}."))
     if b is not None:
         if setting == "A":
             report = "60,000 iterations of batch 8 over every pair, shuffled"
@@ -795,14 +837,15 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
                 read = f"; the checkpoint of step {b.read_step} is evaluated (read_at)"
             else:
                 read = ""
+            seen = b.steps * b.batch_size / max(1, _n_train(row))
             out.append(f"Training budget: {b.steps} steps of batch {b.batch_size} (each pair "
-                       f"seen about {b.steps * b.batch_size / max(1, _n_train(row)):.2g} "
-                       f"times) instead of the report's {report}{read}.")
+                       f"seen about {seen:.2g} time{'' if round(seen, 1) == 1 else 's'}) "
+                       f"instead of the report's {report}{read}.")
             tc = _train_config(b, 1.0)
             out.append(f"Profile {cfg.name}: Adam warmed up over the first {tc.warmup:.0%} of "
-                       "the steps to the row's rate, then a cosine decay to 1 % of it (the "
-                       "code: a constant rate): at a few hundred steps a constant rate stops "
-                       "before a plateau.")
+                       f"the steps to the row's rate, then a {tc.schedule.split('_')[-1]} decay "
+                       f"to {tc.final_lr / tc.lr:.0%} of it (the code: a constant rate): at a "
+                       "few hundred steps a constant rate stops before a plateau.")
         elif read_at is not None and b.read_step != _report_read_step(b, setting):
             out.append(f"Evaluated checkpoint: step {b.read_step or b.steps} (read_at={read_at}) "
                        "instead of the report's " + (f"epoch {READ_FRACTION[setting][0]} of 20"
@@ -812,6 +855,12 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
             out.append(f"Training pairs: {_n_train(row):,} distinct pairs drawn once per seed; "
                        "the code draws 400,000 random indices and keeps the distinct ones "
                        "(slightly fewer).")
+    if row.temperature_head == "normalised":
+        out.append("Model A's predicter outputs a normalised temperature (temperature_head="
+                   f"'normalised': z = (T - {T_MEAN:.0f} K) / {T_SCALE:.0f} K over VIDIT's five "
+                   "temperatures, read back in kelvin, so L_c = MSE / 2000^2 on kelvin is "
+                   "unchanged) instead of the code's raw kelvin: a raw-kelvin head starts near "
+                   "0 K, and a short budget can end before it reaches VIDIT's 2500-6500 K.")
     if row.n_eval < PAPER_EVAL_PAIRS:
         out.append(f"Evaluation on up to {row.n_eval} pairs per set instead of the report's "
                    f"{PAPER_EVAL_PAIRS:,}.")
@@ -938,7 +987,8 @@ def _plan(row: _Row, *, label, model, model_kwargs, setting, lr, envmap_recipe, 
         optimizer = f"Adam(lr={lr}, betas=(0.9, 0.999))"
         if setting == "A":
             optimizer += " over the generator and the predicter"
-        loss = describe_loss(setting, envmap_recipe, lpips_form)
+        loss = describe_loss(setting, envmap_recipe, lpips_form,
+                             row.temperature_head or "kelvin")
         if row.discriminator == "pix2pix":
             loss.append("1.0 x lsgan_generator (MSE(D(relit), 1), pix2pix reading)")
         if row.discriminator != "none":
@@ -1164,7 +1214,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                    read_at: float | None = None, amp: bool | None = None,
                    extra_tables: bool = True, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
-                   dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+                   dry_run: bool = False, temperature_head: str | None = None
+                   ) -> pd.DataFrame | dict[str, Any]:
     """Train ``model`` for each seed of the profile, evaluate it, write the results.
 
     Args:
@@ -1201,6 +1252,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         progress: Progress bars (off in papermill runs).
         dry_run: Resolve everything (profile, data, model, losses, budget, evaluation sets) and
             return the plan dict without training or writing anything.
+        temperature_head: Model A's predicter temperature output, ``"kelvin"`` (the code) or
+            ``"normalised"`` (:data:`TEMPERATURE_HEADS`); None: kelvin at the report's budget,
+            normalised below it (a listed deviation).
 
     Returns:
         Per-seed summary of the main table: one row per (seed, metric) with mean, std, count;
@@ -1223,7 +1277,7 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                    lpips_form=lpips_form, train_pairs=train_pairs, n_eval_pairs=n_eval_pairs,
                    eval_subsets=eval_subsets, read_at=read_at, amp=amp,
                    extra_tables=extra_tables, lr=lr, table=table, deviations=deviations,
-                   plan_only=dry_run)
+                   plan_only=dry_run, temperature_head=temperature_head)
     if dry_run:
         return _plan(row, label=label or variant, model=model, model_kwargs=model_kwargs,
                      setting=loss_setting, lr=lr, envmap_recipe=envmap_recipe,
@@ -1241,7 +1295,7 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
               "lr_schedule": _train_config(b, lr).schedule if b is not None else None,
               "envmap_recipe": envmap_recipe, "lpips_form": lpips_form,
               "train_pairs": None if identity else train_pairs, "eval_subsets": eval_subsets,
-              "amp": row.amp,
+              "amp": row.amp, "temperature_head": row.temperature_head,
               "budget": dataclasses.asdict(b) if b is not None else None,
               "n_eval_pairs": {k: len(v) for k, v in row.eval_sets.items()},
               "eval_sets": row.eval_defs, "val_every": val_every,
@@ -1265,7 +1319,7 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         if not identity:
             net = build_swap_model(model, **dict(model_kwargs or {}))
             if loss_setting == "A":
-                predicter = net.make_predicter(size)
+                predicter = net.make_predicter(size, temperature=row.temperature_head)
             if row.discriminator != "none":
                 disc = PatchGAN()
             extra["parameters"] = row.parameters["model"]
@@ -1287,7 +1341,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                 lpips_form=lpips_form, train_pairs=params.get("train_pairs"), size=size,
                 steps=b.steps, batch_size=b.batch_size, read_step=b.read_step, amp=row.amp,
                 schedule=schedule.schedule, seed=seed,
-                data=[cfg.any2any_root, profiles.data_manifest_sha256(cfg)])
+                data=[cfg.any2any_root, profiles.data_manifest_sha256(cfg)],
+                # model A's predicter head decides its weights (B and C have no predicter)
+                **({"temperature_head": row.temperature_head} if row.temperature_head else {}))
             extra["training_key"], extra["training_files"] = key, training_files
             ckpt = CHECKPOINT_DIR / cfg.name / key / f"seed={seed}.pt"
             t_train = time.perf_counter()
