@@ -294,10 +294,12 @@ def _row_states(profile: str, root: str) -> dict[tuple[str, str, str], str]:
 
 def out_of_date(profile: str, paper: str, table: str, variant: str,
                 root: Path | str | None = None) -> str | None:
-    """Why a committed row is out of date with the code now (None: up to date, not run, or
-    not a row of runs.yaml)."""
+    """Why a committed row is out of date with the code now, or its files were edited by hand
+    (``edited by hand: rerun or restore (...)``); None: up to date, trained in another precision
+    than this machine would use (current code, same recipe: not out of date), not run, or not a
+    row of runs.yaml."""
     state = row_states(profile, root).get((paper, table, variant))
-    if state is None or state == "up to date" or state.startswith("skipped"):
+    if state is None or state == "up to date" or state.startswith(("skipped", "trained in ")):
         return None
     if state.startswith("rerun: no "):  # never run here: shown as '—', not as out of date
         return None
