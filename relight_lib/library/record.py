@@ -672,7 +672,8 @@ def run_precision(rec: Mapping[str, Any]) -> dict[str, str] | None:
 
     Runs written before ``run.json`` had a ``precision`` record are read from what they did
     record: the one-to-one runner's ``params.train.amp`` (the value actually used), or, for the
-    any-to-any runner, a ``training_key`` with the bf16 deviation sentence. For those, bf16 used
+    any-to-any runner, a ``training_key`` with the bf16 deviation sentence; a row that trained
+    no step (``extra.train_steps == 0``: "not run here") has none. For those, bf16 used
     means bf16 requested; fp32 used is taken as fp32 requested (the request was not recorded).
     """
     entry = rec.get("precision")
@@ -681,6 +682,8 @@ def run_precision(rec: Mapping[str, Any]) -> dict[str, str] | None:
                 "used": str(entry["used"])}
     train = (rec.get("params") or {}).get("train")
     extra = rec.get("extra") or {}
+    if "precision" in rec or extra.get("train_steps") == 0:
+        return None  # recorded as none, or a row "not run here" (no step was trained)
     if isinstance(train, Mapping) and "amp" in train:
         used = bool(train["amp"])
     elif extra.get("training_key"):

@@ -49,7 +49,9 @@ def book_root(tmp_path, monkeypatch):
     book._row_states.cache_clear()
 
 
-def write_rows(precision: dict | None = None, params: dict | None = None) -> None:
+def write_rows(precision: dict | None = None, params: dict | None = None,
+               legacy: bool = False) -> None:
+    """Every row's three seeds; ``legacy``: run.json as written before it had ``precision``."""
     for row in reproduce.load_rows():
         key = reproduce.cache_key(row, "smoke",
                                   reproduce.resolved_parameters(row, "smoke", Path("results")))
@@ -58,6 +60,11 @@ def write_rows(precision: dict | None = None, params: dict | None = None) -> Non
                              profile="smoke", seed=seed, dataset="SynVIDIT", split="validation",
                              per_image=_per_image(1.0 if row.variant == "a" else 0.0),
                              params=params or {}, cache_key=key, precision=precision)
+            if legacy:
+                rj = Path("results/smoke/demo/table1", row.variant, f"seed={seed}", "run.json")
+                rec = json.loads(rj.read_text())
+                del rec["precision"]
+                rj.write_text(json.dumps(rec))
         nb = row.executed_path("smoke")
         nb.parent.mkdir(parents=True, exist_ok=True)
         nb.write_text("{}")
@@ -179,12 +186,12 @@ def test_a_row_trained_in_another_precision_is_said_so(book_root, monkeypatch, c
 def test_rows_written_before_the_precision_record_are_read_from_what_they_recorded(
         book_root, monkeypatch):
     # the one-to-one runner recorded the amp it used in params.train
-    write_rows(params={"device": "auto", "train": {"amp": True, "steps": 10}})
+    write_rows(params={"device": "auto", "train": {"amp": True, "steps": 10}}, legacy=True)
     for native, state in ((True, "up to date"), (False, BF16_ON_FP32)):
         monkeypatch.setattr(utils, "bf16_native", lambda device, n=native: n)
         assert states() == {"a": state, "b": state}
     # rows that train nothing have no precision to compare
-    write_rows(params={"device": "auto"})
+    write_rows(params={"device": "auto"}, legacy=True)
     assert states() == {"a": "up to date", "b": "up to date"}
 
 
@@ -213,3 +220,13 @@ def test_both_runners_train_in_the_precision_this_machine_runs(monkeypatch, name
     for native, precision in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(utils, "bf16_native", lambda device, n=native: n)
         assert reproduce.plan_row(row, "quick")["precision"] == precision
+
+
+def test_a_row_not_run_here_has_no_precision():
+    """LTNet Table 6's LPIPS rows are "not run here" on a machine without AlexNet weights: their
+    run.json carries the profile's training settings but no step was trained."""
+    rec = {"params": {"train": {"amp": True}}, "extra": {"train_steps": 0, "training_key": None}}
+    assert record.run_precision(rec) is None
+    assert record.run_precision({**rec, "extra": {"train_steps": 400}}) == {
+        "requested": "bf16", "used": "bf16"}
+    assert record.run_precision({**rec, "precision": None, "extra": {"train_steps": 400}}) is None
