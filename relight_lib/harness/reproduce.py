@@ -261,14 +261,14 @@ def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | Non
     runs = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
     if not runs:
         return "no results"
+    # any seed's files edited by hand come first: no other reason may hide them
+    for why in _record().edited_rows([rj.parent for rj in runs]).values():
+        return why
     for rj in runs:
         try:
             rec = json.loads(rj.read_text())
         except (OSError, json.JSONDecodeError):
             return f"unreadable {rj}"
-        edited = _record().verify_run(rj.parent)
-        if edited:
-            return edited
         if rec.get("cache_key") != key:
             return "notebook, parameters or data changed"
         changed = library_changes(rec.get("library_files"))

@@ -102,6 +102,11 @@ def test_a_hand_edited_metrics_csv_makes_its_row_edited_by_hand(book_root, capsy
     key = reproduce.cache_key(row, "smoke", reproduce.resolved_parameters(row, "smoke",
                                                                          Path("results")))
     assert reproduce.staleness(row, "smoke", key, Path("results")) == EDITED_A
+    # another reason on an earlier seed (its library record changed) does not hide the edit
+    rj = Path("results/smoke/demo/table1/a/seed=0/run.json")
+    rec = json.loads(rj.read_text())
+    rj.write_text(json.dumps({**rec, "library_files": {"library/losses.py": "0" * 64}}))
+    assert reproduce.staleness(row, "smoke", key, Path("results")) == EDITED_A
 
 
 def test_a_run_without_a_readable_run_json_is_edited():
