@@ -80,13 +80,14 @@ _COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _TABLE = re.compile(r"^table[0-9]+$")
 _STRING_COLUMNS = tuple(c for c in SCHEMA if c not in ("seed", "value", "n_images"))
-#: The files that decide a run's numbers, for ``git_dirty``: the library and paper layers
-#: (:data:`RUN_LAYERS`), the row notebooks and their runs.yaml, and the package's pins. The
-#: suite's own outputs (``results/``, ``data/``, ``_build/``, the generated ``_toc.yml``, executed
-#: notebooks) and the prose (README, ``book/``, tests, the harness that only reports on runs)
-#: never make a run dirty: they change while rows run, and a committed row then recorded a
-#: dirty tree for files it never read.
-DIRTY_SOURCES = ("relight_lib/library", "relight_lib/papers", "notebooks", "pyproject.toml")
+#: The files that decide a run's numbers, for ``git_dirty`` (git pathspecs from the top of the
+#: checkout): the library and paper layers (:data:`RUN_LAYERS`), the row notebooks and their
+#: runs.yaml, and the package's pins. The suite's own outputs (``results/``, ``data/``,
+#: ``_build/``, the generated ``_toc.yml``, executed notebooks) and what only reports on runs
+#: (README, ``book/``, tests, the harness, claims.yaml, exercises.yaml) never make a run dirty:
+#: they change while rows run, and committed rows recorded a dirty tree for files they never read.
+DIRTY_SOURCES = ("relight_lib/library", "relight_lib/papers", "notebooks/**/*.ipynb",
+                 "notebooks/**/runs.yaml", "pyproject.toml")
 _VERSION_PACKAGES = (
     "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas", "kornia",
 )
@@ -179,8 +180,8 @@ def dirty_source_files(repo_dir: str | os.PathLike[str]) -> list[str] | None:
     top = _git(["rev-parse", "--show-toplevel"], Path(repo_dir))
     if top is None:
         return None
-    # ':(top)' anchors each pathspec at the top level; a missing one simply matches nothing
-    specs = [f":(top){p}" for p in DIRTY_SOURCES]
+    # anchored at the top level ('**' matches any folders); a missing path matches nothing
+    specs = [f":(top,glob){p}" for p in DIRTY_SOURCES]
     status = _git(["status", "--porcelain", "--untracked-files=all", "--", *specs],
                   Path(top.strip()))
     if status is None:

@@ -27,6 +27,7 @@ def repo(tmp_path):
         "relight_lib/harness/book.py": "B = 1\n",
         "notebooks/msrnet/table1.ipynb": "{}\n",
         "notebooks/msrnet/runs.yaml": "tables: {}\n",
+        "notebooks/msrnet/claims.yaml": "claims: []\n",
         "pyproject.toml": "[project]\n",
         "README.md": "text\n",
         "book/msrnet/index.md": "prose\n",
@@ -68,6 +69,7 @@ def test_a_clean_tree_is_clean_while_the_runner_writes_its_outputs(repo):
     (repo / "book/msrnet/index.md").write_text("more prose\n")
     (repo / "tests/test_x.py").write_text("x = 1\n")
     (repo / "relight_lib/harness/book.py").write_text("B = 2\n")
+    (repo / "notebooks/msrnet/claims.yaml").write_text("claims: [x]\n")
     assert _state(repo) == (False, [])
     assert _state(repo, "book/msrnet") == (False, [])  # asked from a sub-folder
 
@@ -80,6 +82,11 @@ def test_a_clean_tree_is_clean_while_the_runner_writes_its_outputs(repo):
     (lambda r: (r / "notebooks/msrnet/runs.yaml").write_text("tables: {t: {}}\n"),
      "notebooks/msrnet/runs.yaml"),
     (lambda r: (r / "notebooks/msrnet/table1.ipynb").unlink(), "notebooks/msrnet/table1.ipynb"),
+    (lambda r: (r / "notebooks/msrnet/table3.ipynb").write_text("{}"),
+     "notebooks/msrnet/table3.ipynb"),
+    (lambda r: (r / "relight_lib/library/models").mkdir() or
+     (r / "relight_lib/library/models/new.py").write_text(""),
+     "relight_lib/library/models/new.py"),  # deeper folders count too
     (lambda r: (r / "pyproject.toml").write_text("[project]\nname = 'x'\n"), "pyproject.toml"),
 ])
 def test_a_changed_source_file_makes_the_tree_dirty_and_is_named(repo, edit, name):
