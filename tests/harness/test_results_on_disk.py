@@ -42,6 +42,8 @@ def book_root(tmp_path, monkeypatch):
     nbformat.write(nb, d / "t1.ipynb")
     (d / "runs.yaml").write_text("tables:\n  table1:\n    notebook: t1.ipynb\n    variants:\n"
                                  "      a: {method: a}\n      b: {method: b}\n")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text("title: demo\n")  # a book root for book.*
     monkeypatch.chdir(tmp_path)
     book._row_states.cache_clear()
     write_rows()
@@ -102,6 +104,11 @@ def test_a_hand_edited_metrics_csv_makes_its_row_edited_by_hand(book_root, capsy
     key = reproduce.cache_key(row, "smoke", reproduce.resolved_parameters(row, "smoke",
                                                                          Path("results")))
     assert reproduce.staleness(row, "smoke", key, Path("results")) == EDITED_A
+    # the book's table shows n/a for the row, marks it and says why
+    view, notes = book.table_view("demo", "table1", ["psnr"], profile="smoke", split=None)
+    assert list(view.index) == ["a ⚠", "b"]
+    assert view.loc["a ⚠", "PSNR ours"].startswith("n/a") and view.loc["b", "PSNR ours"] != "n/a"
+    assert f"⚠ a: {EDITED_A}; `make reproduce` reruns it" in notes
     # another reason on an earlier seed (its library record changed) does not hide the edit
     rj = Path("results/smoke/demo/table1/a/seed=0/run.json")
     rec = json.loads(rj.read_text())
