@@ -317,9 +317,11 @@ def _cmd_reproduce(args) -> int:
         return 1 if failures else 0
     if args.list:
         data_root = str(args.data_root) if args.data_root else None
-        for r, state in reproduce.row_states(args.profile, args.paper, args.table, args.variant,
-                                             data_root=data_root):
+        states = reproduce.row_states(args.profile, args.paper, args.table, args.variant,
+                                      data_root=data_root)
+        for r, state in states:
             print(f"{r.name}  [{state}]  ({r.notebook}, parameters {r.params})")
+        print(reproduce.state_counts([state for _, state in states]))
         return 0
     outcomes = reproduce.reproduce(args.profile, args.paper, args.table, args.variant,
                                    jobs=args.jobs, force=args.force,

@@ -294,18 +294,32 @@ def _row_states(profile: str, root: str) -> dict[tuple[str, str, str], str]:
 
 def out_of_date(profile: str, paper: str, table: str, variant: str,
                 root: Path | str | None = None) -> str | None:
-    """Why a committed row is out of date with the code now (None: up to date, not run, or
-    not a row of runs.yaml)."""
+    """Why a committed row is out of date with the code now, or its files were edited by hand
+    (``edited by hand: rerun or restore (...)``); None: up to date, trained in another precision
+    than this machine would use (current code, same recipe: not out of date), not run, or not a
+    row of runs.yaml."""
     state = row_states(profile, root).get((paper, table, variant))
-    if state is None or state == "up to date" or state.startswith("skipped"):
+    if state is None or state == "up to date" or state.startswith(("skipped", "trained in ")):
         return None
     if state.startswith("rerun: no "):  # never run here: shown as '—', not as out of date
         return None
     return state
 
 
-#: Mark of a row whose committed numbers come from code older than the library now.
+#: Mark of a row whose committed numbers come from code older than the library now (or whose
+#: files were edited by hand).
 STALE_MARK = "⚠"
+
+
+def stale_words(why: str) -> str:
+    """:func:`out_of_date`'s reason as a page says it.
+
+    >>> stale_words("retrain: library/losses.py changed")
+    'out of date with the code now (retrain: library/losses.py changed)'
+    >>> stale_words("edited by hand: rerun or restore (seed=1: metrics.csv differs ...)")
+    'edited by hand: rerun or restore (seed=1: metrics.csv differs ...)'
+    """
+    return why if why.startswith("edited by hand") else f"out of date with the code now ({why})"
 
 
 def table_view(paper: str, table: str, metrics: list[str], profile: str | None = None,
@@ -349,7 +363,7 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
             else None
         if why:
             label = f"{label} {STALE_MARK}"
-            reasons.append(f"{STALE_MARK} {label[:-2]}: out of date with the code now ({why}); "
+            reasons.append(f"{STALE_MARK} {label[:-2]}: {stale_words(why)}; "
                            "`make reproduce` reruns it")
         labels.append(label)
     view = pd.DataFrame(index=labels)

@@ -25,6 +25,13 @@ Cache: a row is up to date when every committed ``run.json`` of it (one per seed
    (:func:`relight_lib.harness.results.imported_library_files`), and each of those files still has that
    hash (:func:`library_changes`).
 
+A row whose ``metrics.csv`` or ``per_image.csv`` no longer has the sha256 its ``run.json``
+recorded is never up to date: ``edited by hand: rerun or restore``
+(:func:`relight_lib.library.record.verify_run`); the book marks it and no claim uses it. A row
+trained in another precision than this machine would use (bf16 autocast only where it runs
+natively) is neither stale nor current: ``--list`` says so (:func:`precision_note`) and the
+runner leaves it as it is.
+
 ``--force`` reruns anyway. So a fresh clone with committed results does nothing, and a change
 reruns the rows it can affect: editing ``models/dmshn.py`` reruns the MSR-Net rows, not LTNet's;
 editing ``losses.py`` reruns every row that trained with a loss. Rows are never judged fresh
@@ -254,6 +261,9 @@ def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | Non
     runs = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
     if not runs:
         return "no results"
+    # any seed's files edited by hand come first: no other reason may hide them
+    for why in _record().edited_rows([rj.parent for rj in runs]).values():
+        return why
     for rj in runs:
         try:
             rec = json.loads(rj.read_text())
@@ -264,6 +274,39 @@ def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | Non
         changed = library_changes(rec.get("library_files"))
         if changed:
             return stale_action(changed, (rec.get("extra") or {}).get("training_files"))
+    return None
+
+
+def _record():
+    """:mod:`relight_lib.library.record`, imported on first use: every row notebook imports this
+    module before it trains, and a library module imported here would join the training key's
+    files (:func:`relight_lib.library.record.imported_library_files`)."""
+    from relight_lib.library import record
+
+    return record
+
+
+def precision_note(row: Row, profile: str, results_root: Path) -> str | None:
+    """When a seed of the row was trained in another precision than this machine would use
+    (:func:`relight_lib.library.record.precision_here`), one line saying so; None otherwise
+    (and for rows that train nothing). Neither stale nor current: rerunning here would train
+    the same recipe in the other precision, whose numbers may differ within seed noise.
+
+    A committed bf16 row on a machine that runs bf16 natively gets None, as does an fp32 row
+    on a machine without native bf16.
+    """
+    for rj in sorted(row.result_dir(profile, results_root).glob("seed=*/run.json")):
+        try:
+            rec = json.loads(rj.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        entry = _record().run_precision(rec)
+        if entry is None:
+            continue
+        here = _record().precision_here(entry, (rec.get("params") or {}).get("device", "auto"))
+        if entry["used"] != here:
+            return (f"trained in {entry['used']}; this machine would train in {here}: "
+                    "numbers may differ within seed noise")
     return None
 
 
@@ -293,8 +336,10 @@ def row_states(profile: str, paper: str | None = None, table: str | None = None,
                variant: str | None = None, data_root: str | None = None,
                notebooks_dir: Path = NOTEBOOKS_DIR, results_root: Path = RESULTS_DIR
                ) -> list[tuple[Row, str]]:
-    """Each selected row and its state at ``profile``: ``up to date``, ``skipped here (...)``,
-    or what it needs (``retrain: ...``, ``re-evaluate: ...``, ``rerun: ...``)."""
+    """Each selected row and its state at ``profile``: ``up to date``, ``skipped here: ...``,
+    ``trained in bf16; this machine would train in fp32: ...`` (:func:`precision_note`),
+    ``edited by hand: rerun or restore (...)``, or what it needs (``retrain: ...``,
+    ``re-evaluate: ...``, ``rerun: ...``)."""
     out = []
     for row in select_rows(load_rows(notebooks_dir), paper, table, variant):
         if not row.runs_at(profile):
@@ -307,12 +352,31 @@ def row_states(profile: str, paper: str | None = None, table: str | None = None,
             out.append((row, f"cannot tell: {str(e).splitlines()[0]}"))
             continue
         if why is None:
-            out.append((row, "up to date"))
-        elif why.startswith(("retrain", "re-evaluate")):
+            out.append((row, precision_note(row, profile, results_root) or "up to date"))
+        elif why.startswith(("retrain", "re-evaluate", _record().EDITED)):
             out.append((row, why))
         else:
             out.append((row, f"rerun: {why}"))
     return out
+
+
+#: The kinds of row state, in the order ``--list`` counts them: (prefix, words).
+STATE_KINDS = (("up to date", "up to date"),
+               ("trained in ", "trained in another precision than this machine would use"),
+               ("edited by hand", "edited by hand"),
+               ("retrain", "to retrain"), ("re-evaluate", "to re-evaluate"),
+               ("rerun", "to rerun"), ("skipped here", "skipped here"),
+               ("cannot tell", "cannot tell"))
+
+
+def state_counts(states: list[str]) -> str:
+    """One line counting :func:`row_states`' states by kind.
+
+    >>> state_counts(["up to date", "retrain: library/train.py changed", "up to date"])
+    '3 row(s): 2 up to date, 1 to retrain'
+    """
+    counts = {words: sum(s.startswith(prefix) for s in states) for prefix, words in STATE_KINDS}
+    return f"{len(states)} row(s): " + ", ".join(f"{n} {w}" for w, n in counts.items() if n)
 
 
 def ensure_kernel() -> str:

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from relight_lib.library.record import (  # noqa: F401  (write_run & co. re-exported)
+    EDITED,
     _SLUG,
     _SPLITS,
     _STRING_COLUMNS,
@@ -52,6 +53,7 @@ from relight_lib.library.record import (  # noqa: F401  (write_run & co. re-expo
     PER_IMAGE_COLUMNS,
     SCHEMA,
     _check_component,
+    edited_rows,
     imported_library_files,
     provenance,
     run_dir,
@@ -149,12 +151,19 @@ def load_results(
     Returns:
         The long schema (:data:`SCHEMA`), one row per run and metric; ``value`` float,
         ``seed`` and ``n_images`` nullable integers, text columns ``''`` when empty. An empty
-        frame with these columns when nothing was found.
+        frame with these columns when nothing was found. A row whose files no longer match
+        the sha256 its run.json recorded (:func:`~relight_lib.library.record.verify_run`) is
+        not read: each of its metrics is NaN with the note ``edited by hand: rerun or restore
+        (...)``, so tables show n/a and claims give the reason.
     """
     frames = []
-    for path in _glob_runs(results_root, profile, paper, table):
+    runs = _glob_runs(results_root, profile, paper, table)
+    edited = edited_rows(runs)
+    for path in runs:
         csv_path = path / "metrics.csv"
-        if csv_path.is_file():
+        if path.parent in edited:
+            frames.append(_edited_metrics(path, edited[path.parent]))
+        elif csv_path.is_file():
             frames.append(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
     if not frames:
         return _empty_long()
@@ -186,12 +195,18 @@ def load_per_image(
         these columns when nothing was found). ``split`` is the evaluation split of each value:
         the ``split`` column of ``per_image.csv`` when it has one, else the run's split as
         ``metrics.csv`` records it (``''`` when that file is missing or names several).
+        Rows edited by hand (files that no longer match their recorded sha256) are left out,
+        every seed of them: ``attrs["excluded"]`` maps each left-out
+        ``(paper, table, variant)`` to the reason, and :func:`load_results` gives the same
+        reason as the row's note.
     """
     columns = ["paper", "table", "variant", "seed", "split", "image", "metric", "value"]
     frames = []
-    for path in _glob_runs(results_root, profile, paper, table, variant):
+    runs = _glob_runs(results_root, profile, paper, table, variant)
+    edited = edited_rows(runs)
+    for path in runs:
         csv_path = path / "per_image.csv"
-        if not csv_path.is_file():
+        if path.parent in edited or not csv_path.is_file():
             continue
         df = pd.read_csv(csv_path, dtype={"image": str, "metric": str, "split": str})
         if "split" not in df.columns:
@@ -202,13 +217,33 @@ def load_per_image(
         df.insert(0, "paper", path.parent.parent.parent.name)
         frames.append(df.loc[:, columns])
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object)
-                             for c in columns})
-    out = pd.concat(frames, ignore_index=True)
-    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
-    out["seed"] = out["seed"].astype(int)
-    out["split"] = out["split"].fillna("").astype(str)
+        out = pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object)
+                            for c in columns})
+    else:
+        out = pd.concat(frames, ignore_index=True)
+        out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+        out["seed"] = out["seed"].astype(int)
+        out["split"] = out["split"].fillna("").astype(str)
+    out.attrs["excluded"] = {(d.parent.parent.name, d.parent.name, d.name): why
+                             for d, why in edited.items()}
     return out
+
+
+def _edited_metrics(path: Path, reason: str) -> pd.DataFrame:
+    """The metrics.csv rows of an edited run, rebuilt from its run.json: every value NaN, the
+    note ``reason`` (:data:`~relight_lib.library.record.EDITED`)."""
+    try:
+        rec = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = {}
+    where = "/".join(path.parts[-5:])
+    rows = [{"paper": path.parent.parent.parent.name, "table": path.parent.parent.name,
+             "variant": path.parent.name, "label": rec.get("label", path.parent.name),
+             "profile": path.parent.parent.parent.parent.name, "dataset": rec.get("dataset", ""),
+             "split": rec.get("split", ""), "seed": str(_seed_of(path)), "metric": metric,
+             "value": "", "n_images": "0", "source": "ours", "where": where, "note": reason}
+            for metric in (rec.get("metrics") or {})]
+    return pd.DataFrame(rows, columns=list(SCHEMA), dtype=str)
 
 
 def _run_split(path: Path) -> str:

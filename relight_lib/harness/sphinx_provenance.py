@@ -76,7 +76,8 @@ def out_of_date_note(root: Path, profile: str, paper: str, table: str, variant: 
         return ""
     if why is None:
         return ""
-    return (f" Out of date with the code now ({why}): these are the numbers of the run above; "
+    words = book.stale_words(why)
+    return (f" {words[0].upper()}{words[1:]}: these are the numbers of the run above; "
             "`make reproduce` reruns it.")
 
 

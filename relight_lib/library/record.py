@@ -48,11 +48,17 @@ from relight_lib.library.data.imageio import sha256_file
 
 
 __all__ = [
+    "EDITED",
     "PER_IMAGE_COLUMNS",
     "SCHEMA",
+    "edited_rows",
     "imported_library_files",
+    "precision_entry",
+    "precision_here",
     "provenance",
     "run_dir",
+    "run_precision",
+    "verify_run",
     "write_run",
 ]
 
@@ -74,7 +80,14 @@ _COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _TABLE = re.compile(r"^table[0-9]+$")
 _STRING_COLUMNS = tuple(c for c in SCHEMA if c not in ("seed", "value", "n_images"))
-_GIT_IGNORED_FOR_DIRTY = ("results", "data")
+#: The files that decide a run's numbers, for ``git_dirty`` (git pathspecs from the top of the
+#: checkout): the library and paper layers (:data:`RUN_LAYERS`), the row notebooks and their
+#: runs.yaml, and the package's pins. The suite's own outputs (``results/``, ``data/``,
+#: ``_build/``, the generated ``_toc.yml``, executed notebooks) and what only reports on runs
+#: (README, ``book/``, tests, the harness, claims.yaml, exercises.yaml) never make a run dirty:
+#: they change while rows run, and committed rows recorded a dirty tree for files they never read.
+DIRTY_SOURCES = ("relight_lib/library", "relight_lib/papers", "notebooks/**/*.ipynb",
+                 "notebooks/**/runs.yaml", "pyproject.toml")
 _VERSION_PACKAGES = (
     "torch", "torchvision", "numpy", "relight_lib", "mitsuba", "lpips", "pandas", "kornia",
 )
@@ -157,16 +170,33 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
     return proc.stdout
 
 
-def _git_state(repo_dir: Path) -> tuple[str | None, bool | None]:
+def dirty_source_files(repo_dir: str | os.PathLike[str]) -> list[str] | None:
+    """The source files (:data:`DIRTY_SOURCES`) of the checkout holding ``repo_dir`` that differ
+    from its commit: modified, staged, deleted or new and not ignored. ``None`` outside a git
+    repository (or without git).
+
+    Paths are relative to the checkout's top level, as ``git status --porcelain`` gives them.
+    """
+    top = _git(["rev-parse", "--show-toplevel"], Path(repo_dir))
+    if top is None:
+        return None
+    # anchored at the top level ('**' matches any folders); a missing path matches nothing
+    specs = [f":(top,glob){p}" for p in DIRTY_SOURCES]
+    status = _git(["status", "--porcelain", "--untracked-files=all", "--", *specs],
+                  Path(top.strip()))
+    if status is None:
+        return None
+    return sorted(line[3:].strip() for line in status.splitlines() if line.strip())
+
+
+def _git_state(repo_dir: Path) -> tuple[str | None, bool | None, list[str]]:
     top = _git(["rev-parse", "--show-toplevel"], repo_dir)
     if top is None:
-        return None, None
-    top_path = Path(top.strip())
-    commit = _git(["rev-parse", "HEAD"], top_path)
-    excludes = [f":(exclude){p}" for p in _GIT_IGNORED_FOR_DIRTY]
-    status = _git(["status", "--porcelain", "--", ".", *excludes], top_path)
-    dirty = None if status is None else bool(status.strip())
-    return (commit.strip() if commit else None), dirty
+        return None, None, []
+    commit = _git(["rev-parse", "HEAD"], Path(top.strip()))
+    files = dirty_source_files(top.strip())
+    dirty = None if files is None else bool(files)
+    return (commit.strip() if commit else None), dirty, (files or [])
 
 
 def _versions() -> dict[str, str]:
@@ -262,21 +292,23 @@ def provenance(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]
 
     Returns:
         A JSON-safe dict with keys ``git_commit`` (``None`` outside a repository), ``git_dirty``
-        (``True`` when ``git status --porcelain`` lists changes outside ``results/`` and
-        ``data/``; ``None`` outside a repository), ``versions`` (python and those of torch,
+        (``True`` when a source file that decides a run's numbers, :data:`DIRTY_SOURCES`,
+        differs from the commit; the suite's own outputs and the prose never count; ``None``
+        outside a repository), ``git_dirty_files`` (the first 20 of them), ``versions`` (python and those of torch,
         torchvision, numpy, relight_lib, mitsuba, lpips, pandas that are installed), ``platform``,
         ``cpu_count``, ``device``, ``device_name``, ``cuda_version``, ``hostname`` and
         ``timestamp_utc`` (ISO 8601).
     """
     if repo_dir is None:
-        commit, dirty = _git_state(Path(__file__).resolve().parent)
+        commit, dirty, files = _git_state(Path(__file__).resolve().parent)
         if commit is None:
-            commit, dirty = _git_state(Path.cwd())
+            commit, dirty, files = _git_state(Path.cwd())
     else:
-        commit, dirty = _git_state(Path(repo_dir))
+        commit, dirty, files = _git_state(Path(repo_dir))
     info: dict[str, Any] = {
         "git_commit": commit,
         "git_dirty": dirty,
+        "git_dirty_files": files[:20],
         "versions": _versions(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
@@ -430,6 +462,7 @@ def write_run(
     cache_key: str | None = None,
     data_manifest_sha256: str | None = None,
     extra: dict | None = None,
+    precision: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one run (``per_image.csv``, ``metrics.csv``, ``run.json``) atomically.
 
@@ -463,6 +496,9 @@ def write_run(
             (:func:`imported_library_files`), the other half of the runner's cache check.
         data_manifest_sha256: sha256 of the data manifest the run read.
         extra: anything else JSON-safe worth keeping.
+        precision: for a row that trains, the precision asked for and the one actually used
+            (:func:`precision_entry`); ``None`` for a row that trains nothing. ``relight
+            reproduce --list`` compares it with what this machine would use.
 
     Returns:
         The run directory.
@@ -515,6 +551,7 @@ def write_run(
             "cache_key": cache_key,
             "library_files": imported_library_files(),
             "data_manifest_sha256": data_manifest_sha256,
+            "precision": dict(precision) if precision else None,
             "provenance": provenance(),
             "extra": _json_safe(extra or {}),
             "files": ["metrics.csv", "per_image.csv", "run.json"],
@@ -544,3 +581,129 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         os.replace(aside, final)
         raise
     shutil.rmtree(aside, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Checking a run on disk: its files against their recorded hashes, its precision
+# --------------------------------------------------------------------------------------------
+
+#: What ``relight reproduce --list``, the book and the claims say of a run whose files no
+#: longer have the sha256 its ``run.json`` recorded.
+EDITED = "edited by hand: rerun or restore"
+
+
+def verify_run(path: str | os.PathLike[str]) -> str | None:
+    """Check one run directory's files against the sha256 its ``run.json`` recorded.
+
+    Args:
+        path: a run directory (``.../<variant>/seed=<k>``).
+
+    Returns:
+        None when every hashed file (``metrics.csv``, ``per_image.csv``) still has its recorded
+        hash, or when the run recorded none (nothing to check); otherwise one line starting with
+        :data:`EDITED`, naming the seed and the file(s), e.g.
+        ``'edited by hand: rerun or restore (seed=1: metrics.csv differs from the sha256 in
+        its run.json)'``.
+    """
+    path = Path(path)
+    try:
+        rec = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{EDITED} ({path.name}: run.json is missing or not valid JSON)"
+    recorded = rec.get("sha256") if isinstance(rec, dict) else None
+    if not isinstance(recorded, dict):
+        return None
+    changed, missing = [], []
+    for name, digest in sorted(recorded.items()):
+        f = path / name
+        if not f.is_file():
+            missing.append(name)
+        elif sha256_file(f) != digest:
+            changed.append(name)
+    if not changed and not missing:
+        return None
+    parts = []
+    if changed:
+        parts.append(f"{' and '.join(changed)} "
+                     f"differ{'s' if len(changed) == 1 else ''} from the sha256 in its run.json")
+    if missing:
+        parts.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    return f"{EDITED} ({path.name}: {'; '.join(parts)})"
+
+
+def edited_rows(run_dirs: Sequence[str | os.PathLike[str]]) -> dict[Path, str]:
+    """The rows (variant directories) with at least one edited run among ``run_dirs``.
+
+    A row is judged as a whole: one seed edited by hand makes every seed of the row untrusted
+    for tables and claims (a claim would otherwise silently lose its pairing on that seed).
+
+    Returns:
+        ``{variant directory: reason}``, the reason of the first edited seed (:func:`verify_run`).
+    """
+    out: dict[Path, str] = {}
+    for d in run_dirs:
+        d = Path(d)
+        if d.parent in out:
+            continue
+        why = verify_run(d)
+        if why is not None:
+            out[d.parent] = why
+    return out
+
+
+def precision_entry(requested_amp: bool, used_amp: bool) -> dict[str, str]:
+    """The ``precision`` record of a trained row: what was asked for (the profile's or row's
+    ``amp``) and what was used (bf16 autocast only where it runs natively,
+    :func:`relight_lib.library.utils.bf16_native`).
+
+    >>> precision_entry(True, False)
+    {'requested': 'bf16', 'used': 'fp32'}
+    """
+    return {"requested": "bf16" if requested_amp else "fp32",
+            "used": "bf16" if used_amp and requested_amp else "fp32"}
+
+
+#: Sentences a run's deviations carried for bf16 training before run.json recorded its precision.
+_BF16_DEVIATIONS = ("Trained under bf16 autocast", "Training under bf16 autocast")
+
+
+def run_precision(rec: Mapping[str, Any]) -> dict[str, str] | None:
+    """The precision a recorded run trained in (``{"requested": ..., "used": ...}``), or None
+    for a run that trained nothing.
+
+    Runs written before ``run.json`` had a ``precision`` record are read from what they did
+    record: the one-to-one runner's ``params.train.amp`` (the value actually used), or, for the
+    any-to-any runner, a ``training_key`` with the bf16 deviation sentence; a row that trained
+    no step (``extra.train_steps == 0``: "not run here") has none. For those, bf16 used
+    means bf16 requested; fp32 used is taken as fp32 requested (the request was not recorded).
+    """
+    entry = rec.get("precision")
+    if isinstance(entry, Mapping) and entry.get("used") in ("bf16", "fp32"):
+        return {"requested": str(entry.get("requested") or entry["used"]),
+                "used": str(entry["used"])}
+    train = (rec.get("params") or {}).get("train")
+    extra = rec.get("extra") or {}
+    if "precision" in rec or extra.get("train_steps") == 0:
+        return None  # recorded as none, or a row "not run here" (no step was trained)
+    if isinstance(train, Mapping) and "amp" in train:
+        used = bool(train["amp"])
+    elif extra.get("training_key"):
+        used = any(str(d).startswith(_BF16_DEVIATIONS) for d in rec.get("deviations") or ())
+    else:
+        return None
+    return precision_entry(used, used)
+
+
+def precision_here(entry: Mapping[str, str], device: str = "auto") -> str:
+    """The precision this machine would train a run in: the run's requested precision, with
+    bf16 only where it runs natively on ``device`` (``'auto'``: CUDA when available, else the
+    CPU), as the runners decide (:func:`relight_lib.library.utils.bf16_native`)."""
+    if entry.get("requested") != "bf16":
+        return "fp32"
+    import torch
+
+    from relight_lib.library import utils
+
+    if device in ("auto", None) or (device == "cuda" and not torch.cuda.is_available()):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return "bf16" if utils.bf16_native(device) else "fp32"

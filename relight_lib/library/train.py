@@ -374,6 +374,58 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
+def _state_mismatch(model: nn.Module, saved: Any) -> str | None:
+    """Why the saved ``state_dict`` does not fit ``model`` (other parameters or shapes), or None."""
+    if not isinstance(saved, Mapping):
+        return "its weights are not a state dict"
+    own = _unwrap(model).state_dict()
+    extra, missing = sorted(set(saved) - set(own)), sorted(set(own) - set(saved))
+    if extra or missing:
+        return (f"its weights are not this model's ({len(missing)} missing, {len(extra)} "
+                f"unexpected, e.g. {(missing or extra)[0]!r})")
+    for k, v in own.items():
+        if not isinstance(saved[k], torch.Tensor) or tuple(saved[k].shape) != tuple(v.shape):
+            return f"its {k!r} has another shape than this model's"
+    return None
+
+
+#: Entries a checkpoint must hold to resume a training (:func:`fit`).
+RESUME_KEYS = ("model", "step", "history", "rng", "config", "optimizer", "scheduler")
+
+
+def load_cached_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
+                           map_location: str | torch.device = "cpu",
+                           needs: Sequence[str] = ("model",), log: Callable[[str], Any] = print
+                           ) -> dict[str, Any] | None:
+    """A cached checkpoint to reuse or resume, or None for a cache miss.
+
+    A file that cannot be used -- truncated, not a torch file, a foreign torch file, a relight
+    checkpoint of another model (``model``'s parameter names and shapes differ) or one without
+    the entries ``needs`` -- is a cache miss like a missing file: one line through ``log``
+    naming the file and why, then the caller trains afresh (and overwrites it atomically).
+    Nothing is loaded into ``model`` here.
+
+    Returns:
+        The checkpoint's dict (:func:`load_checkpoint`), or None (no file, or unusable).
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = load_checkpoint(path, map_location)
+        lacking = [k for k in needs if k not in state]
+        if lacking:
+            raise ValueError(f"{path}: it has no {', '.join(lacking)}")
+        why = _state_mismatch(model, state["model"]) if model is not None else None
+        if why:
+            raise ValueError(f"{path}: {why}")
+    except ValueError as e:
+        reason = str(e).split(": ", 1)[-1].splitlines()[0]
+        log(f"cache miss: checkpoint {path} cannot be loaded ({reason}); training afresh")
+        return None
+    return state
+
+
 def model_from_checkpoint(path: str | os.PathLike, name: str | None = None,
                           map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model saved in a checkpoint (its registry name and keyword arguments are
@@ -434,7 +486,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         config: :class:`TrainConfig`.
         checkpoint: File to save checkpoints to (every ``ckpt_every`` steps, at the end, and when
             interrupted by Ctrl-C).
-        resume: Continue from ``checkpoint`` if it exists (same config required).
+        resume: Continue from ``checkpoint`` if it exists (same config required). A file there
+            that cannot be loaded (truncated, foreign, another model's) is a cache miss: one
+            line says so (:func:`load_cached_checkpoint`) and the training starts afresh.
         augment: ``augment(batch, generator) -> batch``, applied to each global batch with a
             generator seeded by (seed, step), so augmentation survives resume.
         val_metrics: Metrics of :mod:`relight_lib.library.metrics` computed at validation.
@@ -481,8 +535,10 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     cfg_dict = asdict(cfg)
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
+    # a checkpoint that cannot be loaded (truncated, foreign) is a cache miss: train afresh
+    state = (load_cached_checkpoint(ckpt_path, model, device, needs=RESUME_KEYS)
+             if resume and ckpt_path is not None else None)
+    if state is not None:
         # how often to validate or checkpoint, and where, do not change the weights
         free = ("device", "val_every", "ckpt_every", "num_workers")
         saved_cfg = {k: v for k, v in state["config"].items() if k not in free}

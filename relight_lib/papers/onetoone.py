@@ -442,6 +442,18 @@ def _snapshot_saver(net, ckpt_dir: Path, seed: int, offset: int, steps: Sequence
     return keep
 
 
+def _check_snapshots(ckpt_dir: Path, seed: int, steps: Sequence[int]) -> None:
+    """A saved snapshot that cannot be loaded (truncated, foreign) is a cache miss of the whole
+    training: snapshots are saved only on the way, so the seed's checkpoints are removed and the
+    training runs afresh (the one line saying so comes from the loader)."""
+    from relight_lib.library.train import load_cached_checkpoint
+
+    paths = [_snapshot_path(ckpt_dir, seed, step) for step in steps]
+    if any(p.exists() and load_cached_checkpoint(p) is None for p in paths):
+        for f in [ckpt_dir / f"seed={seed}.pt", *ckpt_dir.glob(f"seed={seed}-*.pt")]:
+            f.unlink(missing_ok=True)
+
+
 def _snapshot_models(final, ckpt_dir: Path, seed: int, steps: Sequence[int], device: str):
     """The ensemble members: the final model alone, or one model per saved snapshot."""
     import copy
@@ -603,7 +615,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
     # bf16 where it runs natively only (utils.bf16_native): the key and run.json say which
     where = utils.pick_device(cfg.device)
-    settings["amp"] = bool(settings.get("amp")) and utils.bf16_native(where)
+    amp_requested = bool(settings.get("amp"))
+    settings["amp"] = amp_requested and utils.bf16_native(where)
     if settings["amp"]:
         deviations = [*deviations, BF16_DEVIATION]
     snap_steps = snapshot_steps(int(settings["steps"]), snapshots)
@@ -664,6 +677,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
                 snapshot_steps=snap_steps)
             ckpt_dir = CHECKPOINT_DIR / cfg.name / key
+            _check_snapshots(ckpt_dir, seed, snap_steps)
             for st, objective in zip(plan, objectives):
                 prefix = f"{st['name']}: " if len(plan) > 1 else ""
                 devs += [prefix + d for d in objective.dropped]
@@ -719,6 +733,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             params=params, weights=weights, deviations=devs,
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
             cache_key=cache_key, data_manifest_sha256=manifest_sha,
+            precision=record.precision_entry(amp_requested, settings["amp"]) if history
+            else None,
             extra={"parameters": count_parameters(net), "train_steps": len(history),
                    "convergence": from_history(history).to_dict() if history else None,
                    "training_data": data_path,

@@ -397,3 +397,95 @@ def test_amp_trains_under_bf16_only_where_it_is_native(data_root, monkeypatch, n
     assert all(p.dtype == torch.float32 for p in res.model.parameters())
     conv = next(m for m in res.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+# --------------------------------------------------------------------------------------------
+# a cached checkpoint that cannot be loaded is a cache miss, never a failed row
+
+
+def _pairs(n=4, size=16):
+    g = torch.Generator().manual_seed(0)
+    return [{"input": torch.rand(3, size, size, generator=g),
+             "target": torch.rand(3, size, size, generator=g)} for _ in range(n)]
+
+
+def _fit_pairs(checkpoint, width=4, resume=True, steps=3):
+    torch.manual_seed(0)
+    model = build_model("tiny_unet", width=width)
+    cfg = train.TrainConfig(steps=steps, batch_size=2, lr=2e-3, device="cpu")
+    return train.fit(model, l1, _pairs(), config=cfg, checkpoint=checkpoint, resume=resume,
+                     progress=False, model_spec={"name": "tiny_unet", "kwargs": {"width": width}})
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _other_model(path):
+    train.save_checkpoint(path, build_model("tiny_unet", width=8), step=3, history=[],
+                          model_spec={"name": "tiny_unet", "kwargs": {"width": 8}})
+
+
+@pytest.mark.parametrize("spoil, says", [
+    (_truncate, "not a loadable checkpoint"),
+    (lambda p: torch.save({"weights": torch.zeros(3)}, p), "not a relight checkpoint"),
+    (lambda p: p.write_bytes(b"not a torch file"), "not a loadable checkpoint"),
+    (_other_model, "has another shape than this model's"),
+    (lambda p: train.save_checkpoint(p, torch.nn.Linear(2, 2), step=3, history=[]),
+     "its weights are not this model's"),
+])
+def test_an_unloadable_checkpoint_is_a_cache_miss(tmp_path, capsys, spoil, says):
+    path = tmp_path / "seed=0.pt"
+    fresh = _fit_pairs(tmp_path / "fresh.pt", resume=False)
+    _fit_pairs(path)
+    spoil(path)
+    capsys.readouterr()
+    again = _fit_pairs(path)  # what a rerun (even --force) does: resume from the cache
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith(f"cache miss: checkpoint {path} cannot be loaded")
+    assert says in out[0] and out[0].endswith("; training afresh")
+    assert again.resumed_from == 0
+    a, b = fresh.model.state_dict(), again.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same weights as a fresh training
+    assert train.load_checkpoint(path)["step"] == 3  # and a good checkpoint in its place
+
+
+def test_load_cached_checkpoint_reports_a_miss_once_and_loads_nothing(tmp_path):
+    lines = []
+    model = build_model("tiny_unet", width=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert train.load_cached_checkpoint(tmp_path / "none.pt", model, log=lines.append) is None
+    assert lines == []  # no file: an ordinary miss, nothing to say
+    _other_model(tmp_path / "other.pt")
+    assert train.load_cached_checkpoint(tmp_path / "other.pt", model, log=lines.append) is None
+    assert len(lines) == 1 and "other.pt" in lines[0]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    path = train.save_checkpoint(tmp_path / "ok.pt", model, step=2)
+    state = train.load_cached_checkpoint(path, model, needs=("model", "step"), log=lines.append)
+    assert state["step"] == 2 and len(lines) == 1
+    assert train.load_cached_checkpoint(path, model, needs=train.RESUME_KEYS,
+                                        log=lines.append) is not None
+    torch.save({k: v for k, v in torch.load(path, weights_only=True).items() if k != "rng"},
+               tmp_path / "norng.pt")
+    assert train.load_cached_checkpoint(tmp_path / "norng.pt", model, needs=train.RESUME_KEYS,
+                                        log=lines.append) is None
+    assert "it has no rng" in lines[-1]
+
+
+def test_a_spoilt_snapshot_retrains_the_seed(tmp_path, capsys):
+    """LTNet's ensemble reads snapshots saved on the way: a spoilt one sends the seed's whole
+    training back (its checkpoints go), other seeds keep theirs."""
+    from relight_lib.papers import onetoone
+
+    model = build_model("tiny_unet", width=4)
+    for name in ("seed=1.pt", "seed=1-snapshot2.pt", "seed=1-snapshot3.pt", "seed=1-stage1.pt",
+                 "seed=10.pt", "seed=10-snapshot2.pt"):
+        train.save_checkpoint(tmp_path / name, model, step=3)
+    onetoone._check_snapshots(tmp_path, 1, [2, 3])
+    assert len(list(tmp_path.glob("*.pt"))) == 6 and capsys.readouterr().out == ""
+    _truncate(tmp_path / "seed=1-snapshot3.pt")
+    onetoone._check_snapshots(tmp_path, 1, [2, 3])
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["seed=10-snapshot2.pt", "seed=10.pt"]
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "seed=1-snapshot3.pt cannot be loaded" in out[0]

@@ -641,6 +641,7 @@ class _Row:
     notes: list[str]
     lpips_reason: str | None
     temperature_head: str | None = None  # model A's predicter (None: no predicter)
+    amp_requested: bool = False  # the profile's or row's amp, before the native-bf16 check
 
 
 def _discriminator_mode(discriminator: bool | str | None) -> str:
@@ -711,6 +712,7 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     if amp is None and paper:
         amp_on = False  # the report trained in fp32
     # bf16 only where it runs natively (CUDA, or a CPU with AVX-512 BF16 / AMX)
+    amp_requested = amp_on
     amp_on = amp_on and utils.bf16_native(utils.pick_device(cfg.device))
 
     # evaluation sets (the same pairs for every seed and row)
@@ -763,7 +765,7 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     lpips_reason = _lpips_missing(look_only=plan_only)
     row = _Row(cfg, identity, size, budget, disc, amp_on, n_eval, eval_sets, eval_defs,
                eval_index, planned, train_index, train_rule, train_sets, parameters, devs, notes,
-               lpips_reason)
+               lpips_reason, amp_requested)
     if loss_setting == "A" and budget is not None:
         row.temperature_head = resolve_temperature_head(temperature_head, budget.paper)
     elif temperature_head is not None:
@@ -1121,8 +1123,8 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
     from tqdm.auto import tqdm
 
     from relight_lib.library.losses import lsgan_discriminator_loss, lsgan_generator_loss
-    from relight_lib.library.train import (batch_indices, collate, load_checkpoint, lr_at,
-                                           save_checkpoint, to_device)
+    from relight_lib.library.train import (batch_indices, collate, load_cached_checkpoint,
+                                           load_checkpoint, lr_at, save_checkpoint, to_device)
 
     modules = nn.ModuleDict({"net": net})
     if predicter is not None:
@@ -1139,8 +1141,13 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
     snapshot = ckpt.with_name(f"{ckpt.stem}-step{read_step}.pt") if read_step else None
     history: list[dict[str, float]] = []
     start = 0
-    if ckpt.exists():
-        state = load_checkpoint(ckpt, map_location=device)
+    # an unloadable checkpoint (truncated, foreign) or read-step snapshot is a cache miss
+    state = load_cached_checkpoint(ckpt, modules, device, needs=("model", "optimizer",
+                                                                 "history", "step"))
+    if (state is not None and snapshot is not None and int(state["step"]) >= read_step
+            and load_cached_checkpoint(snapshot, modules, device) is None):
+        state = None  # the snapshot is saved only on the way: train again to keep it
+    if state is not None:
         modules.load_state_dict(state["model"])
         opts.load_state_dict(state["optimizer"])
         history, start = list(state["history"]), int(state["step"])
@@ -1382,7 +1389,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         common = dict(profile=cfg.name, seed=seed, dataset=dataset, split=cfg.eval_split,
                       params=params, weights=weights, deviations=devs,
                       peak_memory_mb=utils.peak_memory_mb(), cache_key=cache_key,
-                      data_manifest_sha256=manifest_sha)
+                      data_manifest_sha256=manifest_sha,
+                      precision=record.precision_entry(row.amp_requested, row.amp)
+                      if history else None)
         rows, notes = evals[table]
         out = record.write_run(results_root, paper=paper, table=table, variant=variant,
                                per_image=rows, notes=notes, label=label or variant,
