@@ -479,6 +479,26 @@ def _prediction_path(members, post, snapshot_weights, device: str):
     return predict_fn
 
 
+def _member_validation(members, snap_steps: Sequence[int], val_set, snapshot_weights,
+                       device: str) -> dict[str, Any] | None:
+    """Validation PSNR of each snapshot-ensemble member and of their (weighted) mean, without
+    the post-process, as the training curve measures (the plateau test judges every member:
+    :func:`relight_lib.library.convergence.from_history`). None for a single model or without
+    a validation set. ``{"members": {step: {"val_psnr": dB}}, "ensemble": {"val_psnr": dB}}``."""
+    if len(members) < 2 or val_set is None:
+        return None
+
+    def psnr(fn) -> float:
+        res = metrics.evaluate(fn, val_set, metrics=("psnr",), progress=False)
+        return float(res.summary().set_index("metric")["mean"].get("psnr", float("nan")))
+
+    out: dict[str, Any] = {"members": {}}
+    for step, m in zip(snap_steps, members):
+        out["members"][str(step)] = {"val_psnr": psnr(lambda b, m=m: predict(m, b, device=device))}
+    out["ensemble"] = {"val_psnr": psnr(_prediction_path(members, None, snapshot_weights, device))}
+    return out
+
+
 def _timed_path(n_members: int, postprocess: str | None) -> str:
     """What the run-time column of a row measured, in words."""
     what = "network" if n_members == 1 else f"{n_members}-snapshot ensemble"
@@ -643,6 +663,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         devs = list(deviations)
         weights: dict[str, Any] = {}
         history: list[dict] = []
+        ensemble_val = None
         timing: dict[str, Any] = {}
         training_files: dict[str, str] = {}
         # where a seed's time goes (training includes its validation points)
@@ -686,6 +707,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             device = fitted.device
 
             members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
+            ensemble_val = _member_validation(members, snap_steps, eval_set if val_every else None,
+                                              snapshot_weights, device)
             predict_fn = _prediction_path(members, post, snapshot_weights, device)
             t_eval = time.perf_counter()
             res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
@@ -719,7 +742,12 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
             cache_key=cache_key, data_manifest_sha256=manifest_sha,
             extra={"parameters": count_parameters(net), "train_steps": len(history),
-                   "convergence": from_history(history).to_dict() if history else None,
+                   # every scored weight: the final model, or each ensemble member
+                   "convergence": from_history(
+                       history, members=snap_steps,
+                       member_values=(ensemble_val or {}).get("members")).to_dict()
+                   if history else None,
+                   "ensemble_validation": ensemble_val,
                    "training_data": data_path,
                    "training_key": key if training_files else None,
                    "training_files": training_files,

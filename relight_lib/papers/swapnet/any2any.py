@@ -1039,14 +1039,20 @@ def _evaluate(net, predicter, objective, dataset, device, want_metrics, progress
     return rows, res.notes, res.lpips_weights
 
 
-def _validate(net: nn.Module, val_set, device: torch.device) -> dict[str, float]:
+def _validate(net: nn.Module, val_set, device: torch.device, predicter=None,
+              objective=None) -> dict[str, float]:
     """Mean PSNR and SSIM (:data:`VAL_METRICS`) of the relit images over ``val_set``, as
-    ``{"val_psnr": ..., "val_ssim": ...}``. In fp32 (the caller's autocast does not reach
-    here) and under inference mode; the caller puts the modules in eval mode."""
-    rows, _, _ = _evaluate(net, None, None, val_set, device, VAL_METRICS, progress=False,
-                           diagnostics=False)
+    ``{"val_psnr": ..., "val_ssim": ...}``; with model A's ``predicter`` also its mean
+    colour-temperature loss L_c as ``val_lc`` (the plateau test judges it: the temperature
+    claim reads it). In fp32 (the caller's autocast does not reach here) and under inference
+    mode; the caller puts the modules in eval mode."""
+    rows, _, _ = _evaluate(net, predicter, objective, val_set, device, VAL_METRICS,
+                           progress=False, diagnostics=predicter is not None)
     mean = rows.groupby("metric")["value"].mean()
-    return {f"val_{m}": float(mean.get(m, float("nan"))) for m in VAL_METRICS}
+    out = {f"val_{m}": float(mean.get(m, float("nan"))) for m in VAL_METRICS}
+    if predicter is not None:
+        out["val_lc"] = float(mean.get("temperature_loss", float("nan")))
+    return out
 
 
 def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, seed, device, lr,
@@ -1134,7 +1140,7 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
                                                   or step + 1 == steps):
             t_val = time.perf_counter()
             modules.eval()
-            rec.update(_validate(net, val_set, device))
+            rec.update(_validate(net, val_set, device, predicter, objective))
             modules.train()
             rec["val_seconds"] = time.perf_counter() - t_val
         history.append({"step": step + 1, "loss": float(loss.detach()), "lr": rate, **parts,
@@ -1332,7 +1338,12 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                                per_image=rows, notes=notes, label=label or variant,
                                wall_time_s=time.perf_counter() - t0,
                                extra={**extra, "train_steps": len(history),
-                                      "convergence": from_history(history).to_dict()
+                                      # the scored weights (model C: its read checkpoint)
+                                      # on PSNR, and on L_c for model A
+                                      "convergence": from_history(
+                                          history, read_step=b.read_step,
+                                          metrics=("val_psnr", "val_lc")
+                                          if loss_setting == "A" else None).to_dict()
                                       if history else None}, **common)
         if extra_tables:
             for name in ("full", "same_colour", "same_direction"):
