@@ -275,6 +275,33 @@ def resolve_budget(cfg: profiles.Profile, train: Mapping[str, Any] | None,
     return settings, epochs
 
 
+def scale_budget(settings: dict[str, Any], epochs: float | None, scale: float
+                 ) -> tuple[dict[str, Any], float | None, str | None]:
+    """A budget check's training (``spec/evidence.md`` section 5): ``settings`` with ``scale``
+    times the steps (and every step-valued milestone), the epochs scaled alike, and the
+    deviation sentence saying so (None when ``scale`` is 1). Fractions of the budget (warm-up,
+    snapshots, validation points) follow the new length.
+
+    >>> s, e, dev = scale_budget({"steps": 800, "milestones": [200]}, None, 2)
+    >>> s["steps"], s["milestones"]
+    (1600, [400])
+    >>> print(dev)
+    Budget check: trained for 2 x the row's budget (800 -> 1,600 steps, its schedule stretched alike) to show whether that budget suffices; not a row of the paper's table.
+    """
+    if scale == 1:
+        return settings, epochs, None
+    if not scale > 0:
+        raise ValueError(f"budget_scale must be > 0, got {scale}")
+    base = int(settings["steps"])
+    out = {**settings, "steps": max(1, round(base * scale))}
+    if out.get("milestones"):
+        out["milestones"] = [max(1, round(m * scale)) for m in out["milestones"]]
+    return out, (epochs * scale if epochs is not None else None), (
+        f"Budget check: trained for {scale:g} x the row's budget ({base:,} -> {out['steps']:,} "
+        "steps, its schedule stretched alike) to show whether that budget suffices; not a row "
+        "of the paper's table.")
+
+
 def _loss_lines(terms: Sequence[Mapping[str, Any]]) -> list[str]:
     """``'0.1 x lpips (on residual)'`` for each loss term of a spec."""
     out = []
@@ -525,7 +552,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    short_budgets: Mapping[str, Mapping[str, Any]] | None = None,
                    amp: bool | None = None, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
-                   dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+                   budget_scale: float = 1, dry_run: bool = False
+                   ) -> pd.DataFrame | dict[str, Any]:
     """Train ``model`` for each seed of the profile, evaluate it, write the results.
 
     Args:
@@ -564,6 +592,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         label: Human label of the row for the tables.
         deviations: Known deviations from the paper for this row (go to run.json and the page).
         progress: Progress bars (off in papermill runs: they would clutter the book).
+        budget_scale: Train for this many times the resolved budget (:func:`scale_budget`; a
+            budget check row ``<variant>__x2`` of ``notebooks/budget_checks.yaml``).
         dry_run: Resolve the row and return its plan (:func:`plan_dict`) without training or
             writing anything.
 
@@ -620,6 +650,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
                                    limit=cfg.eval_limit)
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
+    settings, epochs, scaled = scale_budget(settings, epochs, budget_scale)
+    if scaled:
+        deviations = [*deviations, scaled]
     # bf16 where it runs natively only (utils.bf16_native): the key and run.json say which
     where = utils.pick_device(cfg.device)
     settings["amp"] = bool(settings.get("amp")) and utils.bf16_native(where)

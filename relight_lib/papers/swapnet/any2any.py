@@ -1170,7 +1170,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                    read_at: float | None = None, amp: bool | None = None,
                    extra_tables: bool = True, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
-                   dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+                   budget_scale: float = 1, dry_run: bool = False
+                   ) -> pd.DataFrame | dict[str, Any]:
     """Train ``model`` for each seed of the profile, evaluate it, write the results.
 
     Args:
@@ -1205,6 +1206,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         deviations: Known deviations for this row (to run.json and the page), before the ones
             the row itself adds.
         progress: Progress bars (off in papermill runs).
+        budget_scale: Train for this many times the budget's steps (a budget check row
+            ``<variant>__x2`` of ``notebooks/budget_checks.yaml``; a read checkpoint stays at
+            its fraction of the longer budget).
         dry_run: Resolve everything (profile, data, model, losses, budget, evaluation sets) and
             return the plan dict without training or writing anything.
 
@@ -1223,6 +1227,15 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     from relight_lib.library.convergence import from_history
     from relight_lib.library.models.patchgan import PatchGAN
 
+    if budget_scale != 1:  # a budget check (spec/evidence.md section 5)
+        base = steps or profiles.resolve(profile, data_root=data_root).train_steps
+        if base is None or not budget_scale > 0:
+            raise ValueError(f"budget_scale={budget_scale} needs a positive scale and a step "
+                             "budget (give steps= at the paper profile)")
+        steps = max(1, round(int(base) * budget_scale))
+        deviations = [*deviations, f"Budget check: trained for {budget_scale:g} x the row's "
+                      f"budget ({int(base):,} -> {steps:,} steps, its schedule stretched alike) "
+                      "to show whether that budget suffices; not a row of the paper's table."]
     row = _resolve(profile=profile, data_root=data_root, seeds=seeds, steps=steps, model=model,
                    model_kwargs=model_kwargs, loss_setting=loss_setting,
                    discriminator=discriminator, envmap_recipe=envmap_recipe,
