@@ -406,10 +406,15 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
 COLOUR_BASELINE = ("baselines", "onetoone", "colour_lstsq")
 
 
+def _per_seed(values: list[float | None] | None, fmt: str) -> str:
+    return ", ".join(fmt.format(v) for v in values or [] if v is not None) or "—"
+
+
 def convergence_view(paper: str, profile: str | None = None,
                      versus: tuple[str, str, str] | None = COLOUR_BASELINE) -> "Any":
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
-    table, row, seeds, steps, best step and last fifth's gain per seed, the verdict (with the
+    table, row, seeds, steps, best step, last fifth's gain, best minus final and the noise
+    tolerance per seed (validation PSNR of the scored weights), the verdict (with the
     first deciding seed's reason), and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
     transform for one-to-one rows; None: no comparison). A row out of date with the code is
@@ -440,13 +445,16 @@ def convergence_view(paper: str, profile: str | None = None,
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
                 # one per seed, as the best steps: the verdict needs every seed on a plateau
                 "last-fifth gain (dB)": ", ".join(f"{g:+.2f}" for g in gains) or "—",
+                "best − final (dB)": _per_seed(c.get("final_drops"), "{:.2f}"),
+                "tol (dB)": _per_seed(c.get("tols"), "{:.2f}"),
                 "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
                 "why": c["reason"],
                 "PSNR (dB)": "—" if mine is None else f"{mine:.2f}"}
             if ref_name:
                 row[ref_name] = "—" if mine is None or ref is None else f"{mine - ref:+.2f}"
             rows.append(row)
-    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)", "converged",
+    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)",
+            "best − final (dB)", "tol (dB)", "converged",
             "PSNR (dB)", *([ref_name] if ref_name else []), "why"]
     return pd.DataFrame(rows, columns=cols)
 
