@@ -33,10 +33,11 @@ batch 8; models B and C 20 epochs of batch 25 over 400,000 sampled pairs) at the
 px and evaluates 10,000 pairs per set. Table 1 reads model B at its epoch-8 and model C at its
 epoch-6 checkpoint (``evaluate.py``); at every profile we read the same fraction of the budget
 (8/20 and 6/20, :data:`READ_FRACTION`); training still runs to the end of the budget so that
-the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode) on up to
-:data:`VAL_PAIRS` pairs of the main evaluation set, the profile's ``val_points`` times evenly
-over the training, go into history.csv; run.json's ``extra["convergence"]`` is the plateau test
-(:mod:`relight_lib.library.convergence`) of the whole run's curve.
+the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode; model A also its
+L_c as ``val_lc``) on up to :data:`VAL_PAIRS` pairs of the main evaluation set, the profile's
+``val_points`` times evenly over the training, go into history.csv; run.json's
+``extra["convergence"]`` is the plateau test (:mod:`relight_lib.library.convergence`) of the
+weights the row scores (models B and C: the read checkpoint), on PSNR and, for model A, L_c.
 
 Evaluation (papers.md 6.11): Table 1's pairs have a different scene and a different light
 direction (``PROTOCOL_2DSCENE``), drawn from the evaluation split with a fixed seed (the same
