@@ -542,7 +542,8 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
                 "change < smallest half-width": "—" if change is None or not hw
                 else ("yes" if abs(change) < hw[0][1] else "no")})
     cols = ["table", "row", "seed", "metric", "at the budget",
-            *sorted({k for row in rows for k in row if k.startswith("at ") and k != "at the budget"}),
+            *sorted({k for row in rows for k in row
+                     if k.startswith("at ") and k != "at the budget"}),
             "change", "claims' half-widths", "change < smallest half-width"]
     return pd.DataFrame(rows, columns=cols)
 

@@ -1,4 +1,4 @@
-"""Are the weights that are scored converged? The plateau test every trained row passes or is marked.
+"""Are the weights a row scores converged? The plateau test every trained row passes or is marked.
 
 The test (issue: convergence of what is evaluated; ``spec/evidence.md`` section 5) judges the
 weights a row *scores* -- the final weights, each member of a snapshot ensemble, or the checkpoint
