@@ -97,15 +97,22 @@ def test_load_convergence_recomputes_the_verdict_from_the_stored_curve(tmp_path)
     _write(root, "good", 0, 19.0, _curve(flat), extra={"train_steps": 800, "convergence": stale})
     _write(root, "bad", 0, 18.8, _curve(dropped),
            extra={"train_steps": 800, "convergence": stale})
-    # an ensemble whose first snapshot sits mid-climb (step 200)
+    # ensembles: members not validated (an older run), and members whose values were recorded
     _write(root, "ens", 0, 19.0, _curve(flat), params={"snapshot_steps": [200, 720]},
            extra={"train_steps": 800, "convergence": stale})
+    members = {"200": {"val_psnr": 16.2}, "720": {"val_psnr": 18.0}}  # 720: a dip of 1 dB
+    _write(root, "ens_new", 0, 19.0, _curve(flat), params={"snapshot_steps": [200, 720]},
+           extra={"train_steps": 800, "convergence": stale,
+                  "ensemble_validation": {"members": members}})
     _write(root, "nocurve", 0, 19.0, extra={"train_steps": 800, "convergence": stale})
     conv = results.load_convergence(root, "quick", "demo", "table1")
     assert conv["good"]["converged"] is True and conv["good"]["tols"] == [pytest.approx(0.05)]
     assert conv["bad"]["converged"] is False and "worse than the best" in conv["bad"]["reason"]
     assert conv["bad"]["final_drops"] == [pytest.approx(0.2)]
-    assert conv["ens"]["converged"] is False and conv["ens"]["reason"].startswith("member 200")
+    assert conv["ens"]["converged"] is None
+    assert conv["ens"]["reason"].startswith("member 200, PSNR: not validated in this run")
+    assert conv["ens_new"]["converged"] is False
+    assert conv["ens_new"]["reason"].startswith("member 720, PSNR: its validation value 18.00")
     assert conv["nocurve"]["converged"] is True  # no curve: the stored verdict stands
 
 

@@ -111,32 +111,47 @@ def test_ensemble_members_are_judged():
     # a climb until 600, flat after (decayed from 600)
     v = [15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 20.0, 20.0, 20.0, 20.0]
     hist = _history(v, decay_from=600)
-    ok = C.from_history(hist, members=[800, 900, 1000])
+    on_curve = {400: {"val_psnr": 18.02}, 800: {"val_psnr": 19.99}, 900: {"val_psnr": 20.0}}
+    ok = C.from_history(hist, members=[400, 800, 900, 1000], member_values=on_curve)
     assert ok.converged is True
-    assert [c.what for c in ok.checks] == ["final", "member 800", "member 900"]  # 1000: final
-    # a snapshot taken mid-climb: gained 0.8 dB over the fifth before it
-    mid = C.from_history(hist, members=[400, 900])
-    assert mid.converged is False and mid.reason.startswith("member 400, PSNR: still improving")
-    # a member the run measured far from the curve around it (an outlier of its neighbourhood)
+    assert [c.what for c in ok.checks] == ["final", "member 400", "member 800", "member 900"]
+    # a snapshot mid-climb is what the recipe asks for: its climb is reported, not judged
+    mid = ok.checks[1]
+    assert mid.ok is True and mid.gain == pytest.approx(18.02 - 17.2)
+    assert mid.drop == pytest.approx(20.0 - 18.02)
+    # a member whose own value is off the curve around it (a dip of the weights there) fails
     off = C.from_history(hist, members=[900], member_values={900: {"val_psnr": 19.5}})
     assert off.converged is False and "from the curve there" in off.reason
+    # a member the run did not validate (runs from before): cannot tell, the climb is named
+    old = C.from_history(hist, members=[400])
+    assert old.converged is None and "not validated in this run" in old.reason
+    assert "the curve gained 0.80 dB" in old.reason
     # before the first validation point: cannot tell
-    early = C.from_history(hist, members=[50])
+    early = C.from_history(hist, members=[50], member_values={50: {"val_psnr": 15.0}})
     assert early.converged is None and "before the first validation point" in early.reason
+    # the members' training must converge too
+    climbing = _history([15.0 + i for i in range(10)], decay_from=600)
+    assert C.from_history(climbing, members=[900], member_values={900: {"val_psnr": 23.0}}
+                          ).converged is False
 
 
-def test_a_member_need_not_reach_the_final_level_but_a_read_checkpoint_must():
-    # flat at 19.0 around step 400, then a second rise to 20: a snapshot at 400 sits on a local
-    # plateau (passes); a checkpoint read at 400 is 1 dB below what the budget reaches (fails)
+def test_a_read_checkpoint_is_judged_as_the_scored_weights():
+    # flat at 19.0 around step 400, then a second rise to 20: a snapshot at 400 is fine; a
+    # checkpoint read at 400 is 1 dB below what the budget reaches (fails)
     v = [15.0, 18.0, 19.0, 19.0, 19.0, 19.5, 20.0, 20.0, 20.0, 20.0]
     hist = _history(v, decay_from=700)
-    member = C.from_history(hist, members=[400])
-    assert member.converged is True
-    member_check = member.checks[1]
-    assert member_check.drop == pytest.approx(1.0)  # reported, not judged
+    member = C.from_history(hist, members=[400], member_values={400: {"val_psnr": 19.0}})
+    assert member.converged is True and member.checks[1].drop == pytest.approx(1.0)
     read = C.from_history(hist, read_step=400)
     assert read.converged is False and read.reason.startswith("read 400 weights, PSNR")
     assert "worse than the best" in read.reason and read.final == pytest.approx(19.0)
+    assert [c.what for c in read.checks] == ["read 400"]  # the final weights are not scored
+    # a read checkpoint still climbing fails even where it is the best so far
+    early = C.from_history(_history([15.0 + i for i in range(10)], decay_from=700),
+                           read_step=1000 - 1)
+    assert early.converged is False
+    flat_end = C.from_history(hist, read_step=900)
+    assert flat_end.converged is True
 
 
 def test_to_dict_keeps_the_fields_the_tables_read():

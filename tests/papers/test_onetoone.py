@@ -153,6 +153,9 @@ def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatc
     assert val["members"]["4"]["val_psnr"] == pytest.approx(final_val, abs=1e-4)
     checks = rj["extra"]["convergence"]["checks"]
     assert [c["what"] for c in checks] == ["final", "member 2"]
+    # each member's own value is the curve's at its step (the same weights, the same set)
+    at2 = hist.loc[hist["step"] == 2, "val_psnr"].iloc[0]
+    assert val["members"]["2"]["val_psnr"] == pytest.approx(at2, abs=1e-4)
     with pytest.raises(ValueError, match="in \\(0, 1\\]"):
         onetoone.snapshot_steps(4, [0.0])
 
