@@ -57,7 +57,7 @@ def make_toc(profile: str = DEFAULT_PROFILE, notebooks_dir: Path = reproduce.NOT
     Each run notebook gets a sidebar title naming its table and variant ("Table 2 · i_d_v"):
     the notebook's own heading is the table's, so the rows of one table would otherwise all
     read alike in the navigation."""
-    rows = reproduce.load_rows(notebooks_dir)
+    rows = reproduce.load_rows(notebooks_dir, budget_checks=True)  # the x2 runs' pages too
     chapters = []
     for page, papers in CHAPTERS:
         entry: dict[str, Any] = {"file": page}
@@ -341,6 +341,8 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
 
     profile = profile or current_profile()
     ours = results.load_results("results", profile, paper=paper, table=table)
+    if len(ours):  # budget checks (<row>__x2) are shown by budget_check_view, not as rows
+        ours = ours[[reproduce.budget_check_of(v) is None for v in ours["variant"]]]
     for slug, (o_paper, o_table, o_variant) in (borrow or {}).items():
         other = results.load_results("results", profile, paper=o_paper, table=o_table)
         other = other[other["variant"] == o_variant].assign(paper=paper, table=table,
@@ -418,10 +420,15 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
 COLOUR_BASELINE = ("baselines", "onetoone", "colour_lstsq")
 
 
+def _per_seed(values: list[float | None] | None, fmt: str) -> str:
+    return ", ".join(fmt.format(v) for v in values or [] if v is not None) or "—"
+
+
 def convergence_view(paper: str, profile: str | None = None,
                      versus: tuple[str, str, str] | None = COLOUR_BASELINE) -> "Any":
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
-    table, row, seeds, steps, best step and last fifth's gain per seed, the verdict (with the
+    table, row, seeds, steps, best step, last fifth's gain, best minus final and the noise
+    tolerance per seed (validation PSNR of the scored weights), the verdict (with the
     first deciding seed's reason), and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
     transform for one-to-one rows; None: no comparison). A row out of date with the code is
@@ -452,14 +459,106 @@ def convergence_view(paper: str, profile: str | None = None,
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
                 # one per seed, as the best steps: the verdict needs every seed on a plateau
                 "last-fifth gain (dB)": ", ".join(f"{g:+.2f}" for g in gains) or "—",
+                "best − final (dB)": _per_seed(c.get("final_drops"), "{:.2f}"),
+                "tol (dB)": _per_seed(c.get("tols"), "{:.2f}"),
                 "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
                 "why": c["reason"],
                 "PSNR (dB)": "—" if mine is None else f"{mine:.2f}"}
             if ref_name:
                 row[ref_name] = "—" if mine is None or ref is None else f"{mine - ref:+.2f}"
             rows.append(row)
-    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)", "converged",
+    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)",
+            "best − final (dB)", "tol (dB)", "converged",
             "PSNR (dB)", *([ref_name] if ref_name else []), "why"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _seed_means(df: "Any", variant: str, metric: str) -> dict[int, float]:
+    """Seed -> the row's mean of ``metric`` (the test split where a run has one)."""
+    sel = df[(df["variant"] == variant) & (df["metric"] == metric) & df["value"].notna()]
+    if "test" in set(sel["split"]):
+        sel = sel[sel["split"] == "test"]
+    return {int(k): float(v) for k, v in sel.groupby("seed")["value"].mean().items()}
+
+
+def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tuple[str, float]]]:
+    """metric -> [(claim id, half-width)] of the claims of ``notebooks/<paper>/claims.yaml`` on
+    ``table`` whose two rows are both here: ``t_{0.975, n-1} * sd(d_s) / sqrt(n)`` over the
+    seeds' paired differences of the rows' means (``spec/evidence.md`` section 3), the smallest
+    difference the design resolves (fewer than 2 common seeds: left out). Read from the
+    claims file directly, so it stands apart from the verdict code."""
+    import math
+
+    from scipy import stats
+
+    from relight_lib.harness import results
+
+    path = Path("notebooks", paper, "claims.yaml")
+    claims = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    frames: dict[tuple[str, str], Any] = {}
+
+    def side(ref: str) -> tuple[str, str, str]:
+        parts = ref.split("/")
+        return (paper, table, ref) if len(parts) == 1 else (parts[0], parts[1], parts[2])
+
+    out: dict[str, list[tuple[str, float]]] = {}
+    for c in claims:
+        if str(c.get("table")) != table:
+            continue
+        means = []
+        for p_, t_, v_ in (side(str(c["better"])), side(str(c["worse"]))):
+            if (p_, t_) not in frames:
+                frames[(p_, t_)] = results.load_results("results", profile, paper=p_, table=t_)
+            means.append(_seed_means(frames[(p_, t_)], v_, str(c["metric"])))
+        seeds = sorted(set(means[0]) & set(means[1]))
+        if len(seeds) < 2:
+            continue
+        d = [means[0][k] - means[1][k] for k in seeds]
+        n = len(d)
+        sd = math.sqrt(sum((x - sum(d) / n) ** 2 for x in d) / (n - 1))
+        out.setdefault(str(c["metric"]), []).append(
+            (str(c["id"]), float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)))
+    return out
+
+
+def budget_check_view(paper: str, profile: str | None = None) -> "Any":
+    """What training one seed of a table's row for longer changed (the budget checks of
+    ``notebooks/budget_checks.yaml``, :func:`relight_lib.harness.reproduce.budget_check_rows`):
+    per table, on PSNR and every other metric its claims use, the seed's mean at the row's budget
+    and at the longer one, the change, and the half-widths of the table's claims on that
+    metric (:func:`claim_half_widths`); "not run yet" where the longer row has no results. A
+    change smaller than the smallest half-width says the budget does not decide the claims."""
+    import pandas as pd
+
+    from relight_lib.harness import results
+
+    profile = profile or current_profile()
+    checks = [r for r in reproduce.budget_check_rows(reproduce.load_rows())
+              if r.paper == paper and r.runs_at(profile)]
+    rows = []
+    for r in checks:
+        ref, scale = reproduce.budget_check_of(r.variant)
+        seed = int(r.params["seeds"][0])
+        df = results.load_results("results", profile, paper=paper, table=r.table)
+        widths = claim_half_widths(paper, r.table, profile)
+        for metric in ["psnr", *sorted(set(widths) - {"psnr"})]:
+            d = DIGITS.get(metric, 3)
+            base = _seed_means(df, ref, metric).get(seed)
+            longer = _seed_means(df, r.variant, metric).get(seed)
+            hw = sorted(widths.get(metric, []), key=lambda x: x[1])
+            change = None if base is None or longer is None else longer - base
+            rows.append({
+                "table": r.table, "row": ref, "seed": seed, "metric": metric.upper(),
+                "at the budget": "—" if base is None else f"{base:.{d}f}",
+                f"at {scale:g} x": "not run yet" if longer is None else f"{longer:.{d}f}",
+                "change": "—" if change is None else f"{change:+.{d}f}",
+                "claims' half-widths": ", ".join(f"±{w:.{d}f} ({cid})" for cid, w in hw) or "—",
+                "change < smallest half-width": "—" if change is None or not hw
+                else ("yes" if abs(change) < hw[0][1] else "no")})
+    cols = ["table", "row", "seed", "metric", "at the budget",
+            *sorted({k for row in rows for k in row
+                     if k.startswith("at ") and k != "at the budget"}),
+            "change", "claims' half-widths", "change < smallest half-width"]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -97,8 +97,77 @@ class RunsFileError(ValueError):
     """A runs.yaml or notebook does not fit the runner's rules."""
 
 
-def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
-    """All rows of all ``notebooks/*/runs.yaml`` files, in a stable order."""
+def load_rows(notebooks_dir: Path = NOTEBOOKS_DIR, budget_checks: bool = False) -> list[Row]:
+    """All rows of all ``notebooks/*/runs.yaml`` files, in a stable order; with
+    ``budget_checks``, followed by the budget-check rows (:func:`budget_check_rows`), which
+    the runner runs and plans but the tables leave out."""
+    rows = _runs_rows(notebooks_dir)
+    return rows + budget_check_rows(rows, notebooks_dir) if budget_checks else rows
+
+
+#: Lists, per table, the row trained once more at a multiple of its budget (evidence that the
+#: budget suffices, spec/evidence.md section 5).
+BUDGET_CHECKS = "budget_checks.yaml"
+_BUDGET_VARIANT = re.compile(r"^(?P<ref>.+)__x(?P<scale>\d+(?:\.\d+)?)$")
+
+
+def budget_check_of(variant: str) -> tuple[str, float] | None:
+    """``(reference variant, scale)`` of a budget-check row's variant, else None.
+
+    >>> budget_check_of("i_d_v_n__x2"), budget_check_of("i_d_v_n")
+    (('i_d_v_n', 2.0), None)
+    """
+    m = _BUDGET_VARIANT.match(variant)
+    return (m["ref"], float(m["scale"])) if m else None
+
+
+def budget_check_rows(rows: list[Row], notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Row]:
+    """The rows of ``notebooks/budget_checks.yaml``: for each listed ``paper/table/variant``,
+    a row ``<variant>__x<scale>`` of the same table and notebook with the row's parameters plus
+    ``seeds: [seed]`` and ``budget_scale: scale``, run only at the listed ``profiles``. None
+    when the file does not exist.
+
+    Raises:
+        RunsFileError: naming the file: not a mapping, a bad scale, seed or profile, or a
+            listed row that no runs.yaml defines.
+    """
+    path = Path(notebooks_dir) / BUDGET_CHECKS
+    if not path.is_file():
+        return []
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RunsFileError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(spec, dict) or not isinstance(spec.get("rows"), list):
+        raise RunsFileError(f"{path}: needs a mapping with a 'rows:' list")
+    scale, seed = spec.get("scale", 2), spec.get("seed", 0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 1:
+        raise RunsFileError(f"{path}: scale must be a number > 1, got {scale!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RunsFileError(f"{path}: seed must be an integer >= 0, got {seed!r}")
+    where = tuple(spec.get("profiles") or profiles.PROFILES)
+    unknown = sorted(set(where) - set(profiles.PROFILES))
+    if unknown:
+        raise RunsFileError(f"{path}: unknown profiles {unknown} (known: "
+                            f"{sorted(profiles.PROFILES)})")
+    by_name = {r.name: r for r in rows}
+    out = []
+    for name in spec["rows"]:
+        ref = by_name.get(str(name))
+        if ref is None:
+            raise RunsFileError(f"{path}: row {name!r} is not a row of notebooks/*/runs.yaml "
+                                "(write paper/table/variant)")
+        params = {**ref.params, "seeds": [seed], "budget_scale": scale}
+        if params.get("label"):
+            params["label"] = f"{params['label']} ({scale:g} x the budget)"
+        only = tuple(p for p in where if ref.runs_at(p))
+        out.append(Row(ref.paper, ref.table, f"{ref.variant}__x{scale:g}", ref.notebook,
+                       ref.title, params, only, f"budget check of {name} (seed {seed}, "
+                       f"{scale:g} x the budget): run at {', '.join(only) or 'no profile'} only"))
+    return out
+
+
+def _runs_rows(notebooks_dir: Path) -> list[Row]:
     rows: list[Row] = []
     for runs in sorted(Path(notebooks_dir).glob("*/runs.yaml")):
         paper = runs.parent.name
@@ -341,7 +410,7 @@ def row_states(profile: str, paper: str | None = None, table: str | None = None,
     ``edited by hand: rerun or restore (...)``, or what it needs (``retrain: ...``,
     ``re-evaluate: ...``, ``rerun: ...``)."""
     out = []
-    for row in select_rows(load_rows(notebooks_dir), paper, table, variant):
+    for row in select_rows(load_rows(notebooks_dir, budget_checks=True), paper, table, variant):
         if not row.runs_at(profile):
             out.append((row, f"skipped here: {row.why}"))
             continue
@@ -467,7 +536,7 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
     passed to every row as its ``data_root`` parameter.
     """
     prof = profiles.resolve(profile, data_root=data_root)
-    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    rows = select_rows(load_rows(notebooks_dir, budget_checks=True), paper, table, variant)
     # decide what must run before rendering anything: a cached book needs no data
     todo = []
     outcomes: dict[str, Outcome] = {}
@@ -617,7 +686,7 @@ def plan_rows(profile: str, paper: str | None = None, table: str | None = None,
     printed with :func:`format_plan` through ``log``."""
     if profile not in profiles.PROFILES:
         raise KeyError(f"unknown profile {profile!r}; choose from {profiles.list_profiles()}")
-    rows = select_rows(load_rows(notebooks_dir), paper, table, variant)
+    rows = select_rows(load_rows(notebooks_dir, budget_checks=True), paper, table, variant)
     plans, failures = {}, {}
     for row in rows:
         if not row.runs_at(profile):

@@ -280,23 +280,42 @@ def load_convergence(
     results_root: str | os.PathLike[str], profile: str, paper: str, table: str
 ) -> dict[str, dict[str, Any]]:
     """The plateau test (:mod:`relight_lib.library.convergence`) of every trained row of a
-    table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps",
-    "best_step", "tail_gains", "tail_gain"}``. A row converged when every seed did; it did not
-    when one did not; ``None`` when a seed's curve was too short to tell. ``reason`` is the
-    first seed's that decided the verdict; ``best_step`` and ``tail_gains`` have one entry per
-    seed (None where unknown), ``tail_gain`` is the largest. Rows that train nothing
-    (baselines, rows not run here) are absent.
+    table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps", "best_step",
+    "tail_gains", "tail_gain", "final_drops", "tols"}``.
+
+    Each seed's test is recomputed from its stored learning curve (``history.csv``, with the
+    run's snapshot steps, read checkpoint, model A's L_c and recorded member values), so a run
+    committed before the test changed gets today's verdict without retraining; without a curve,
+    the verdict stored in ``run.json`` is used. A row converged when every seed did; it did not
+    when one did not; ``None`` when a seed cannot tell. ``reason`` is the first seed's that
+    decided the verdict; ``best_step``, ``tail_gains`` (final - start of the last fifth),
+    ``final_drops`` (best - final) and ``tols`` have one entry per seed (None where unknown),
+    all on validation PSNR of the scored weights; ``tail_gain`` is the largest gain. Rows that
+    train nothing (baselines, rows not run here) are absent.
     """
+    from relight_lib.library.convergence import from_history
+
     out: dict[str, dict[str, Any]] = {}
     folder = Path(results_root) / profile / paper / table
     for vdir in sorted(p for p in folder.glob("*") if p.is_dir()):
         tests = []
         for rj in sorted(vdir.glob("seed=*/run.json")):
             try:
-                extra = json.loads(rj.read_text()).get("extra") or {}
+                run = json.loads(rj.read_text())
             except (OSError, json.JSONDecodeError):
                 continue
-            if extra.get("convergence"):
+            extra, params = run.get("extra") or {}, run.get("params") or {}
+            curve = rj.with_name("history.csv")
+            if curve.is_file() and (extra.get("convergence") or extra.get("train_steps")):
+                hist = pd.read_csv(curve).to_dict("records")
+                members = (extra.get("ensemble_validation") or {}).get("members")
+                test = from_history(
+                    hist, members=params.get("snapshot_steps") or (),
+                    member_values=members, read_step=extra.get("read_step"),
+                    metrics=("val_psnr", "val_lc") if params.get("loss_setting") == "A"
+                    else None).to_dict()
+                tests.append((test, extra.get("train_steps")))
+            elif extra.get("convergence"):
                 tests.append((extra["convergence"], extra.get("train_steps")))
             elif extra.get("train_steps"):  # trained before validation curves were kept
                 tests.append(({"converged": None, "reason": "no validation curve recorded "
@@ -313,7 +332,9 @@ def load_convergence(
             "converged": converged, "reason": worst["reason"], "seeds": len(tests),
             "steps": max((n or 0) for _, n in tests),
             "best_step": [t.get("best_step") for t, _ in tests],
-            "tail_gains": gains, "tail_gain": max(known) if known else None}
+            "tail_gains": gains, "tail_gain": max(known) if known else None,
+            "final_drops": [t.get("final_drop") for t, _ in tests],
+            "tols": [t.get("tol") for t, _ in tests]}
     return out
 
 

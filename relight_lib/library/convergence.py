@@ -1,99 +1,409 @@
-"""When has a training stopped improving? The plateau test every trained row passes or is marked.
+"""Are the weights a row scores converged? The plateau test every trained row passes or is marked.
 
-The test, written down once (issue: trained to convergence). Validation PSNR is measured every
-few steps during training (the engine's ``val_every``), at least :data:`MIN_EVALS` times. With
-``T`` the last step, the *tail* is the evaluations after ``(1 - TAIL) * T`` (the last fifth) and
-the *head* those before it. A training has **converged** when both hold:
+The test (issue: convergence of what is evaluated; ``spec/evidence.md`` section 5) judges the
+weights a row *scores* -- the final weights, each member of a snapshot ensemble, or the checkpoint
+a table reads -- on the validation curve that training records (the engine's ``val_every``, at
+least :data:`MIN_EVALS` points), separately for every judged metric (:data:`METRICS`: validation
+PSNR for every row, and model A's colour-temperature loss L_c where the curve records it; L_c is
+lower-is-better, so every difference below is taken in the "better" direction).
 
-1. the best validation PSNR of the tail is within ``TOL_DB`` (0.1 dB) of the best of the whole
-   run (the model did not get worse at the end: no late divergence), and
-2. the tail gained less than ``TOL_DB`` over the best of the head (it stopped improving:
-   training longer would not move the numbers by more than we can resolve).
+**Tolerance from the noise.** After the learning-rate schedule has decayed (the validation points
+after the last step whose rate exceeds :data:`DECAYED` of its peak; the last fifth when the rate
+never decays), consecutive validation points differ only by what the last small updates (and
+BatchNorm statistics) do to the weights. ``sd`` is the standard deviation of those differences
+and ``tol = max(floor, 2 * sd)`` (``floor``: 0.05 dB for PSNR). A curve that jitters more than
+``max_tol`` (0.3 dB for PSNR) is *not converged*: where to stop would change the score by more
+than the smaller ablation effects the papers report (0.1-1 dB), whatever the tolerance says.
 
-Why these two: (2) alone passes a run that collapsed late (its tail gains nothing because it is
-worse); (1) alone passes a run still climbing steadily (its tail holds its best). A row whose
-runs do not pass is reported as *not converged*: the tables mark it and its claims get no
-verdict. 0.1 dB is about the smallest PSNR difference the papers' claims turn on (their
-ablation steps are 0.1-1 dB).
+**The final weights** (``T`` = last step, validated by the engine): with ``final`` the value at
+``T``, ``start`` the curve at ``(1 - TAIL) * T`` (linearly interpolated) and ``best`` the best
+point of the run, the weights converged on a metric when
+
+1. ``best - final <= tol``: the scored weights are not worse than what the run reached (the old
+   test compared the last fifth's *best*, so ``mbnet/extra_data`` passed with a best of 15.64 dB
+   at step 340 while its scored final model validates at 15.18), and
+2. ``final - start <= tol``: the last fifth gained no more than the noise (still climbing
+   fails).
+
+**A snapshot-ensemble member** taken at step ``s < T`` cannot be "converged" in the sense of
+the final weights: a snapshot ensemble averages weights from before the end by design (LTNet
+section 3.4: epochs 90-134 of 300), and whether that helps is what the ensemble's claim tests.
+What the test asks of a member is that it is what the curve says it is: its own validation value
+(which the runner records for every member) lies within ``tol`` of the curve at ``s`` (linearly
+interpolated between the validation points around it), so it is not a spike or a dip of the
+weights at that step, and the training it comes from converged (the final weights' test above).
+A member whose value was not recorded (runs from before) *cannot tell*. How much the curve still
+gained over the fifth of the steps before ``s`` and how far the member is below the best are
+reported with it, not judged; the runner records the ensemble's validation value beside the
+final model's. What the test cannot say: that members on a steep stretch of the curve average to
+the same ensemble at another budget -- the budget check (one seed at twice the budget) is the
+evidence for that.
+
+**A read checkpoint** (models B and C's Table 1 weights, read at 8/20 and 6/20 of the budget)
+replaces the final weights, so it is judged as the final weights of a run stopped at its step
+(its gain over the fifth of the steps before it at most ``tol``), lies within ``tol`` of the
+curve if its value was recorded, and must be at most ``tol`` below the best of the whole run:
+if the rest of the budget reaches more than the noise above it, the scored weights are those of
+an unfinished training.
+
+A row whose scored weights fail is *not converged*: its tables mark it and its claims get no
+verdict. Too few points, a member before the first validation point, or a judged metric missing
+from the curve (model A's L_c on curves recorded before it was validated) is *can't tell*.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["MIN_EVALS", "TAIL", "TOL_DB", "Plateau", "plateau_test", "from_history"]
+__all__ = ["DECAYED", "METRICS", "MIN_EVALS", "TAIL", "Check", "Convergence", "MetricSpec",
+           "from_history", "judge_final", "judge_member", "noise_tolerance", "plateau_test"]
 
-#: Share of the training at the end whose gain is tested.
+#: Share of the training at the end (or before a member's step) whose gain is tested.
 TAIL = 0.2
-#: dB: less than this gained in the tail, and the tail's best at most this below the best.
-TOL_DB = 0.1
-#: Fewest validation points for a verdict (and at least two in the tail).
+#: The schedule has decayed once the rate stays at or below this share of its peak (LTNet's
+#: paper schedule reaches 0.25 of its start at epoch 90 of 300, where its snapshots begin).
+DECAYED = 0.25
+#: Fewest validation points for a verdict.
 MIN_EVALS = 5
+#: Fewest points of the decayed stretch used for the noise (2 differences).
+MIN_NOISE_POINTS = 3
 
 
 @dataclass(frozen=True)
-class Plateau:
-    """The plateau test of one training.
+class MetricSpec:
+    """A validation metric the test judges.
 
     Attributes:
-        converged: True when both conditions hold; False when one fails; None when there are
-            too few validation points to tell.
-        best: best validation PSNR of the run (dB); ``best_step`` where it was reached.
-        tail_best: best of the last fifth; ``tail_gain``: tail_best minus the head's best.
-        n_evals: validation points used.
-        reason: one sentence, for the tables.
+        column: its column in a training history (``val_psnr``).
+        label: how tables name it.
+        higher_is_better: False for losses (L_c).
+        floor: the smallest tolerance (the metric's units).
+        max_tol: a curve whose noise tolerance exceeds this is not converged.
+        unit: for messages (``" dB"`` or ``""``).
+    """
+
+    column: str
+    label: str
+    higher_is_better: bool
+    floor: float
+    max_tol: float
+    unit: str = ""
+
+
+#: The judged metrics, by history column. PSNR: 0.05 dB floor (below what any claim turns on);
+#: 0.3 dB cap (the papers' smaller ablation steps). L_c (model A's colour-temperature loss on
+#: validation, lower is better; chance is about 0.5 on the report's scale): floor 0.01, cap
+#: 0.05, a tenth of chance.
+METRICS: dict[str, MetricSpec] = {
+    "val_psnr": MetricSpec("val_psnr", "PSNR", True, 0.05, 0.3, " dB"),
+    "val_lc": MetricSpec("val_lc", "L_c", False, 0.01, 0.05),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One judged weight (``what``: ``"final"``, ``"member 240"``, ``"read 120"``) on one metric.
+
+    ``value`` is its validation value, ``start`` the curve a fifth of its step earlier, ``gain``
+    ``value - start`` and ``drop`` ``best - value`` (both in the better direction, so positive
+    means "still improving" / "worse than the best"), ``tol`` the tolerance and ``sd`` the noise
+    it came from. ``ok`` is None when the test cannot tell.
+    """
+
+    what: str
+    metric: str
+    step: int | None
+    ok: bool | None
+    value: float | None = None
+    start: float | None = None
+    best: float | None = None
+    best_step: int | None = None
+    gain: float | None = None
+    drop: float | None = None
+    tol: float | None = None
+    sd: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The plateau test of one training (every scored weight, every judged metric).
+
+    ``converged`` is False when a check fails, else None when one cannot tell, else True;
+    ``reason`` is the deciding check's sentence. ``best``, ``best_step``, ``final``, ``tail_gain``
+    (= ``gain`` of the final weights) and ``final_drop`` (= ``drop``) are the PSNR check's of the
+    final (or read) weights, for the tables.
     """
 
     converged: bool | None
-    best: float | None
-    best_step: int | None
-    tail_best: float | None
-    tail_gain: float | None
-    n_evals: int
     reason: str
+    n_evals: int
+    checks: list[Check] = field(default_factory=list)
+    best: float | None = None
+    best_step: int | None = None
+    final: float | None = None
+    tail_gain: float | None = None
+    final_drop: float | None = None
+    tol: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def plateau_test(steps: Sequence[int], psnr: Sequence[float], tail: float = TAIL,
-                 tol_db: float = TOL_DB) -> Plateau:
-    """The plateau test (module docstring) on validation PSNR ``psnr`` measured at ``steps``.
+def _points(steps: Sequence[int], values: Sequence[float | None]) -> list[tuple[int, float]]:
+    return sorted((int(s), float(v)) for s, v in zip(steps, values)
+                  if v is not None and math.isfinite(float(v)))
+
+
+def _interp(pts: Sequence[tuple[int, float]], step: float) -> float | None:
+    """The curve at ``step`` (linear between the bracketing points); None outside it."""
+    if not pts or step < pts[0][0] or step > pts[-1][0]:
+        return None
+    for (s0, v0), (s1, v1) in zip(pts, pts[1:]):
+        if s0 <= step <= s1:
+            return v0 if s1 == s0 else v0 + (v1 - v0) * (step - s0) / (s1 - s0)
+    return pts[-1][1]
+
+
+def noise_tolerance(steps: Sequence[int], values: Sequence[float | None],
+                    lr: Mapping[int, float] | None = None, spec: MetricSpec = METRICS["val_psnr"],
+                    tail: float = TAIL) -> tuple[float, float | None, int]:
+    """``(tol, sd, n)``: the tolerance ``max(spec.floor, 2 * sd)`` with ``sd`` the standard
+    deviation of the differences between consecutive validation points after the schedule has
+    decayed (``lr``: step -> rate; the points after the last step whose rate exceeds
+    :data:`DECAYED` of the peak), or of the last fifth when the rate never decays or ``lr`` is
+    not known, or of the last :data:`MIN_NOISE_POINTS` points when those are fewer. ``n``: the
+    points used; ``sd`` is None (and ``tol`` the floor) with fewer than 3.
+
+    >>> steps = [100, 200, 300, 400, 500]
+    >>> round(noise_tolerance(steps, [10.0, 10.0, 10.1, 10.0, 10.1])[0], 3)  # 2 sd of (-.1, .1)
+    0.283
+    >>> noise_tolerance(steps, [10.0] * 5)  # flat: the floor
+    (0.05, 0.0, 3)
+    """
+    pts = _points(steps, values)
+    if not pts:
+        return spec.floor, None, 0
+    last = pts[-1][0]
+    cut = (1 - tail) * last
+    if lr:
+        peak = max(lr.values())
+        above = [s for s, r in lr.items() if r > DECAYED * peak]
+        if above and max(above) < last:
+            cut = min(cut, max(above))
+    stretch = [v for s, v in pts if s > cut]
+    if len(stretch) < MIN_NOISE_POINTS:
+        stretch = [v for _, v in pts[-MIN_NOISE_POINTS:]]
+    if len(stretch) < MIN_NOISE_POINTS:
+        return spec.floor, None, len(stretch)
+    diffs = [b - a for a, b in zip(stretch, stretch[1:])]
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    return round(max(spec.floor, 2 * sd), 10), sd, len(stretch)
+
+
+def _fmt(x: float, spec: MetricSpec) -> str:
+    return f"{x:.2f}{spec.unit}" if spec.unit else f"{x:.3g}"
+
+
+def _too_noisy(check: Check, spec: MetricSpec) -> Check:
+    """``check`` failed when its tolerance exceeds ``spec.max_tol`` (its numbers kept)."""
+    if check.tol is None or check.tol <= spec.max_tol or check.ok is None:
+        return check
+    return replace(check, ok=False, reason=(
+        f"{check.what} weights, {spec.label}: the curve still jumps after the decay (2 sd of "
+        f"consecutive points = {_fmt(check.tol, spec)} > {_fmt(spec.max_tol, spec)}), so the "
+        "score depends on where training stopped"))
+
+
+def judge_final(steps: Sequence[int], values: Sequence[float | None],
+                spec: MetricSpec = METRICS["val_psnr"], tol: float | None = None,
+                sd: float | None = None, tail: float = TAIL) -> Check:
+    """The final weights (the last point of the curve) on one metric (module docstring).
 
     >>> steps = range(100, 1100, 100)
-    >>> plateau_test(steps, [18, 19.5, 19.9, 19.95, 19.96, 20, 20, 20, 20, 20]).converged
+    >>> judge_final(steps, [18, 19.5, 19.9, 19.95, 19.96, 20, 20, 20, 20, 20], tol=0.05).ok
     True
-    >>> plateau_test(steps, [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]).reason
-    'still improving: the last fifth gained 2.00 dB (>= 0.1 dB)'
+    >>> judge_final(steps, [15, 16, 17, 18, 19, 20, 21, 22, 23, 24], tol=0.05).reason
+    'final weights, PSNR: still improving: the last fifth gained 2.00 dB (> tol 0.05 dB)'
     """
-    pts = [(int(s), float(v)) for s, v in zip(steps, psnr) if v == v]  # drop NaN
-    n = len(pts)
-    if n < MIN_EVALS:
-        return Plateau(None, None, None, None, None, n,
-                       f"too few validation points to tell ({n} < {MIN_EVALS})")
-    last = max(s for s, _ in pts)
-    cut = (1 - tail) * last
-    head = [v for s, v in pts if s <= cut]
-    tl = [v for s, v in pts if s > cut]
-    if len(tl) < 2 or not head:
-        return Plateau(None, None, None, None, None, n,
-                       "too few validation points in the last fifth to tell")
-    best_step, best = max(pts, key=lambda p: p[1])
-    tail_best, gain = max(tl), max(tl) - max(head)
-    if best - tail_best > tol_db:
-        return Plateau(False, best, best_step, tail_best, gain, n,
-                       f"got worse at the end: the last fifth's best is {best - tail_best:.2f} dB "
-                       f"below the best (step {best_step})")
-    if gain >= tol_db:
-        return Plateau(False, best, best_step, tail_best, gain, n,
-                       f"still improving: the last fifth gained {gain:.2f} dB (>= {tol_db} dB)")
-    return Plateau(True, best, best_step, tail_best, gain, n,
-                   f"plateau: the last fifth gained {gain:+.2f} dB")
+    pts = _points(steps, values)
+    if len(pts) < MIN_EVALS:
+        return Check("final", spec.column, None, None, reason=(
+            f"{spec.label}: too few validation points to tell ({len(pts)} < {MIN_EVALS})"))
+    if tol is None:
+        tol, sd, _ = noise_tolerance([s for s, _ in pts], [v for _, v in pts], None, spec, tail)
+    check = _judge_at(pts, pts[-1][0], pts[-1][1], "final", spec, tol, sd, tail, near_best=True)
+    return _too_noisy(check, spec)
 
 
-def from_history(history: Sequence[Mapping[str, Any]], metric: str = "val_psnr") -> Plateau:
-    """:func:`plateau_test` on the ``step`` / ``val_psnr`` entries of a training history."""
-    rows = [h for h in history if metric in h and h[metric] is not None]
-    return plateau_test([h["step"] for h in rows], [h[metric] for h in rows])
+def judge_member(steps: Sequence[int], values: Sequence[float | None], step: int,
+                 spec: MetricSpec = METRICS["val_psnr"], tol: float | None = None,
+                 sd: float | None = None, value: float | None = None, what: str = "member",
+                 read: bool = False, tail: float = TAIL) -> Check:
+    """Weights taken at ``step`` before the end (module docstring); ``value``: their own
+    validation value where the run measured it.
+
+    A snapshot (``read=False``) passes when ``value`` lies within ``tol`` of the curve at
+    ``step``; without ``value`` the test cannot tell. Its gain over the fifth of its steps
+    before it and its distance to the best are reported (``gain``, ``drop``), not judged.
+    A read checkpoint (``read=True``) replaces the final weights: judged as the final weights
+    of a run stopped at ``step`` (gain at most ``tol``), and at most ``tol`` below the best of
+    the whole run, with ``value`` (or the curve at ``step``).
+
+    >>> steps = range(100, 1100, 100)
+    >>> v = [15, 17, 18, 18.5, 18.9, 19.2, 19.5, 19.7, 19.9, 20]
+    >>> judge_member(steps, v, 500, tol=0.1, value=18.95).ok  # on the curve, mid-climb
+    True
+    >>> round(judge_member(steps, v, 500, tol=0.1, value=18.95).gain, 2)  # reported only
+    0.45
+    >>> judge_member(steps, v, 500, tol=0.1, value=18.5).reason[18:]
+    'its validation value 18.50 dB is 0.40 dB from the curve there (> tol 0.10 dB)'
+    >>> judge_member(steps, v, 500, tol=0.1, read=True).reason
+    'read 500 weights, PSNR: 1.10 dB worse than the best (step 1000; > tol 0.10 dB)'
+    """
+    pts = _points(steps, values)
+    label = f"{'read' if read else what} {step}"
+    if len(pts) < MIN_EVALS:
+        return Check(label, spec.column, step, None, reason=(
+            f"{label}, {spec.label}: too few validation points to tell"))
+    if tol is None:
+        tol, sd, _ = noise_tolerance([s for s, _ in pts], [v for _, v in pts], None, spec, tail)
+    curve = _interp(pts, step)
+    if curve is None:
+        return Check(label, spec.column, step, None, tol=tol, sd=sd, reason=(
+            f"{label}, {spec.label}: before the first validation point (step {pts[0][0]})"))
+    recorded = value is not None and math.isfinite(value)
+    full = _judge_at(pts, step, value if recorded else curve, label, spec, tol, sd, tail,
+                     near_best=read)
+    if recorded and abs(value - curve) > tol:
+        return replace(full, ok=False, reason=(
+            f"{label}, {spec.label}: its validation value {_fmt(value, spec)} is "
+            f"{_fmt(abs(value - curve), spec)} from the curve there (> tol {_fmt(tol, spec)})"))
+    if read:
+        return _too_noisy(full, spec)
+    info = "" if full.gain is None else (
+        f" (the curve gained {_fmt(full.gain, spec)} over the fifth of its steps before it; "
+        f"{_fmt(full.drop, spec)} below the best)")
+    if not recorded:
+        return replace(full, ok=None, reason=(
+            f"{label}, {spec.label}: not validated in this run, so it cannot be told from the "
+            f"curve around it{info}"))
+    return replace(full, ok=True, reason=(
+        f"{label}, {spec.label}: within tol {_fmt(tol, spec)} of the curve there{info}"))
+
+
+def _judge_at(pts, step, value, label, spec, tol, sd, tail, near_best) -> Check:
+    sign = 1.0 if spec.higher_is_better else -1.0
+    best_step, best = max(pts, key=lambda p: sign * p[1])
+    start = _interp(pts, (1 - tail) * step)
+    if start is None:
+        return Check(label, spec.column, step, None, value=value, best=best, best_step=best_step,
+                     tol=tol, sd=sd, reason=(f"{label}, {spec.label}: no validation point a fifth "
+                                             "of its steps earlier"))
+    gain, drop = sign * (value - start), sign * (best - value)
+    common = dict(value=value, start=start, best=best, best_step=best_step, gain=gain, drop=drop,
+                  tol=tol, sd=sd)
+    before = "the last fifth" if label == "final" else "the last fifth before it"
+    if near_best and drop > tol:
+        return Check(label, spec.column, step, False, **common, reason=(
+            f"{label} weights, {spec.label}: {_fmt(drop, spec)} worse than the best "
+            f"(step {best_step}; > tol {_fmt(tol, spec)})"))
+    if gain > tol:
+        head = f"{label} weights" if label == "final" else label
+        return Check(label, spec.column, step, False, **common, reason=(
+            f"{head}, {spec.label}: still improving: {before} gained "
+            f"{_fmt(gain, spec)} (> tol {_fmt(tol, spec)})"))
+    return Check(label, spec.column, step, True, **common, reason=(
+        f"{label}, {spec.label}: plateau ({before} {'+' if gain >= 0 else ''}{_fmt(gain, spec)}, "
+        f"{_fmt(drop, spec)} below the best; tol {_fmt(tol, spec)})"))
+
+
+def _combine(checks: Sequence[Check], n_evals: int, headline: Check | None) -> Convergence:
+    flags = [c.ok for c in checks]
+    verdict = False if False in flags else (None if None in flags or not checks else True)
+    decider = next((c for c in checks if c.ok is verdict), None)
+    reason = decider.reason if decider else "no judged metric on the validation curve"
+    if verdict is True:
+        reason = headline.reason if headline else reason
+    h = headline or Check("", "", None, None)
+    return Convergence(verdict, reason, n_evals, list(checks), h.best, h.best_step, h.value,
+                       h.gain, h.drop, h.tol)
+
+
+def plateau_test(steps: Sequence[int], values: Sequence[float | None],
+                 spec: MetricSpec = METRICS["val_psnr"], tail: float = TAIL) -> Convergence:
+    """The test of the final weights on one curve, its tolerance from the curve's own last
+    fifth (no schedule known). See :func:`from_history` for a whole training."""
+    check = judge_final(steps, values, spec, tail=tail)
+    return _combine([check], len(_points(steps, values)), check)
+
+
+def from_history(history: Sequence[Mapping[str, Any]], *, members: Sequence[int] = (),
+                 member_values: Mapping[int, Mapping[str, float]] | None = None,
+                 read_step: int | None = None,
+                 metrics: Sequence[str] | None = None) -> Convergence:
+    """The test of a training from its history (one dict per step: ``step``, ``lr``, and the
+    validation columns of :data:`METRICS` at the validated steps).
+
+    Args:
+        history: the training history (``history.csv`` rows).
+        members: the snapshot steps of an ensemble (steps at the end are the final weights).
+        member_values: step -> {column: validation value} of members the run evaluated.
+        read_step: the checkpoint the table reads instead of the final weights.
+        metrics: columns to judge; default: ``val_psnr`` and every other column of
+            :data:`METRICS` the history records. A requested column the history lacks is
+            "can't tell".
+    """
+    lr = {int(h["step"]): float(h["lr"]) for h in history
+          if h.get("lr") is not None and math.isfinite(float(h["lr"]))}
+    columns = list(metrics) if metrics is not None else ["val_psnr"] + [
+        c for c in METRICS if c != "val_psnr" and any(_finite(h.get(c)) for h in history)]
+    checks: list[Check] = []
+    headline: Check | None = None
+    n_evals = 0
+    last = max((int(h["step"]) for h in history), default=0)
+    for col in columns:
+        spec = METRICS[col]
+        rows = [h for h in history if _finite(h.get(col))]
+        steps, vals = [int(h["step"]) for h in rows], [float(h[col]) for h in rows]
+        n_evals = max(n_evals, len(rows))
+        if not rows:
+            checks.append(Check("final", col, None, None, reason=(
+                f"{spec.label} is not on the validation curve (recorded before it was)")))
+            continue
+        tol, sd, _ = noise_tolerance(steps, vals, lr, spec)
+        if read_step is not None and read_step < last:
+            main = judge_member(steps, vals, read_step, spec, tol, sd, read=True,
+                                value=_member_value(member_values, read_step, col))
+        else:
+            main = judge_final(steps, vals, spec, tol, sd)
+        checks.append(main)
+        if col == "val_psnr":
+            headline = main
+        for s in sorted(set(int(m) for m in members)):
+            if s < last and s != read_step:
+                checks.append(judge_member(steps, vals, s, spec, tol, sd,
+                                           value=_member_value(member_values, s, col)))
+    if headline is None and checks:
+        headline = checks[0]
+    return _combine(checks, n_evals, headline)
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _member_value(values: Mapping[int, Mapping[str, float]] | None, step: int,
+                  col: str) -> float | None:
+    if not values:
+        return None
+    got = values.get(step) or values.get(str(step)) or {}  # type: ignore[call-overload]
+    v = got.get(col)
+    return float(v) if _finite(v) else None

@@ -275,6 +275,33 @@ def resolve_budget(cfg: profiles.Profile, train: Mapping[str, Any] | None,
     return settings, epochs
 
 
+def scale_budget(settings: dict[str, Any], epochs: float | None, scale: float
+                 ) -> tuple[dict[str, Any], float | None, str | None]:
+    """A budget check's training (``spec/evidence.md`` section 5): ``settings`` with ``scale``
+    times the steps (and every step-valued milestone), the epochs scaled alike, and the
+    deviation sentence saying so (None when ``scale`` is 1). Fractions of the budget (warm-up,
+    snapshots, validation points) follow the new length.
+
+    >>> s, e, dev = scale_budget({"steps": 800, "milestones": [200]}, None, 2)
+    >>> s["steps"], s["milestones"]
+    (1600, [400])
+    >>> dev.startswith("Budget check: trained for 2 x the row's budget (800 -> 1,600 steps")
+    True
+    """
+    if scale == 1:
+        return settings, epochs, None
+    if not scale > 0:
+        raise ValueError(f"budget_scale must be > 0, got {scale}")
+    base = int(settings["steps"])
+    out = {**settings, "steps": max(1, round(base * scale))}
+    if out.get("milestones"):
+        out["milestones"] = [max(1, round(m * scale)) for m in out["milestones"]]
+    return out, (epochs * scale if epochs is not None else None), (
+        f"Budget check: trained for {scale:g} x the row's budget ({base:,} -> {out['steps']:,} "
+        "steps, its schedule stretched alike) to show whether that budget suffices; not a row "
+        "of the paper's table.")
+
+
 def _loss_lines(terms: Sequence[Mapping[str, Any]]) -> list[str]:
     """``'0.1 x lpips (on residual)'`` for each loss term of a spec."""
     out = []
@@ -491,6 +518,26 @@ def _prediction_path(members, post, snapshot_weights, device: str):
     return predict_fn
 
 
+def _member_validation(members, snap_steps: Sequence[int], val_set, snapshot_weights,
+                       device: str) -> dict[str, Any] | None:
+    """Validation PSNR of each snapshot-ensemble member and of their (weighted) mean, without
+    the post-process, as the training curve measures (the plateau test judges every member:
+    :func:`relight_lib.library.convergence.from_history`). None for a single model or without
+    a validation set. ``{"members": {step: {"val_psnr": dB}}, "ensemble": {"val_psnr": dB}}``."""
+    if len(members) < 2 or val_set is None:
+        return None
+
+    def psnr(fn) -> float:
+        res = metrics.evaluate(fn, val_set, metrics=("psnr",), progress=False)
+        return float(res.summary().set_index("metric")["mean"].get("psnr", float("nan")))
+
+    out: dict[str, Any] = {"members": {}}
+    for step, m in zip(snap_steps, members):
+        out["members"][str(step)] = {"val_psnr": psnr(lambda b, m=m: predict(m, b, device=device))}
+    out["ensemble"] = {"val_psnr": psnr(_prediction_path(members, None, snapshot_weights, device))}
+    return out
+
+
 def _timed_path(n_members: int, postprocess: str | None) -> str:
     """What the run-time column of a row measured, in words."""
     what = "network" if n_members == 1 else f"{n_members}-snapshot ensemble"
@@ -517,7 +564,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    short_budgets: Mapping[str, Mapping[str, Any]] | None = None,
                    amp: bool | None = None, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
-                   dry_run: bool = False) -> pd.DataFrame | dict[str, Any]:
+                   budget_scale: float = 1, dry_run: bool = False
+                   ) -> pd.DataFrame | dict[str, Any]:
     """Train ``model`` for each seed of the profile, evaluate it, write the results.
 
     Args:
@@ -557,6 +605,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         label: Human label of the row for the tables.
         deviations: Known deviations from the paper for this row (go to run.json and the page).
         progress: Progress bars (off in papermill runs: they would clutter the book).
+        budget_scale: Train for this many times the resolved budget (:func:`scale_budget`; a
+            budget check row ``<variant>__x2`` of ``notebooks/budget_checks.yaml``).
         dry_run: Resolve the row and return its plan (:func:`plan_dict`) without training or
             writing anything.
 
@@ -613,6 +663,9 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
                                    limit=cfg.eval_limit)
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
+    settings, epochs, scaled = scale_budget(settings, epochs, budget_scale)
+    if scaled:
+        deviations = [*deviations, scaled]
     # bf16 where it runs natively only (utils.bf16_native): the key and run.json say which
     where = utils.pick_device(cfg.device)
     amp_requested = bool(settings.get("amp"))
@@ -657,6 +710,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         devs = list(deviations)
         weights: dict[str, Any] = {}
         history: list[dict] = []
+        ensemble_val = None
         timing: dict[str, Any] = {}
         training_files: dict[str, str] = {}
         # where a seed's time goes (training includes its validation points)
@@ -701,6 +755,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             device = fitted.device
 
             members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
+            ensemble_val = _member_validation(members, snap_steps, eval_set if val_every else None,
+                                              snapshot_weights, device)
             predict_fn = _prediction_path(members, post, snapshot_weights, device)
             t_eval = time.perf_counter()
             res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
@@ -736,7 +792,12 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             precision=record.precision_entry(amp_requested, settings["amp"]) if history
             else None,
             extra={"parameters": count_parameters(net), "train_steps": len(history),
-                   "convergence": from_history(history).to_dict() if history else None,
+                   # every scored weight: the final model, or each ensemble member
+                   "convergence": from_history(
+                       history, members=snap_steps,
+                       member_values=(ensemble_val or {}).get("members")).to_dict()
+                   if history else None,
+                   "ensemble_validation": ensemble_val,
                    "training_data": data_path,
                    "training_key": key if training_files else None,
                    "training_files": training_files,

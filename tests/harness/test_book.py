@@ -259,7 +259,11 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     assert view.loc["late", "converged"] == "no"  # one seed still climbing decides
     # one gain per seed, in seed order, so the column and the verdict read alike
     assert view.loc["late", "last-fifth gain (dB)"] == "+0.00, +4.00"
-    assert view.loc["late", "why"] == "still improving: the last fifth gained 4.00 dB (>= 0.1 dB)"
+    assert view.loc["late", "why"] == ("final weights, PSNR: still improving: the last fifth "
+                                       "gained 4.00 dB (> tol 0.05 dB)")
+    # best - final and the noise tolerance (flat tails: the 0.05 dB floor), one per seed
+    assert view.loc["late", "best − final (dB)"] == "0.00, 0.00"
+    assert view.loc["late", "tol (dB)"] == "0.05, 0.05"
     assert view.loc["late", "vs colour lstsq (dB)"] == "-0.75"
     bare = book.convergence_view("demo", profile="quick", versus=None)
     assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 2

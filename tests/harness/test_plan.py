@@ -40,7 +40,7 @@ def test_every_row_plans_at_every_profile(profile, tiny_vidit, in_repo):
     data_root = str(tiny_vidit) if profile == "paper" else None
     plans, failures = reproduce.plan_rows(profile, data_root=data_root, log=lambda *a: None)
     assert failures == {}
-    rows = [r for r in reproduce.load_rows() if r.runs_at(profile)]
+    rows = [r for r in reproduce.load_rows(budget_checks=True) if r.runs_at(profile)]
     assert set(plans) == {r.name for r in rows}
     # the profile's bf16, where this machine runs it natively (the paper profile trains in fp32)
     from relight_lib.library import utils

@@ -35,7 +35,7 @@ def test_unknown_key_names_the_notebook_and_the_valid_keys(in_repo):
         reproduce.try_row_for("msrnet/table2/dmshn_cl", {"stage1_fractoin": 0.25})
     msg = str(e.value)
     assert "notebooks/msrnet/table2.ipynb" in msg and "'stage1_fractoin'" in msg
-    assert "valid: data_root, init, loss, model, seeds, stage1_fraction" in msg
+    assert "valid: budget_scale, data_root, init, loss, model, seeds, stage1_fraction" in msg
     # parameters the runner sets are not for --set
     with pytest.raises(reproduce.RunsFileError, match="profile is set by the runner"):
         reproduce.try_row_for("msrnet/table2/dmshn_cl", {"profile": "gpu"})

@@ -1,41 +1,161 @@
-"""The plateau test: converged, still improving, collapsed at the end, too short to tell."""
+"""The plateau test of the scored weights: final below the best, still climbing, flat within the
+noise, a curve that jumps, L_c (lower is better), ensemble members and a read checkpoint."""
+
+import math
 
 import pytest
 
 from relight_lib.library import convergence as C
 
 STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+LC = C.METRICS["val_lc"]
 
 
-def test_a_plateau_converges():
-    v = [15.0, 17.0, 18.5, 19.2, 19.5, 19.6, 19.62, 19.65, 19.66, 19.66]
-    p = C.plateau_test(STEPS, v)
-    assert p.converged is True and p.best == pytest.approx(19.66) and p.best_step == 900
-    assert p.tail_gain == pytest.approx(19.66 - 19.65)
+def _history(values, column="val_psnr", decay_from=None, steps=STEPS):
+    """One history row per step 1..last; ``column`` at ``steps``; lr 1 until ``decay_from``,
+    then 0.01 (None: constant)."""
+    at = dict(zip(steps, values))
+    out = []
+    for s in range(1, steps[-1] + 1):
+        lr = 1.0 if decay_from is None or s <= decay_from else 0.01
+        h = {"step": s, "lr": lr, "loss": 1.0}
+        if s in at:
+            h[column] = at[s]
+        out.append(h)
+    return out
 
 
-def test_still_climbing_is_not_converged():
+def test_final_below_best_fails_even_when_the_last_fifth_held_its_best():
+    # mbnet/extra_data's shape: the best at 900, the scored final weights 0.4 dB below it;
+    # the old test (best of the last fifth) passed this
+    v = [15.0, 17.0, 18.5, 19.2, 19.5, 19.6, 19.62, 19.65, 19.66, 19.26]
+    c = C.judge_final(STEPS, v, tol=0.1)
+    assert c.ok is False and "worse than the best" in c.reason and c.best_step == 900
+    assert c.drop == pytest.approx(0.40) and c.value == pytest.approx(19.26)
+
+
+def test_still_climbing_fails():
     v = [15.0, 16.0, 17.0, 18.0, 19.0, 19.5, 19.8, 20.0, 20.1, 20.25]
-    p = C.plateau_test(STEPS, v)
-    assert p.converged is False and "still improving" in p.reason
-    assert p.tail_gain == pytest.approx(0.25)
+    c = C.judge_final(STEPS, v, tol=0.1)
+    assert c.ok is False and "still improving" in c.reason
+    assert c.start == pytest.approx(20.0) and c.gain == pytest.approx(0.25)
 
 
-def test_a_late_collapse_is_not_converged():
-    v = [15.0, 17.0, 18.5, 19.2, 19.5, 19.6, 19.62, 19.65, 19.2, 19.1]
-    p = C.plateau_test(STEPS, v)
-    assert p.converged is False and "worse at the end" in p.reason and p.best_step == 800
+def test_flat_with_noise_within_tol_passes():
+    # after the decay (step 500) the curve alternates by 0.06 dB: tol = 2 sd of the differences
+    v = [15.0, 17.0, 18.5, 19.2, 19.50, 19.56, 19.50, 19.56, 19.50, 19.56]
+    c = C.from_history(_history(v, decay_from=500))
+    sd = math.sqrt(4 * 0.06 ** 2 / 3)  # the differences after step 500: -+0.06, mean 0
+    assert c.converged is True and c.tol == pytest.approx(2 * sd)
+    assert c.final_drop == pytest.approx(0.0) and c.tail_gain == pytest.approx(0.0)
+    # the same noise with the final point 0.2 dB under the best fails
+    low = C.from_history(_history(v[:-1] + [19.36], decay_from=500))
+    assert low.converged is False and "worse than the best" in low.reason
 
 
-def test_too_few_points_or_nan_cannot_tell():
+def test_the_tolerance_comes_from_the_decayed_stretch_only():
+    # big jumps while the rate is high do not widen the tolerance; flat after the decay: floor
+    v = [15.0, 19.0, 16.0, 19.5, 19.6, 19.6, 19.6, 19.6, 19.6, 19.6]
+    tol, sd, n = C.noise_tolerance(STEPS, v, {s: (1.0 if s <= 400 else 0.01) for s in
+                                              range(1, 1001)})
+    assert (tol, sd, n) == (C.METRICS["val_psnr"].floor, 0.0, 6)
+    # no schedule known: the last fifth (two points here, so the last three)
+    tol, sd, n = C.noise_tolerance(STEPS, [19, 19, 19, 19, 19, 19, 19, 19.0, 19.2, 19.0])
+    assert n == 3 and sd == pytest.approx(math.sqrt(0.08)) and tol == pytest.approx(
+        2 * math.sqrt(0.08))
+
+
+def test_a_curve_that_still_jumps_after_the_decay_is_not_converged():
+    v = [15.0, 17.0, 18.5, 19.2, 19.5, 19.9, 19.4, 19.9, 19.4, 19.9]
+    c = C.from_history(_history(v, decay_from=500))
+    assert c.converged is False and "still jumps" in c.reason and c.tol > 0.3
+    # its numbers are kept for the tables
+    assert c.final_drop == pytest.approx(0.0) and c.best == pytest.approx(19.9)
+
+
+def test_lower_is_better_lc():
+    down = [5.0, 3.0, 2.0, 1.0, 0.60, 0.50, 0.48, 0.47, 0.47, 0.47]
+    assert C.judge_final(STEPS, down, LC, tol=0.01).ok is True
+    still = [5.0, 3.0, 2.0, 1.0, 0.90, 0.80, 0.70, 0.60, 0.50, 0.40]
+    c = C.judge_final(STEPS, still, LC, tol=0.01)
+    assert c.ok is False and "still improving" in c.reason and c.gain == pytest.approx(0.20)
+    worse = [5.0, 3.0, 2.0, 1.0, 0.60, 0.50, 0.48, 0.47, 0.40, 0.47]
+    c = C.judge_final(STEPS, worse, LC, tol=0.01)
+    assert c.ok is False and c.best == pytest.approx(0.40) and c.drop == pytest.approx(0.07)
+
+
+def test_model_a_is_judged_on_lc_too():
+    psnr = [15.0, 17.0, 18.5, 19.2, 19.5, 19.6, 19.6, 19.6, 19.6, 19.6]
+    lc = [5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5]  # PSNR flat, L_c still falling
+    hist = _history(psnr, decay_from=500)
+    for h, v in zip([hist[s - 1] for s in STEPS], lc):
+        h["val_lc"] = v
+    c = C.from_history(hist)
+    assert c.converged is False and c.reason.startswith("final weights, L_c: still improving")
+    # PSNR alone passes; the PSNR figures are the headline whatever decided
+    assert C.from_history(hist, metrics=["val_psnr"]).converged is True
+    assert c.final == pytest.approx(19.6)
+    # a curve recorded before L_c was validated cannot tell, when L_c is asked for
+    old = C.from_history(_history(psnr, decay_from=500), metrics=["val_psnr", "val_lc"])
+    assert old.converged is None and "L_c is not on the validation curve" in old.reason
+
+
+def test_too_few_points_cannot_tell():
     assert C.plateau_test([1, 2, 3], [1.0, 2.0, 3.0]).converged is None
     nan = float("nan")
     assert C.plateau_test(STEPS, [nan] * 8 + [1.0, 1.0]).converged is None
-
-
-def test_from_history_reads_val_psnr():
-    hist = [{"step": s, "loss": 1.0} for s in range(1, 1001)]
-    for h, v in zip([hist[s - 1] for s in STEPS], [19.0] * 10):
-        h["val_psnr"] = v
-    assert C.from_history(hist).converged is True
     assert C.from_history([{"step": 1, "loss": 1.0}]).converged is None
+
+
+def test_ensemble_members_are_judged():
+    # a climb until 600, flat after (decayed from 600)
+    v = [15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 20.0, 20.0, 20.0, 20.0]
+    hist = _history(v, decay_from=600)
+    on_curve = {400: {"val_psnr": 18.02}, 800: {"val_psnr": 19.99}, 900: {"val_psnr": 20.0}}
+    ok = C.from_history(hist, members=[400, 800, 900, 1000], member_values=on_curve)
+    assert ok.converged is True
+    assert [c.what for c in ok.checks] == ["final", "member 400", "member 800", "member 900"]
+    # a snapshot mid-climb is what the recipe asks for: its climb is reported, not judged
+    mid = ok.checks[1]
+    assert mid.ok is True and mid.gain == pytest.approx(18.02 - 17.2)
+    assert mid.drop == pytest.approx(20.0 - 18.02)
+    # a member whose own value is off the curve around it (a dip of the weights there) fails
+    off = C.from_history(hist, members=[900], member_values={900: {"val_psnr": 19.5}})
+    assert off.converged is False and "from the curve there" in off.reason
+    # a member the run did not validate (runs from before): cannot tell, the climb is named
+    old = C.from_history(hist, members=[400])
+    assert old.converged is None and "not validated in this run" in old.reason
+    assert "the curve gained 0.80 dB" in old.reason
+    # before the first validation point: cannot tell
+    early = C.from_history(hist, members=[50], member_values={50: {"val_psnr": 15.0}})
+    assert early.converged is None and "before the first validation point" in early.reason
+    # the members' training must converge too
+    climbing = _history([15.0 + i for i in range(10)], decay_from=600)
+    assert C.from_history(climbing, members=[900], member_values={900: {"val_psnr": 23.0}}
+                          ).converged is False
+
+
+def test_a_read_checkpoint_is_judged_as_the_scored_weights():
+    # flat at 19.0 around step 400, then a second rise to 20: a snapshot at 400 is fine; a
+    # checkpoint read at 400 is 1 dB below what the budget reaches (fails)
+    v = [15.0, 18.0, 19.0, 19.0, 19.0, 19.5, 20.0, 20.0, 20.0, 20.0]
+    hist = _history(v, decay_from=700)
+    member = C.from_history(hist, members=[400], member_values={400: {"val_psnr": 19.0}})
+    assert member.converged is True and member.checks[1].drop == pytest.approx(1.0)
+    read = C.from_history(hist, read_step=400)
+    assert read.converged is False and read.reason.startswith("read 400 weights, PSNR")
+    assert "worse than the best" in read.reason and read.final == pytest.approx(19.0)
+    assert [c.what for c in read.checks] == ["read 400"]  # the final weights are not scored
+    # a read checkpoint still climbing fails even where it is the best so far
+    early = C.from_history(_history([15.0 + i for i in range(10)], decay_from=700),
+                           read_step=1000 - 1)
+    assert early.converged is False
+    flat_end = C.from_history(hist, read_step=900)
+    assert flat_end.converged is True
+
+
+def test_to_dict_keeps_the_fields_the_tables_read():
+    d = C.plateau_test(STEPS, [18, 19.5, 19.9, 19.95, 19.96, 20, 20, 20, 20, 20]).to_dict()
+    assert {"converged", "reason", "best", "best_step", "tail_gain", "final_drop", "tol",
+            "checks"} <= set(d)
+    assert d["converged"] is True and d["checks"][0]["what"] == "final"

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -144,6 +145,17 @@ def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatc
         ["seed=0-snapshot2.pt", "seed=0-snapshot4.pt", "seed=0-snapshot4.pt"]
     rj = json.loads((tmp_path / "results/smoke/demo/t1/ens/seed=0/run.json").read_text())
     assert rj["params"]["snapshot_steps"] == [2, 4]
+    # every member is validated and judged; the ensemble's validation is recorded beside them
+    val = rj["extra"]["ensemble_validation"]
+    assert set(val["members"]) == {"2", "4"} and val["ensemble"]["val_psnr"] > 0
+    hist = pd.read_csv(tmp_path / "results/smoke/demo/t1/ens/seed=0/history.csv")
+    final_val = hist["val_psnr"].dropna().iloc[-1]
+    assert val["members"]["4"]["val_psnr"] == pytest.approx(final_val, abs=1e-4)
+    checks = rj["extra"]["convergence"]["checks"]
+    assert [c["what"] for c in checks] == ["final", "member 2"]
+    # each member's own value is the curve's at its step (the same weights, the same set)
+    at2 = hist.loc[hist["step"] == 2, "val_psnr"].iloc[0]
+    assert val["members"]["2"]["val_psnr"] == pytest.approx(at2, abs=1e-4)
     with pytest.raises(ValueError, match="in \\(0, 1\\]"):
         onetoone.snapshot_steps(4, [0.0])
 
@@ -221,6 +233,20 @@ def test_postprocessed_row_also_scores_the_bare_network(tmp_path, data_root, mon
     rj = json.loads(next((tmp_path / "results").rglob("run.json")).read_text())
     # the run-time column times what the row does: both snapshots, then the dehazing
     assert rj["extra"]["timing"]["timed"] == "2-snapshot ensemble + dehaze"
+
+
+def test_a_budget_check_trains_longer_and_says_so(tmp_path, data_root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kw = dict(paper="demo", table="t1", variant="v__x2", profile="smoke", results_root="results",
+              model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+              train={"lr": 1e-3}, data_root=str(data_root), snapshots=[0.5, 1.0], dry_run=True)
+    base = onetoone.run_one_to_one(**kw)
+    plan = onetoone.run_one_to_one(**kw, budget_scale=2)
+    assert plan["steps"] == 2 * base["steps"]
+    assert plan["snapshots"] == [2 * s for s in base["snapshots"]]  # fractions of the budget
+    assert any(d.startswith(f"Budget check: trained for 2 x the row's budget ({base['steps']:,}"
+                            f" -> {plan['steps']:,} steps") for d in plan["deviations"])
+    assert not any(d.startswith("Budget check") for d in base["deviations"])
 
 
 def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypatch):

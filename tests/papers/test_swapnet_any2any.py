@@ -74,6 +74,11 @@ def test_model_a_with_gan_writes_everything(tmp_path, data_root, monkeypatch):
     hist = pd.read_csv(run / "history.csv")
     assert list(hist["step"]) == [1, 2]
     assert {"mse", "colour_temperature", "direction", "gan_generator", "d_loss"} <= set(hist)
+    # model A's validation curve has its L_c too, and the plateau test judges both metrics
+    assert hist["val_lc"].notna().all() and (hist["val_lc"] >= 0).all()
+    conv = rj["extra"]["convergence"]
+    assert [c["metric"] for c in conv["checks"]] == ["val_psnr", "val_lc"]
+    assert conv["converged"] is None  # two points: too few to tell
     assert np.allclose(hist["loss"], hist[["mse", "colour_temperature", "direction",
                                            "gan_generator"]].sum(axis=1), rtol=1e-4)
     for fig in ("loss", "examples", "latents"):
@@ -95,6 +100,9 @@ def test_model_a_with_gan_writes_everything(tmp_path, data_root, monkeypatch):
     pi = results.load_per_image(tmp_path / "results", "smoke", "swapnet", "predicter")
     assert set(pi["variant"]) == {"temperature", "direction", "temperature_chance",
                                   "direction_chance"} and set(pi["metric"]) == {"light_loss"}
+    # the final validation L_c is the claim's L_c of the final weights (the same pairs here)
+    lc = pi.loc[pi["variant"] == "temperature", "value"].mean()
+    assert hist["val_lc"].iloc[-1] == pytest.approx(lc, rel=1e-4)
     # the chance rows are on the same pairs as model A's (paired claims)
     by = {v: set(g["image"]) for v, g in pi.groupby("variant")}
     assert by["temperature"] == by["temperature_chance"] == by["direction_chance"]
@@ -247,6 +255,19 @@ def _plan(tmp_path, data_root, **kw):
                 dry_run=True)
     args.update(kw)
     return any2any.run_any_to_any(**args)
+
+
+def test_a_budget_check_doubles_the_steps_and_keeps_the_read_fraction(tmp_path, data_root,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kw = dict(model="swapnet_envmap", loss_setting="B", variant="envmap__x2", steps=10)
+    base, plan = _plan(tmp_path, data_root, **kw), _plan(tmp_path, data_root, **kw, budget_scale=2)
+    assert (base["steps"], plan["steps"]) == (10, 20)
+    assert plan["snapshots"] == [8]  # model B's read checkpoint: 8/20 of the longer budget
+    assert any(d.startswith("Budget check: trained for 2 x the row's budget (10 -> 20 steps")
+               for d in plan["deviations"])
+    with pytest.raises(ValueError, match="budget_scale"):
+        _plan(tmp_path, data_root, **kw, budget_scale=-1)
 
 
 def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypatch):

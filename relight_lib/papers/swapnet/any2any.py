@@ -35,10 +35,11 @@ batch 8; models B and C 20 epochs of batch 25 over 400,000 sampled pairs) at the
 px and evaluates 10,000 pairs per set. Table 1 reads model B at its epoch-8 and model C at its
 epoch-6 checkpoint (``evaluate.py``); at every profile we read the same fraction of the budget
 (8/20 and 6/20, :data:`READ_FRACTION`); training still runs to the end of the budget so that
-the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode) on up to
-:data:`VAL_PAIRS` pairs of the main evaluation set, the profile's ``val_points`` times evenly
-over the training, go into history.csv; run.json's ``extra["convergence"]`` is the plateau test
-(:mod:`relight_lib.library.convergence`) of the whole run's curve.
+the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode; model A also its
+L_c as ``val_lc``) on up to :data:`VAL_PAIRS` pairs of the main evaluation set, the profile's
+``val_points`` times evenly over the training, go into history.csv; run.json's
+``extra["convergence"]`` is the plateau test (:mod:`relight_lib.library.convergence`) of the
+weights the row scores (models B and C: the read checkpoint), on PSNR and, for model A, L_c.
 
 Evaluation (papers.md 6.11): Table 1's pairs have a different scene and a different light
 direction (``PROTOCOL_2DSCENE``), drawn from the evaluation split with a fixed seed (the same
@@ -1091,14 +1092,20 @@ def _evaluate(net, predicter, objective, dataset, device, want_metrics, progress
     return rows, res.notes, res.lpips_weights
 
 
-def _validate(net: nn.Module, val_set, device: torch.device) -> dict[str, float]:
+def _validate(net: nn.Module, val_set, device: torch.device, predicter=None,
+              objective=None) -> dict[str, float]:
     """Mean PSNR and SSIM (:data:`VAL_METRICS`) of the relit images over ``val_set``, as
-    ``{"val_psnr": ..., "val_ssim": ...}``. In fp32 (the caller's autocast does not reach
-    here) and under inference mode; the caller puts the modules in eval mode."""
-    rows, _, _ = _evaluate(net, None, None, val_set, device, VAL_METRICS, progress=False,
-                           diagnostics=False)
+    ``{"val_psnr": ..., "val_ssim": ...}``; with model A's ``predicter`` also its mean
+    colour-temperature loss L_c as ``val_lc`` (the plateau test judges it: the temperature
+    claim reads it). In fp32 (the caller's autocast does not reach here) and under inference
+    mode; the caller puts the modules in eval mode."""
+    rows, _, _ = _evaluate(net, predicter, objective, val_set, device, VAL_METRICS,
+                           progress=False, diagnostics=predicter is not None)
     mean = rows.groupby("metric")["value"].mean()
-    return {f"val_{m}": float(mean.get(m, float("nan"))) for m in VAL_METRICS}
+    out = {f"val_{m}": float(mean.get(m, float("nan"))) for m in VAL_METRICS}
+    if predicter is not None:
+        out["val_lc"] = float(mean.get("temperature_loss", float("nan")))
+    return out
 
 
 def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, seed, device, lr,
@@ -1191,7 +1198,7 @@ def _train(net, predicter, disc, objective, train_set, *, steps, batch_size, see
                                                   or step + 1 == steps):
             t_val = time.perf_counter()
             modules.eval()
-            rec.update(_validate(net, val_set, device))
+            rec.update(_validate(net, val_set, device, predicter, objective))
             modules.train()
             rec["val_seconds"] = time.perf_counter() - t_val
         history.append({"step": step + 1, "loss": float(loss.detach()), "lr": rate, **parts,
@@ -1221,7 +1228,8 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                    read_at: float | None = None, amp: bool | None = None,
                    extra_tables: bool = True, label: str | None = None,
                    deviations: Sequence[str] = (), progress: bool = False,
-                   dry_run: bool = False, temperature_head: str | None = None
+                   budget_scale: float = 1, dry_run: bool = False,
+                   temperature_head: str | None = None
                    ) -> pd.DataFrame | dict[str, Any]:
     """Train ``model`` for each seed of the profile, evaluate it, write the results.
 
@@ -1257,6 +1265,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         deviations: Known deviations for this row (to run.json and the page), before the ones
             the row itself adds.
         progress: Progress bars (off in papermill runs).
+        budget_scale: Train for this many times the budget's steps (a budget check row
+            ``<variant>__x2`` of ``notebooks/budget_checks.yaml``; a read checkpoint stays at
+            its fraction of the longer budget).
         dry_run: Resolve everything (profile, data, model, losses, budget, evaluation sets) and
             return the plan dict without training or writing anything.
         temperature_head: Model A's predicter temperature output, ``"kelvin"`` (the code) or
@@ -1278,6 +1289,15 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     from relight_lib.library.convergence import from_history
     from relight_lib.library.models.patchgan import PatchGAN
 
+    if budget_scale != 1:  # a budget check (spec/evidence.md section 5)
+        base = steps or profiles.resolve(profile, data_root=data_root).train_steps
+        if base is None or not budget_scale > 0:
+            raise ValueError(f"budget_scale={budget_scale} needs a positive scale and a step "
+                             "budget (give steps= at the paper profile)")
+        steps = max(1, round(int(base) * budget_scale))
+        deviations = [*deviations, f"Budget check: trained for {budget_scale:g} x the row's "
+                      f"budget ({int(base):,} -> {steps:,} steps, its schedule stretched alike) "
+                      "to show whether that budget suffices; not a row of the paper's table."]
     row = _resolve(profile=profile, data_root=data_root, seeds=seeds, steps=steps, model=model,
                    model_kwargs=model_kwargs, loss_setting=loss_setting,
                    discriminator=discriminator, envmap_recipe=envmap_recipe,
@@ -1397,7 +1417,12 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                                per_image=rows, notes=notes, label=label or variant,
                                wall_time_s=time.perf_counter() - t0,
                                extra={**extra, "train_steps": len(history),
-                                      "convergence": from_history(history).to_dict()
+                                      # the scored weights (model C: its read checkpoint)
+                                      # on PSNR, and on L_c for model A
+                                      "convergence": from_history(
+                                          history, read_step=b.read_step,
+                                          metrics=("val_psnr", "val_lc")
+                                          if loss_setting == "A" else None).to_dict()
                                       if history else None}, **common)
         if extra_tables:
             for name in ("full", "same_colour", "same_direction"):

@@ -1,0 +1,138 @@
+"""Convergence evidence in the harness: verdicts recomputed from stored curves, the budget-check
+rows (``<variant>__x2``) and what the book shows of them."""
+
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from relight_lib.harness import book, reproduce, results
+from relight_lib.library import record
+
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = ('profile = "smoke"\npaper = ""\ntable = ""\nvariant = ""\nresults_root = ""\n'
+          'cache_key = ""\nwidth = 1\nseeds = None\nbudget_scale = 1\n')
+
+
+def _notebooks(root: Path, budget_checks: str | None) -> Path:
+    d = root / "notebooks" / "demo"
+    d.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(PARAMS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, d / "t.ipynb")
+    (d / "runs.yaml").write_text(
+        "tables:\n  table1:\n    notebook: t.ipynb\n    reference: a\n    variants:\n"
+        "      a: {width: 2}\n      b: {width: 3, only_profiles: [gpu], why: slow}\n")
+    if budget_checks is not None:
+        (root / "notebooks" / "budget_checks.yaml").write_text(budget_checks)
+    return root / "notebooks"
+
+
+def test_budget_check_rows_double_one_seed_of_the_listed_row(tmp_path):
+    nbdir = _notebooks(tmp_path, "scale: 2\nseed: 1\nprofiles: [quick, gpu]\n"
+                                 "rows: [demo/table1/a, demo/table1/b]\n")
+    assert [r.variant for r in reproduce.load_rows(nbdir)] == ["a", "b"]  # tables: no x2
+    rows = reproduce.load_rows(nbdir, budget_checks=True)
+    a2, b2 = rows[2:]
+    assert (a2.name, a2.params) == ("demo/table1/a__x2",
+                                    {"width": 2, "seeds": [1], "budget_scale": 2})
+    assert a2.runs_at("quick") and a2.runs_at("gpu") and not a2.runs_at("smoke")
+    assert "budget check of demo/table1/a" in a2.why
+    assert b2.only_profiles == ("gpu",)  # the row's own profiles still bind
+    params = reproduce.resolved_parameters(a2, "quick", Path("results"))
+    assert params["variant"] == "a__x2" and params["budget_scale"] == 2
+    assert reproduce.budget_check_of("a__x2") == ("a", 2.0)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("rows: [demo/table1/zz]\n", "not a row of notebooks"),
+    ("scale: 1\nrows: [demo/table1/a]\n", "scale must be a number > 1"),
+    ("seed: -1\nrows: [demo/table1/a]\n", "seed must be an integer"),
+    ("profiles: [huge]\nrows: [demo/table1/a]\n", "unknown profiles"),
+    ("rows: demo/table1/a\n", "'rows:' list"),
+])
+def test_budget_check_file_errors_name_the_file(tmp_path, text, match):
+    nbdir = _notebooks(tmp_path, text)
+    with pytest.raises(reproduce.RunsFileError, match=match) as err:
+        reproduce.load_rows(nbdir, budget_checks=True)
+    assert "budget_checks.yaml" in str(err.value)
+
+
+def test_committed_budget_checks_resolve_against_their_notebooks():
+    rows = [r for r in reproduce.load_rows(REPO / "notebooks", budget_checks=True)
+            if reproduce.budget_check_of(r.variant)]
+    tables = {(r.paper, r.table) for r in rows}
+    assert len(rows) == len(tables) >= 8  # one per table
+    for r in rows:
+        params = reproduce.resolved_parameters(r, "quick", Path("results"))
+        assert params["budget_scale"] == 2 and params["seeds"] == [0]
+        assert r.runs_at("quick") and not r.runs_at("paper")
+
+
+def _write(root, variant, seed, psnr, history=None, params=None, extra=None, table="table1"):
+    per_image = pd.DataFrame({"image": ["x", "y"], "metric": "psnr",
+                              "value": [psnr - 0.5, psnr + 0.5]})
+    out = record.write_run(root, paper="demo", table=table, variant=variant, profile="quick",
+                           seed=seed, dataset="SynVIDIT", split="validation",
+                           per_image=per_image, params=params or {}, extra=extra or {})
+    if history is not None:
+        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
+
+
+def _curve(values, steps=range(40, 840, 40)):
+    at = dict(zip(steps, values))
+    return [{"step": s, "lr": 1e-3 if s <= 560 else 1e-5, "val_psnr": at.get(s)}
+            for s in range(1, 801)]
+
+
+def test_load_convergence_recomputes_the_verdict_from_the_stored_curve(tmp_path):
+    root = tmp_path / "results"
+    flat = [15 + i * 0.3 for i in range(14)] + [19.0] * 6
+    dropped = flat[:-1] + [18.8]  # the scored final weights 0.2 dB under the best
+    stale = {"converged": True, "reason": "plateau (old test)", "tail_gain": 0.0,
+             "best_step": 760}
+    _write(root, "good", 0, 19.0, _curve(flat), extra={"train_steps": 800, "convergence": stale})
+    _write(root, "bad", 0, 18.8, _curve(dropped),
+           extra={"train_steps": 800, "convergence": stale})
+    # ensembles: members not validated (an older run), and members whose values were recorded
+    _write(root, "ens", 0, 19.0, _curve(flat), params={"snapshot_steps": [200, 720]},
+           extra={"train_steps": 800, "convergence": stale})
+    members = {"200": {"val_psnr": 16.2}, "720": {"val_psnr": 18.0}}  # 720: a dip of 1 dB
+    _write(root, "ens_new", 0, 19.0, _curve(flat), params={"snapshot_steps": [200, 720]},
+           extra={"train_steps": 800, "convergence": stale,
+                  "ensemble_validation": {"members": members}})
+    _write(root, "nocurve", 0, 19.0, extra={"train_steps": 800, "convergence": stale})
+    conv = results.load_convergence(root, "quick", "demo", "table1")
+    assert conv["good"]["converged"] is True and conv["good"]["tols"] == [pytest.approx(0.05)]
+    assert conv["bad"]["converged"] is False and "worse than the best" in conv["bad"]["reason"]
+    assert conv["bad"]["final_drops"] == [pytest.approx(0.2)]
+    assert conv["ens"]["converged"] is None
+    assert conv["ens"]["reason"].startswith("member 200, PSNR: not validated in this run")
+    assert conv["ens_new"]["converged"] is False
+    assert conv["ens_new"]["reason"].startswith("member 720, PSNR: its validation value 18.00")
+    assert conv["nocurve"]["converged"] is True  # no curve: the stored verdict stands
+
+
+def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, monkeypatch):
+    _notebooks(tmp_path, "rows: [demo/table1/a]\nprofiles: [quick]\n")
+    (tmp_path / "notebooks" / "demo" / "claims.yaml").write_text(
+        "- {id: b_beats_a, table: table1, metric: psnr, better: b, worse: a, text: t}\n")
+    monkeypatch.chdir(tmp_path)
+    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
+        _write("results", "a", seed, a)
+        _write("results", "b", seed, b)
+    view = book.budget_check_view("demo", profile="quick")
+    assert view.loc[0, "at 2 x"] == "not run yet" and view.loc[0, "change"] == "—"
+    # differences 0.5, 0.3, 0.6: sd 0.1528, t(0.975, 2) = 4.303 -> half-width 0.38
+    assert view.loc[0, "claims' half-widths"] == "±0.38 (b_beats_a)"
+    _write("results", "a__x2", 0, 19.1)
+    view = book.budget_check_view("demo", profile="quick")
+    assert view.loc[0, "at the budget"] == "19.00" and view.loc[0, "at 2 x"] == "19.10"
+    assert view.loc[0, "change"] == "+0.10" and view.loc[0, "change < smallest half-width"] == "yes"
+    # the longer row is not a row of the table
+    monkeypatch.setattr(book, "out_of_date", lambda *a: None)
+    table, _ = book.table_view("demo", "table1", ["psnr"], profile="quick")
+    assert not any("x2" in str(i) for i in table.index)
