@@ -125,20 +125,25 @@ def _cmd_sheet(args) -> int:
 
     out = synvidit.render_contact_sheet(args.out, seed=args.seed, index=args.index,
                                         size=args.size, spp=args.spp,
-                                        variant=synvidit.resolve_variant(args.variant))
+                                        variant=synvidit.resolve_variant(args.variant),
+                                     conditions=args.conditions)
     print(out)
     return 0
 
 
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench-render", help="measure SynVIDIT render speed; write a CSV",
-                       description="Render a few scenes with all 40 conditions at each size and "
-                       "append images per second to a CSV (results/bench/ by default).")
+                       description="Render a few scenes (all 40 conditions, or --conditions) at "
+                       "each size and append images per second and seconds per scene to a CSV "
+                       "(results/bench/ by default; the render-cost estimates read it).")
     p.add_argument("--sizes", default="64,128,256")
     p.add_argument("--scenes", type=int, default=2, help="scenes per size (default 2)")
     p.add_argument("--spp", default="8,16,32", help="spp per size, comma-separated")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--variant", default="scalar_rgb")
+    p.add_argument("--conditions", default="all",
+                   help="'all' (default), 'track1,mbnet' (the Track-1 sets' four conditions), "
+                   "or tags, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/bench/synvidit_render.csv"))
 
 
@@ -155,7 +160,8 @@ def _cmd_bench(args) -> int:
         raise SystemExit("--spp needs one value or one per size")
     rows = synvidit.benchmark_render(sizes, spps, n_scenes=args.scenes,
                                      jobs=args.jobs or os.cpu_count() or 1,
-                                     variant=synvidit.resolve_variant(args.variant))
+                                     variant=synvidit.resolve_variant(args.variant),
+                                     conditions=args.conditions)
     synvidit.append_csv(args.out, rows)
     for r in rows:
         print(f"{r['size']:>5} px  spp {r['spp']:>3}  {r['images']} images  "
