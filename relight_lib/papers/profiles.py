@@ -266,7 +266,8 @@ def resolve(name: str, **overrides: Any) -> Profile:
         data_root = os.environ.get("RELIGHT_VIDIT")
     if data_root is not None:
         overrides.update(track1_root=str(data_root), any2any_root=str(data_root),
-                         render_preset=None, scene_seed="fixed")
+                         render_preset=None)
+        overrides.setdefault("scene_seed", "fixed")
     fields = {f.name for f in dataclasses.fields(Profile)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -390,8 +391,11 @@ def ensure_data(prof: Profile, jobs: int | None = None, progress: bool = True,
         if state == "complete":
             continue
         when = f", about {est['seconds'] / 60:.1f} min" if est else ""
-        verb = "would render" if dry_run else "rendering"
-        log(f"{root}: {state}; {verb} {cfg.n_scenes} scenes (scene seed {cfg.seed}, "
+        what = {"other parameters": "rendered with other parameters (an older generator?)",
+                "incomplete": "incomplete (resumed)"}.get(state, state)
+        verb = "would render it" if dry_run else ("rendering it again"
+                                                  if state == "other parameters" else "rendering")
+        log(f"{root}: {what}; {verb}: {cfg.n_scenes} scenes (scene seed {cfg.seed}, "
             f"{cfg.size} px, {len(cfg.conditions)} conditions{when})")
         if dry_run:
             continue
