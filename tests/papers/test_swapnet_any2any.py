@@ -13,7 +13,8 @@ from relight_lib.library.data.depth import save_depth
 from relight_lib.library.data.imageio import write_png_rgb
 
 TAGS = ("6500_N", "6500_E", "4500_N", "4500_E")
-SPLITS = {"train": ("Image000", "Image001", "Image002"), "validation": ("Image003", "Image004")}
+SPLITS = {"train": ("Image000", "Image001", "Image002"), "validation": ("Image003", "Image004"),
+          "test": ("Image005", "Image006")}
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +236,8 @@ def test_protocol_subsets_option(tmp_path, data_root, monkeypatch):
 
 PLAN_KEYS = {"row", "model", "model_kwargs", "parameters", "image_size", "train_size",
              "batch_size", "steps", "epochs", "n_train", "precision", "optimizer", "lr_schedule",
-             "loss", "eval", "postprocess", "snapshots", "deviations", "notes"}
+             "loss", "eval", "validation", "data", "postprocess", "snapshots", "deviations",
+             "notes"}
 
 
 def _plan(tmp_path, data_root, **kw):
