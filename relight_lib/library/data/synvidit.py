@@ -198,16 +198,21 @@ PRESETS: dict[str, dict[str, RenderConfig]] = {
 #: images of the per-image PSNR difference between the two rows (within a seed, pooled over
 #: seeds) has a median of 0.69 dB; the sd over seeds of the per-seed mean difference (training
 #: noise alone: the images are the same for every seed) a median of 0.12 dB. The image noise of a
-#: mean over n test images is 0.69 / sqrt(n) dB; at most half the seed sd needs n >= 108 for
-#: the median pair of rows: 150 gives 0.056 dB (0.45 x the seed sd, about a 10 % larger sd of
-#: each per-seed difference), at 105 more 4-image scenes per seed. The numbers come from ``per_image.csv`` of results/quick/{ltnet,msrnet}/*/*/seed=*/ (psnr;
+#: mean over n test images is sd_image / sqrt(n); the n at which it is half a pair's seed sd has
+#: a median of 108 over the 30 pairs (quartiles 60 and 294). 150 gives 0.69 / sqrt(150) =
+#: 0.056 dB (0.45 x the median seed sd, about a 10 % larger sd of each per-seed difference), at
+#: 105 more 4-image scenes per seed. The numbers come from
+#: ``per_image.csv`` of results/quick/{ltnet,msrnet}/*/*/seed=*/ (psnr;
 #: rows paired on (seed, image); pairs whose seed sd is 0, the deterministic baselines, left
 #: out); :func:`relight_lib.harness.noise.noise_sizes` recomputes them.
 #:
 #: Any-to-any keeps the 76 / 12 training / validation scenes of the fixed set and renders 50
-#: test scenes (12 before): its 100 evaluation pairs (per-pair PSNR sd 2.5 dB against a seed
-#: sd of 0.64 dB, measured the same way on results/quick/swapnet: 0.25 dB, 0.39 x) are then
-#: drawn from 50 scenes, each scene in about 4 pairs instead of 17.
+#: test scenes (12 before): its 100 evaluation pairs are then drawn from 50 scenes, each scene
+#: in about 4 pairs instead of 17. Measured the same way on results/quick/swapnet/{table1,
+#: discriminator} (4 pairs of rows), the per-pair PSNR sd has a median of 2.5 dB and the seed
+#: sd of 0.64 dB: 100 pairs give 0.25 dB (0.39 x) for the median pair of rows, but table1's
+#: identity against model A (seed sd 0.24 dB) would need about 450 pairs for half its seed sd
+#: (the number of pairs is the row's ``n_eval_pairs``, not a property of the set).
 _TRACK1_CONDITIONS = tuple(c.tag for c in layout.parse_conditions("track1,mbnet"))
 PER_SEED: dict[str, dict[str, RenderConfig]] = {
     "quick": {
