@@ -619,6 +619,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
 
     if not 0 < train_scale <= 1:
         raise ValueError(f"train_scale must be in (0, 1], got {train_scale}")
+    data_deviation = profiles.data_deviation(cfg)
+    deviations = [*deviations, data_deviation] if data_deviation else list(deviations)
     train_size = max(8, round(cfg.size * train_scale))
     # every seed's data has the same sizes (per-seed sets differ in their scenes only): the
     # budget and the plan are resolved on the first seed's
@@ -851,6 +853,7 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
     else:
         train_set, _, eval_set = track1_sets(seed0, cfg.size)
         n_train, n_eval = len(train_set), len(eval_set)
+    deviations = [d for d in [profiles.data_deviation(cfg, trained=False)] if d]
     if dry_run:
         fit = ("nothing to fit" if method == "identity"
                else "closed-form least squares over every training pixel")
@@ -867,7 +870,7 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
                                     f"{cfg.eval_split} split at {cfg.size} px"}],
             "validation": None, "data": profiles.seed_data_plan(cfg, "track1"),
             "postprocess": None, "snapshots": None, "snapshot_weights": None,
-            "deviations": [], "notes": []}
+            "deviations": deviations, "notes": []}
     first = None
     for seed in cfg.seeds:
         scfg = profiles.for_seed(cfg, seed)
@@ -881,7 +884,7 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
             results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
             seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
             split=cfg.eval_split, per_image=res.rows, notes=res.notes,
-            params={**cfg.to_dict(), "method": method},
+            params={**cfg.to_dict(), "method": method}, deviations=deviations,
             extra={"model_state": model.state(),
                    "data": _data_record(scfg, scfg.track1_root, len(eval_set))},
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),

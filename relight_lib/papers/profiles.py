@@ -518,3 +518,36 @@ def render_cost(prof: Profile) -> dict[str, Any]:
         per_seed = total
     return {"per_seed_s": per_seed, "total_s": total,
             "measured": "; ".join(dict.fromkeys(e["measured"] for e in ests.values()))}
+
+
+def data_deviation(prof: Profile, kind: str = "track1", trained: bool = True) -> str | None:
+    """The deviation sentence of a row's data at ``prof`` (None for real VIDIT, where the data
+    is the paper's): SynVIDIT, how it is drawn, each seed's folder, its splits and which split
+    the tables and (``trained`` rows) the learning curves read, from the profile's actual
+    settings.
+
+    >>> print(data_deviation(resolve("quick", seeds=[0])))  # doctest: +NORMALIZE_WHITESPACE
+    Data: SynVIDIT, the suite's rendered stand-in for VIDIT, drawn per seed (seed k reads
+    data/synvidit/quick-s<k>-track1, its own scenes: 300 training, 45 validation and 150 test
+    scenes at 64 px); the tables are read on the test split and the learning curves on the
+    validation split, where the paper reports on VIDIT's validation scenes (its test ground
+    truth is private).
+    """
+    if prof.render_preset is None:
+        return None
+    field_ = {v: k for k, v in _ROOT_KINDS.items()}[kind]
+    root = str(getattr(prof, field_))
+    cfg = preset_config(prof, root)
+    if prof.scene_seed == "per_seed":
+        how = (f"drawn per seed (seed k reads {root.replace(SEED_FIELD, '<k>')}, its own "
+               "scenes")
+    else:
+        how = f"one draw shared by every seed ({root}"
+    if cfg is not None:
+        c = cfg.split_counts()
+        how += (f": {c['train']} training, {c['validation']} validation and {c['test']} test "
+                f"scenes at {cfg.size} px")
+    curves = f" and the learning curves on the {prof.val_split} split" if trained else ""
+    return (f"Data: SynVIDIT, the suite's rendered stand-in for VIDIT, {how}); the tables are "
+            f"read on the {prof.eval_split} split{curves}, where the paper reports on VIDIT's "
+            "validation scenes (its test ground truth is private).")

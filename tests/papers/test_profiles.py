@@ -210,3 +210,16 @@ def test_quick_renders_vidits_split_at_64_px():
     per_seed = synvidit.PER_SEED["quick"]["track1"]  # VIDIT's train / val, a larger test
     assert per_seed.size == 64 and per_seed.conditions == cfg.conditions
     assert per_seed.split_counts() == {"train": 300, "validation": 45, "test": 150}
+
+
+def test_data_deviation_follows_the_profiles_settings():
+    per = profiles.data_deviation(profiles.resolve("quick"))
+    assert "drawn per seed" in per and "quick-s<k>-track1" in per
+    assert "150 test scenes at 64 px" in per and "read on the test split" in per
+    assert "learning curves on the validation split" in per
+    fixed = profiles.data_deviation(profiles.resolve("quick", scene_seed="fixed"), "any2any")
+    assert "one draw shared by every seed (data/synvidit/quick-any2any" in fixed
+    assert "12 test scenes" in fixed
+    assert "learning curves" not in profiles.data_deviation(profiles.resolve("smoke"),
+                                                            trained=False)
+    assert profiles.data_deviation(profiles.resolve("paper", data_root="/vidit")) is None
