@@ -567,7 +567,9 @@ def training_dataset(needs: Sequence[str], profile: Any) -> tuple[Any, str]:
     any-to-any samples when it needs a ``guide``. Falls back to random tensors when the data
     is not rendered; the second value says which."""
     from relight_lib.library.data.vidit import AnyToAnyDataset, OneToOneDataset
+    from relight_lib.papers import profiles
 
+    profile = profiles.for_seed(profile, profile.seeds[0])  # seed 0's set, when drawn per seed
     try:
         if "guide" in needs:
             ds = AnyToAnyDataset(profile.any2any_root, "train", size=profile.size, n_pairs=256)

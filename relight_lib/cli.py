@@ -22,15 +22,28 @@ def _add_render(sub) -> None:
     p = sub.add_parser(
         "render",
         help="render a SynVIDIT set (VIDIT layout) with Mitsuba 3",
-        description="Render SynVIDIT, either a named preset (smoke, quick, gpu) into "
-        "DATA_DIR/<set>, or a custom set into OUT. Interrupted renders resume: scenes whose "
-        "files match manifest.json are skipped.",
+        description="Render SynVIDIT, either the sets a profile reads (--preset smoke, quick, "
+        "gpu) into DATA_DIR/<set>, or a custom set into OUT. At quick and gpu each seed draws "
+        "its own sets (DATA_DIR/<profile>-s<k>-{track1,any2any}, one per seed of the profile "
+        "or of --seeds); --scene-seed fixed renders the single draw every seed shared before "
+        "(DATA_DIR/<profile>-{track1,any2any}). Each set to render is announced first with its "
+        "scene seed and an estimated time. Interrupted renders resume: scenes whose files match "
+        "manifest.json are skipped.",
     )
     p.add_argument("out", nargs="?", type=Path, help="output folder (custom set)")
     p.add_argument("--preset", choices=["smoke", "quick", "gpu"],
                    help="named set(s), written under --data-dir")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help=f"where presets go (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--scene-seed", choices=["per_seed", "fixed"], default=None,
+                   help="with --preset: each seed's own sets or the single fixed draw "
+                   "(default: the profile's; smoke is fixed)")
+    p.add_argument("--seeds", default=None,
+                   help="with --preset and per-seed data: comma-separated seeds (default: the "
+                   "profile's)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say which sets would be rendered (and how long it would take); render "
+                   "nothing")
     p.add_argument("--scenes", type=int, default=8, help="number of scenes (default 8)")
     p.add_argument("--size", type=int, default=64, help="image side in px (default 64)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
@@ -51,6 +64,7 @@ def _add_render(sub) -> None:
 
 
 def _cmd_render(args) -> int:
+    import dataclasses
     import os
 
     from relight_lib.library.data import synvidit
@@ -59,9 +73,22 @@ def _cmd_render(args) -> int:
 
     if args.preset and args.out:
         raise SystemExit("relight render: give either OUT or --preset, not both")
+    if (args.scene_seed or args.seeds) and not args.preset:
+        raise SystemExit("relight render: --scene-seed and --seeds go with --preset")
     if args.preset:
-        jobs_sets = [(args.data_dir / name, cfg)
-                     for name, cfg in synvidit.PRESETS[args.preset].items()]
+        from relight_lib.papers import profiles
+
+        try:
+            seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
+        except ValueError:
+            raise SystemExit(f"relight render: --seeds {args.seeds!r}: expected comma-separated "
+                             "integers, e.g. 0,1,2") from None
+        try:
+            prof = profiles.resolve(args.preset, scene_seed=args.scene_seed, seeds=seeds)
+        except ValueError as e:
+            raise SystemExit(f"relight render: {e}") from None
+        jobs_sets = [(args.data_dir / Path(root).name, cfg)
+                     for root, cfg in profiles.data_sets(prof).items()]
     elif args.out:
         families = tuple(f.strip() for f in args.families.split(",")) if args.families else FAMILIES
         cfg = synvidit.RenderConfig(
@@ -71,12 +98,26 @@ def _cmd_render(args) -> int:
         jobs_sets = [(args.out, cfg)]
     else:
         raise SystemExit("relight render: give an output folder or --preset (see --help)")
+    if args.dry_run:
+        from relight_lib.papers.profiles import set_state
+
+        for root, cfg in jobs_sets:
+            est = synvidit.estimate_render_seconds(cfg)
+            print(f"{root}: {set_state(root, cfg)}; {cfg.n_scenes} scenes "
+                  f"({' / '.join(str(n) for n in cfg.split_counts().values())} train / "
+                  f"validation / test), scene seed {cfg.seed}, {cfg.size} px, "
+                  f"{len(cfg.conditions)} conditions"
+                  + (f"; about {est['seconds'] / 60:.1f} min to render ({est['measured']})"
+                     if est else "; render time not measured at this size"))
+        return 0
     variant = synvidit.resolve_variant(args.variant)
     jobs = args.jobs or os.cpu_count() or 1
     if variant.startswith("cuda"):
         jobs = 1  # one process drives the GPU
     for root, cfg in jobs_sets:
-        cfg.variant = variant
+        print(f"{root}: rendering {cfg.n_scenes} scenes (scene seed {cfg.seed}, {cfg.size} px, "
+              f"{len(cfg.conditions)} conditions; finished scenes are kept)")
+        cfg = dataclasses.replace(cfg, variant=variant)  # the preset's own config stays as it is
         s = synvidit.render_dataset(root, cfg, jobs=jobs, progress=not args.no_progress,
                                     force=args.force)
         print(f"{root}: {s.rendered} scenes rendered, {s.skipped} already complete; "
@@ -125,20 +166,25 @@ def _cmd_sheet(args) -> int:
 
     out = synvidit.render_contact_sheet(args.out, seed=args.seed, index=args.index,
                                         size=args.size, spp=args.spp,
-                                        variant=synvidit.resolve_variant(args.variant))
+                                        variant=synvidit.resolve_variant(args.variant),
+                                     conditions=args.conditions)
     print(out)
     return 0
 
 
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench-render", help="measure SynVIDIT render speed; write a CSV",
-                       description="Render a few scenes with all 40 conditions at each size and "
-                       "append images per second to a CSV (results/bench/ by default).")
+                       description="Render a few scenes (all 40 conditions, or --conditions) at "
+                       "each size and append images per second and seconds per scene to a CSV "
+                       "(results/bench/ by default; the render-cost estimates read it).")
     p.add_argument("--sizes", default="64,128,256")
     p.add_argument("--scenes", type=int, default=2, help="scenes per size (default 2)")
     p.add_argument("--spp", default="8,16,32", help="spp per size, comma-separated")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--variant", default="scalar_rgb")
+    p.add_argument("--conditions", default="all",
+                   help="'all' (default), 'track1,mbnet' (the Track-1 sets' four conditions), "
+                   "or tags, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/bench/synvidit_render.csv"))
 
 
@@ -155,7 +201,8 @@ def _cmd_bench(args) -> int:
         raise SystemExit("--spp needs one value or one per size")
     rows = synvidit.benchmark_render(sizes, spps, n_scenes=args.scenes,
                                      jobs=args.jobs or os.cpu_count() or 1,
-                                     variant=synvidit.resolve_variant(args.variant))
+                                     variant=synvidit.resolve_variant(args.variant),
+                                     conditions=args.conditions)
     synvidit.append_csv(args.out, rows)
     for r in rows:
         print(f"{r['size']:>5} px  spp {r['spp']:>3}  {r['images']} images  "

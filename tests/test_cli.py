@@ -64,6 +64,30 @@ def test_usage_errors(capsys):
     assert "sunset" in capsys.readouterr().err
 
 
+def test_render_preset_dry_run_lists_each_seeds_sets(tmp_path, capsys, monkeypatch):
+    from relight_lib.library.data import synvidit
+
+    monkeypatch.setattr(synvidit, "render_dataset",
+                        lambda *a, **k: pytest.fail("a dry run rendered"))
+    rc = cli.main(["render", "--preset", "quick", "--seeds", "0,4", "--data-dir",
+                   str(tmp_path), "--dry-run"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0 and len(out) == 4
+    assert out[0].startswith(f"{tmp_path / 'quick-s0-track1'}: missing; 495 scenes "
+                             "(300 / 45 / 150 train / validation / test), scene seed "
+                             f"{synvidit.scene_seed('quick', 'track1', 0)}")
+    assert str(tmp_path / "quick-s4-any2any") in out[3]
+    rc = cli.main(["render", "--preset", "quick", "--scene-seed", "fixed", "--data-dir",
+                   str(tmp_path), "--dry-run"])
+    out = capsys.readouterr().out
+    assert str(tmp_path / "quick-track1") in out and "scene seed 0," in out
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit, match="--seeds"):
+        cli.main(["render", "--preset", "quick", "--seeds", "0,x", "--dry-run"])
+    with pytest.raises(SystemExit, match="go with --preset"):
+        cli.main(["render", str(tmp_path / "x"), "--seeds", "1"])
+
+
 def test_console_script_installed():
     exe = Path(sys.executable).with_name("relight")
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout

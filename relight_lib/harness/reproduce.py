@@ -635,6 +635,19 @@ def _fmt_int(n: Any) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
+def _fmt_seed_data(d: dict[str, Any]) -> str:
+    """One seed's data in a plan (:func:`relight_lib.papers.profiles.seed_data_plan`)."""
+    text = f"seed {d['seed']}: {d['folder']}"
+    if d.get("scene_seed") is not None:
+        text += f" (scene seed {d['scene_seed']}, {d['draw'].replace('_', ' ')})"
+    if d.get("splits"):
+        text += ("; scenes " + " / ".join(f"{_fmt_int(n)} {s}" for s, n in d["splits"].items()))
+    text += f"; {d['rendered']}"
+    if d.get("render_s") is not None:
+        text += f", about {d['render_s'] / 60:.1f} min to render"
+    return text
+
+
 def format_plan(row: Row, profile: str, plan: dict[str, Any]) -> str:
     """A plan as an indented block of text (one row)."""
     kw = ", ".join(f"{k}={v}" for k, v in plan.get("model_kwargs", {}).items())
@@ -660,8 +673,15 @@ def format_plan(row: Row, profile: str, plan: dict[str, Any]) -> str:
     for i, term in enumerate(plan["loss"] or ["-"]):
         lines.append(("  loss         " if i == 0 else "               ") + term)
     for i, ev in enumerate(plan["eval"]):
+        split = f" [{ev['split']} split]" if ev.get("split") and ev["split"] != ev["name"] else ""
         lines.append(("  evaluation   " if i == 0 else "               ")
-                     + f"{ev['name']}: {_fmt_int(ev['n'])} pairs ({ev['definition']})")
+                     + f"{ev['name']}{split}: {_fmt_int(ev['n'])} pairs ({ev['definition']})")
+    if plan.get("validation"):
+        v = plan["validation"]
+        lines.append(f"  validation   {v['split']} split: {_fmt_int(v['n'])} pairs (learning "
+                     "curves, plateau test)")
+    for i, d in enumerate(plan.get("data") or []):
+        lines.append(("  seed data    " if i == 0 else "               ") + _fmt_seed_data(d))
     post = plan.get("postprocess") or "none"
     if plan.get("snapshots") and len(plan["snapshots"]) == 1:
         # one checkpoint read before the end (the any-to-any report's epoch-8 / epoch-6 models)

@@ -182,6 +182,33 @@ def training_pairs(root: str, size: int, pairs: str = "track1"):
     return torch.utils.data.ConcatDataset([track1, ne, _Mirrored(west)])
 
 
+def _limited(n: int, limit: int | None) -> int:
+    return n if limit is None else min(n, limit)
+
+
+def track1_sets(cfg: profiles.Profile, train_size: int, train_pairs: str = "track1"):
+    """``(train, validation, evaluation)`` sets of one seed's profile (:func:`profiles.for_seed`):
+    the training pairs at ``train_size`` px, the ``val_split`` pairs that the learning curves and
+    the plateau test read, and the ``eval_split`` pairs that the tables read (one object when
+    the two splits are the same, as at the paper profile), both at the profile's size and
+    capped at its ``eval_limit``."""
+    from relight_lib.library.data.vidit import OneToOneDataset
+
+    train = training_pairs(cfg.track1_root, train_size, train_pairs)
+    ev = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
+                         limit=cfg.eval_limit)
+    val = ev if cfg.val_split == cfg.eval_split else OneToOneDataset(
+        cfg.track1_root, split=cfg.val_split, size=cfg.size, limit=cfg.eval_limit)
+    return train, val, ev
+
+
+def _data_record(cfg: profiles.Profile, root: str, n_eval: int) -> dict[str, Any]:
+    """What run.json records of one seed's data: folder, draw, scene seed, splits and size."""
+    key = profiles.data_key(cfg, root)
+    return {"root": root, "draw": key["draw"], "scene_seed": key["scene_seed"],
+            "eval_split": cfg.eval_split, "n_eval": n_eval, "val_split": cfg.val_split}
+
+
 def plan_stages(total_steps: int, loss: Sequence[Mapping[str, Any]] | None,
                 stages: Sequence[Mapping[str, Any]] | None, train: Mapping[str, Any]
                 ) -> list[dict[str, Any]]:
@@ -368,14 +395,18 @@ def plan_dict(*, cfg: profiles.Profile, label: str, model: str,
               settings: Mapping[str, Any], epochs: float | None, n_train: int, train_size: int,
               train_pairs: str, augment: str | None, eval_set, postprocess: str | None,
               snap_steps: Sequence[int], snapshot_weights: Sequence[float] | None,
-              deviations: Sequence[str]) -> dict[str, Any]:
+              deviations: Sequence[str], n_val: int | None = None) -> dict[str, Any]:
     """What a one-to-one row would do, without doing it (``relight reproduce --dry-run``).
 
     Keys (shared with :func:`relight_lib.papers.swapnet.any2any.run_any_to_any`'s plan): ``row``, ``model``,
     ``model_kwargs``, ``parameters``, ``image_size``, ``train_size``, ``batch_size``,
     ``steps``, ``epochs``, ``n_train``, ``precision``, ``optimizer``, ``lr_schedule``
     (``[step, lr]`` at the start and at every drop, or sampled for a smooth curve), ``loss``,
-    ``eval`` (name, n, definition), ``postprocess``, ``snapshots``, ``deviations``, ``notes``.
+    ``eval`` (name, split, n, definition: what the tables read), ``validation`` (split, n: what
+    the learning curves and the plateau test read), ``data`` (per seed: folder, draw, scene
+    seed, scenes per split, rendered, estimated render time;
+    :func:`relight_lib.papers.profiles.seed_data_plan`), ``postprocess``, ``snapshots``,
+    ``deviations``, ``notes``.
     """
     from relight_lib.library.train import TrainConfig, lr_schedule_points
 
@@ -413,10 +444,12 @@ def plan_dict(*, cfg: profiles.Profile, label: str, model: str,
         "optimizer": f"Adam(lr={settings.get('lr', 1e-4):g}, betas={betas}, "
                      f"weight_decay={settings.get('weight_decay', 0.0):g})",
         "lr_schedule": lr_points, "loss": loss_lines,
-        "eval": [{"name": cfg.eval_split, "n": len(eval_set),
+        "eval": [{"name": cfg.eval_split, "split": cfg.eval_split, "n": len(eval_set),
                   "definition": f"Track 1 pairs (6500 K N -> 4500 K E) of the {cfg.eval_split} "
                                 f"split at {cfg.size} px"
                                 + (f", first {cfg.eval_limit}" if cfg.eval_limit else "")}],
+        "validation": {"split": cfg.val_split, "n": len(eval_set) if n_val is None else n_val},
+        "data": profiles.seed_data_plan(cfg, "track1"),
         "postprocess": postprocess,
         "snapshots": list(snap_steps) or None,
         "snapshot_weights": list(snapshot_weights) if snapshot_weights else None,
@@ -645,23 +678,25 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                               "milestones")}
         train.update(short)
         deviations = [*deviations, short_deviation]
-    from relight_lib.library.data.vidit import OneToOneDataset
     from relight_lib.library.models import build_model, count_parameters
 
     if not 0 < train_scale <= 1:
         raise ValueError(f"train_scale must be in (0, 1], got {train_scale}")
+    data_deviation = profiles.data_deviation(cfg)
+    deviations = [*deviations, data_deviation] if data_deviation else list(deviations)
     train_size = max(8, round(cfg.size * train_scale))
-    counts = profiles.preset_split_counts(cfg, cfg.track1_root)
-    if dry_run and counts is not None and not Path(cfg.track1_root).exists():
+    # every seed's data has the same sizes (per-seed sets differ in their scenes only): the
+    # budget and the plan are resolved on the first seed's
+    first = profiles.for_seed(cfg, cfg.seeds[0])
+    counts = profiles.preset_split_counts(first, first.track1_root)
+    if dry_run and counts is not None and not Path(first.track1_root).exists():
         # a plan needs only the sizes, which the preset fixes: no need to render it first
         pairs_per_scene = 3 if train_pairs == "mbnet_extra" else 1
         train_set = range(counts["train"] * pairs_per_scene)
-        n_eval = counts[cfg.eval_split]
-        eval_set = range(n_eval if cfg.eval_limit is None else min(n_eval, cfg.eval_limit))
+        eval_set = range(_limited(counts[cfg.eval_split], cfg.eval_limit))
+        val_set = range(_limited(counts[cfg.val_split], cfg.eval_limit))
     else:
-        train_set = training_pairs(cfg.track1_root, train_size, train_pairs)
-        eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
-                                   limit=cfg.eval_limit)
+        train_set, val_set, eval_set = track1_sets(first, train_size, train_pairs)
     settings, epochs = resolve_budget(cfg, train, paper_budget, len(train_set))
     settings, epochs, scaled = scale_budget(settings, epochs, budget_scale)
     if scaled:
@@ -682,8 +717,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             plan=plan, settings=settings, epochs=epochs, n_train=len(train_set),
             train_size=train_size, train_pairs=train_pairs, augment=augment,
             eval_set=eval_set, postprocess=postprocess, snap_steps=snap_steps,
-            snapshot_weights=snapshot_weights, deviations=deviations)
-    manifest_sha = profiles.data_manifest_sha256(cfg)
+            snapshot_weights=snapshot_weights, deviations=deviations, n_val=len(val_set))
     post = _postprocess(postprocess)
     params = {**cfg.to_dict(), "model": model, "model_kwargs": dict(model_kwargs or {}),
               "loss": [dict(t) for t in loss] if loss is not None else None,
@@ -699,11 +733,20 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     from relight_lib.library.data.memory import to_memory
 
     limit = int(cfg.in_memory_gb * 2**30)
-    train_set, data_path = to_memory(train_set, where, limit, progress=progress)
-    eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
     val_every = max(1, round(int(settings["steps"]) / cfg.val_points)) if cfg.val_points else 0
     summaries = []
+    loaded = None
     for seed in cfg.seeds:
+        scfg = profiles.for_seed(cfg, seed)
+        if scfg.track1_root != loaded:  # drawn per seed: this seed's scenes (fixed: once)
+            if loaded is not None:
+                train_set, val_set, eval_set = track1_sets(scfg, train_size, train_pairs)
+            train_set, data_path = to_memory(train_set, where, limit, progress=progress)
+            same = val_set is eval_set
+            eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
+            val_set = eval_set if same else to_memory(val_set, where, limit, progress=progress)[0]
+            manifest_sha = profiles.data_manifest_sha256(scfg)
+            loaded = scfg.track1_root
         t0 = time.perf_counter()
         utils.seed_everything(seed)
         net = build_model(model, **dict(model_kwargs or {}))
@@ -728,7 +771,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                 model=model, model_kwargs=dict(model_kwargs or {}), plan=_trained_plan(plan),
                 dropped=[o.dropped for o in objectives],
                 settings=settings, train_size=train_size, train_pairs=train_pairs,
-                augment=augment, seed=seed, data=[cfg.track1_root, manifest_sha],
+                augment=augment, seed=seed, data=profiles.data_key(scfg, scfg.track1_root),
                 snapshot_steps=snap_steps)
             ckpt_dir = CHECKPOINT_DIR / cfg.name / key
             _check_snapshots(ckpt_dir, seed, snap_steps)
@@ -743,7 +786,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                                    else f"seed={seed}-{st['name']}.pt")
                 offset = len(history)
                 keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
-                fitted = fit(net, objective, train_set, eval_set if val_every else None, tcfg,
+                fitted = fit(net, objective, train_set, val_set if val_every else None, tcfg,
                              checkpoint=ckpt, resume=True,
                              augment=_augment(augment), progress=progress, on_step=keep,
                              model_spec={"name": model, "kwargs": dict(model_kwargs or {})})
@@ -799,6 +842,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    if history else None,
                    "ensemble_validation": ensemble_val,
                    "training_data": data_path,
+                   "data": _data_record(scfg, scfg.track1_root, len(eval_set)),
                    "training_key": key if training_files else None,
                    "training_files": training_files,
                    "timing": timing,
@@ -875,20 +919,19 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
         (the keys of :func:`plan_dict`; nothing is fitted or written).
     """
     from relight_lib.library import baselines, record
-    from relight_lib.library.data.vidit import OneToOneDataset
 
     if method not in baselines.BASELINES:
         raise ValueError(f"method {method!r} is not one of {sorted(baselines.BASELINES)}")
     cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds)
-    counts = profiles.preset_split_counts(cfg, cfg.track1_root)
-    if dry_run and counts is not None and not Path(cfg.track1_root).exists():
-        n_train, n_eval = counts["train"], counts[cfg.eval_split]  # the preset fixes them
-        n_eval = n_eval if cfg.eval_limit is None else min(n_eval, cfg.eval_limit)
+    seed0 = profiles.for_seed(cfg, cfg.seeds[0])  # every seed's data has the same sizes
+    counts = profiles.preset_split_counts(seed0, seed0.track1_root)
+    if dry_run and counts is not None and not Path(seed0.track1_root).exists():
+        n_train = counts["train"]  # the preset fixes them
+        n_eval = _limited(counts[cfg.eval_split], cfg.eval_limit)
     else:
-        train_set = OneToOneDataset(cfg.track1_root, split="train", size=cfg.size)
-        eval_set = OneToOneDataset(cfg.track1_root, split=cfg.eval_split, size=cfg.size,
-                                   limit=cfg.eval_limit)
+        train_set, _, eval_set = track1_sets(seed0, cfg.size)
         n_train, n_eval = len(train_set), len(eval_set)
+    deviations = [d for d in [profiles.data_deviation(cfg, trained=False)] if d]
     if dry_run:
         fit = ("nothing to fit" if method == "identity"
                else "closed-form least squares over every training pixel")
@@ -900,13 +943,17 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
             "precision": "fp64 fit" if method != "identity" else "-", "optimizer": fit,
             "lr_schedule": [], "loss": ["squared error (least squares)"]
             if method != "identity" else [],
-            "eval": [{"name": cfg.eval_split, "n": n_eval,
+            "eval": [{"name": cfg.eval_split, "split": cfg.eval_split, "n": n_eval,
                       "definition": f"Track 1 pairs (6500 K N -> 4500 K E) of the "
                                     f"{cfg.eval_split} split at {cfg.size} px"}],
+            "validation": None, "data": profiles.seed_data_plan(cfg, "track1"),
             "postprocess": None, "snapshots": None, "snapshot_weights": None,
-            "deviations": [], "notes": []}
+            "deviations": deviations, "notes": []}
     first = None
     for seed in cfg.seeds:
+        scfg = profiles.for_seed(cfg, seed)
+        if scfg.track1_root != seed0.track1_root:  # drawn per seed: this seed's own data
+            train_set, _, eval_set = track1_sets(scfg, cfg.size)
         utils.seed_everything(seed)
         t0 = time.perf_counter()
         model = baselines.build_baseline(method).fit(train_set[i] for i in range(len(train_set)))
@@ -915,9 +962,11 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
             results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
             seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
             split=cfg.eval_split, per_image=res.rows, notes=res.notes,
-            params={**cfg.to_dict(), "method": method}, extra={"model_state": model.state()},
+            params={**cfg.to_dict(), "method": method}, deviations=deviations,
+            extra={"model_state": model.state(),
+                   "data": _data_record(scfg, scfg.track1_root, len(eval_set))},
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
-            cache_key=cache_key, data_manifest_sha256=profiles.data_manifest_sha256(cfg))
+            cache_key=cache_key, data_manifest_sha256=profiles.data_manifest_sha256(scfg))
         _example_figure(out, eval_set, model.predict, method)
         first = res if first is None else first
     return first.summary()

@@ -99,3 +99,22 @@ def test_cli_dry_run_prints_plans_and_names_rows_it_cannot_plan(tiny_vidit, in_r
     assert code == 1
     assert "cannot be planned: msrnet/table1/dmshn" in out and "CANNOT PLAN" in out
     assert "RELIGHT_VIDIT" in out
+
+
+def test_quick_dry_run_shows_each_seeds_data_and_the_test_split(in_repo, capsys, monkeypatch):
+    # nothing rendered and nothing rendered by the plan: a preset's sizes come from its
+    # parameters
+    from relight_lib.library.data import synvidit
+
+    monkeypatch.setattr(synvidit, "render_dataset",
+                        lambda *a, **k: pytest.fail("a dry run rendered"))
+    code = cli.main(["reproduce", "--profile", "quick", "--paper", "msrnet", "--table",
+                     "table1", "--variant", "dmshn", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "evaluation   test: 150 pairs" in out
+    assert "validation   validation split: 45 pairs" in out
+    for k in (0, 1, 2):
+        scene_seed = synvidit.scene_seed("quick", "track1", k)
+        assert (f"seed {k}: data/synvidit/quick-s{k}-track1 (scene seed {scene_seed}, per seed)"
+                f"; scenes 300 train / 45 validation / 150 test") in out

@@ -342,3 +342,66 @@ def test_baseline_rows_fit_evaluate_and_plan(tmp_path, data_root, monkeypatch):
     with pytest.raises(ValueError, match="method"):
         onetoone.run_baseline(paper="b", table="t", variant="v", profile="smoke", method="mean",
                               data_root=str(data_root))
+
+
+def test_per_seed_data_each_seed_trains_and_tests_on_its_own_scenes(tmp_path, monkeypatch):
+    """A profile that draws per seed: each seed renders, trains on and is tested on its own
+    set; the tables read the test split, the curves the validation split."""
+    import dataclasses
+
+    from relight_lib.papers import profiles
+
+    pytest.importorskip("mitsuba")
+    monkeypatch.chdir(tmp_path)
+    tiny = synvidit.RenderConfig(n_scenes=4, split_sizes=(2, 1, 1), size=16, spp=1,
+                                 conditions=("6500_N", "4500_E"))
+    monkeypatch.setitem(synvidit.PER_SEED, "smoke", {"track1": tiny, "any2any": tiny})
+    monkeypatch.setitem(profiles.PROFILES, "smoke", dataclasses.replace(
+        profiles.PROFILES["smoke"], scene_seed="per_seed",
+        track1_root="data/synvidit/smoke-s{seed}-track1",
+        any2any_root="data/synvidit/smoke-s{seed}-any2any"))
+    lines = []
+    profiles.ensure_data(profiles.resolve("smoke", seeds=[0, 1]), jobs=1, progress=False,
+                         log=lines.append)
+    assert len(lines) == 4 and "rendering" in lines[0]
+    onetoone.run_one_to_one(
+        paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
+        model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}],
+        train={"lr": 1e-3}, seeds=[0, 1], steps=2)
+    runs = [json.loads((tmp_path / "results" / "smoke" / "demo" / "t1" / "v" / f"seed={k}" /
+                        "run.json").read_text()) for k in (0, 1)]
+    data = [r["extra"]["data"] for r in runs]
+    assert [d["root"] for d in data] == ["data/synvidit/smoke-s0-track1",
+                                         "data/synvidit/smoke-s1-track1"]
+    assert data[0]["scene_seed"] == synvidit.scene_seed("smoke", "track1", 0)
+    assert data[0]["scene_seed"] != data[1]["scene_seed"]
+    assert runs[0]["data_manifest_sha256"] != runs[1]["data_manifest_sha256"]
+    assert runs[0]["data_manifest_sha256"] == profiles.data_manifest_sha256(
+        profiles.for_seed(profiles.resolve("smoke"), 0))
+    assert all(r["split"] == "test" and data_["n_eval"] == 1 for r, data_ in zip(runs, data))
+    ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
+    assert set(ours["split"]) == {"test"}
+    # the same image name in both seeds' test splits, but other scenes: other values
+    psnr = ours[ours.metric == "psnr"].set_index("seed")["value"]
+    assert psnr[0] != psnr[1]
+    # the plan shows each seed's folder and the two splits, and renders nothing new
+    plan = onetoone.run_one_to_one(
+        paper="demo", table="t1", variant="v", profile="smoke", results_root="results",
+        model="tiny_unet", model_kwargs={"width": 4}, loss=[{"name": "l1"}], seeds=[0, 1, 2],
+        steps=2, dry_run=True)
+    assert [d["rendered"] for d in plan["data"]] == ["complete", "complete", "missing"]
+    assert plan["eval"][0]["split"] == "test" and plan["validation"]["split"] == "validation"
+    assert not (tmp_path / "data" / "synvidit" / "smoke-s2-track1").exists()
+
+
+def test_training_key_data_separates_per_seed_and_fixed_data():
+    from relight_lib.papers import profiles
+
+    q = profiles.resolve("quick")
+    f = profiles.resolve("quick", scene_seed="fixed")
+    per0 = profiles.data_key(profiles.for_seed(q, 0), profiles.for_seed(q, 0).track1_root)
+    per1 = profiles.data_key(profiles.for_seed(q, 1), profiles.for_seed(q, 1).track1_root)
+    fixed0 = profiles.data_key(profiles.for_seed(f, 0), f.track1_root)
+    assert per0["scene_seed"] == synvidit.scene_seed("quick", "track1", 0)
+    assert fixed0["scene_seed"] == 0 and fixed0["draw"] == "fixed"
+    assert len({json.dumps(k, sort_keys=True) for k in (per0, per1, fixed0)}) == 3

@@ -38,8 +38,106 @@ def test_to_dict_is_json_ready():
 
 def test_data_identity_needs_no_files():
     ident = profiles.data_identity(profiles.resolve("quick"))
-    assert set(ident) == {"quick-track1", "quick-any2any"}
-    assert ident["quick-track1"]["size"] == 64
+    assert set(ident) == {f"quick-s{k}-{kind}" for k in (0, 1, 2)
+                          for kind in ("track1", "any2any")}
+    assert ident["quick-s0-track1"]["size"] == 64
+    assert ident["quick-s0-track1"]["split_sizes"] == [300, 45, 150]
+    # each seed its own scenes: the identities differ in the scene seed only
+    a, b = ident["quick-s0-track1"], ident["quick-s1-track1"]
+    assert a["seed"] != b["seed"] and {**a, "seed": 0} == {**b, "seed": 0}
+    fixed = profiles.data_identity(profiles.resolve("quick", scene_seed="fixed"))
+    assert set(fixed) == {"quick-track1", "quick-any2any"}
+    assert "split_sizes" not in fixed["quick-track1"]  # today's identity, unchanged
+
+
+def test_scene_seeds_differ_per_seed_and_are_deterministic():
+    from relight_lib.library.data import synvidit
+
+    seeds = [synvidit.scene_seed("quick", "track1", k) for k in range(5)]
+    assert len(set(seeds)) == 5 and all(0 <= s < 2**32 for s in seeds)
+    # a known value: the derivation (sha256 of "synvidit/quick/track1/0") must not drift,
+    # or every per-seed set (and every result on it) silently changes
+    assert seeds[0] == 1664563430
+    assert synvidit.scene_seed("quick", "any2any", 0) != seeds[0]  # other scenes per set
+    assert synvidit.scene_seed("gpu", "track1", 0) != seeds[0]
+    folder, cfg = synvidit.seed_set("quick", "track1", 2)
+    assert folder == "quick-s2-track1" and cfg.seed == seeds[2]
+    assert cfg.split_counts() == {"train": 300, "validation": 45, "test": 150}
+    with pytest.raises(KeyError, match="smoke"):
+        synvidit.seed_set("smoke", "track1", 0)
+
+
+def test_per_seed_roots_and_the_fixed_option():
+    q = profiles.resolve("quick")
+    assert q.scene_seed == "per_seed"
+    assert [profiles.for_seed(q, k).track1_root for k in q.seeds] == [
+        f"data/synvidit/quick-s{k}-track1" for k in (0, 1, 2)]
+    one = profiles.for_seed(q, 1)
+    assert one.seeds == (1,) and one.any2any_root == "data/synvidit/quick-s1-any2any"
+    # the fixed option reads today's single draw, for every seed
+    f = profiles.resolve("quick", scene_seed="fixed")
+    assert (f.track1_root, f.any2any_root) == ("data/synvidit/quick-track1",
+                                               "data/synvidit/quick-any2any")
+    assert profiles.for_seed(f, 2).track1_root == "data/synvidit/quick-track1"
+    assert profiles.data_roots(f) == ["data/synvidit/quick-any2any", "data/synvidit/quick-track1"]
+    # a folder given is fixed data; real VIDIT cannot be drawn per seed
+    given = profiles.resolve("quick", track1_root="/my/set", any2any_root="/my/set")
+    assert given.scene_seed == "fixed" and profiles.for_seed(given, 1).track1_root == "/my/set"
+    assert profiles.resolve("quick", data_root="/vidit").scene_seed == "fixed"
+    with pytest.raises(ValueError, match="per_seed"):
+        profiles.resolve("paper", data_root="/vidit", scene_seed="per_seed")
+    with pytest.raises(ValueError, match="scene_seed"):
+        profiles.resolve("quick", scene_seed="sometimes")
+    with pytest.raises(ValueError, match="eval_split"):
+        profiles.resolve("quick", eval_split="tset")
+    # the smoke profile keeps one tiny fixed set (one seed, rendered once for CI)
+    assert profiles.resolve("smoke").scene_seed == "fixed"
+
+
+def test_tables_read_test_and_curves_read_validation():
+    q = profiles.resolve("quick")
+    assert (q.eval_split, q.val_split) == ("test", "validation")
+    assert profiles.resolve("smoke").eval_split == "test"
+    # VIDIT's test ground truth is private: the paper profile's tables are on validation
+    paper = profiles.resolve("paper", data_root="/vidit")
+    assert (paper.eval_split, paper.val_split) == ("validation", "validation")
+    assert profiles.preset_split_counts(q, q.track1_root)["test"] == 150
+    assert profiles.preset_split_counts(q, profiles.for_seed(q, 2).any2any_root) == {
+        "train": 76, "validation": 12, "test": 50}
+    assert profiles.preset_split_counts(paper, paper.track1_root) is None
+
+
+def test_data_plan_and_dry_ensure_render_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    q = profiles.resolve("quick", seeds=[0, 3])
+    plan = profiles.seed_data_plan(q, "track1")
+    assert [(d["seed"], d["folder"], d["rendered"]) for d in plan] == [
+        (0, "data/synvidit/quick-s0-track1", "missing"),
+        (3, "data/synvidit/quick-s3-track1", "missing")]
+    assert plan[1]["splits"]["test"] == 150 and plan[0]["scene_seed"] != plan[1]["scene_seed"]
+    lines = []
+    sets = profiles.ensure_data(q, dry_run=True, log=lines.append)
+    assert len(sets) == 4 and all(s["state"] == "missing" for s in sets)
+    assert len(lines) == 4 and "missing; would render it: 495 scenes" in lines[0]
+    assert not (tmp_path / "data").exists()
+
+
+def test_render_cost_scales_the_measurement(tmp_path):
+    from relight_lib.library.data import synvidit
+
+    bench = tmp_path / "bench.csv"
+    synvidit.append_csv(bench, [
+        {"benchmark": "synvidit_render", "size": 64, "spp": 8, "scenes": 20, "images": 80,
+         "seconds": 4.0, "cpus": 2, "jobs": 2, "date": "d1"},
+        {"benchmark": "synvidit_render", "size": 64, "spp": 8, "scenes": 2, "images": 80,
+         "seconds": 2.0, "cpus": 2, "jobs": 2, "date": "d2"}])
+    _, t1 = synvidit.seed_set("quick", "track1", 0)   # 4 conditions a scene
+    _, a2a = synvidit.seed_set("quick", "any2any", 0)  # 40
+    assert synvidit.estimate_render_seconds(t1, bench)["seconds"] == pytest.approx(0.2 * 495)
+    assert synvidit.estimate_render_seconds(a2a, bench)["seconds"] == pytest.approx(1.0 * 138)
+    big = synvidit.RenderConfig(n_scenes=10, size=512, spp=8)
+    assert synvidit.estimate_render_seconds(big, bench) is None  # never measured at 512 px
+    assert synvidit.estimate_render_seconds(t1, tmp_path / "none.csv") is None
 
 
 def test_gpu_switches_and_timing_flags():
@@ -108,6 +206,22 @@ def test_short_budgets_are_each_papers_own_and_listed():
 def test_quick_renders_vidits_split_at_64_px():
     from relight_lib.library.data import layout, synvidit
 
-    cfg = synvidit.PRESETS["quick"]["quick-track1"]
+    cfg = synvidit.PRESETS["quick"]["quick-track1"]  # the fixed draw
     assert cfg.size == 64 and layout.split_counts(cfg.n_scenes) == {
         "train": 300, "validation": 45, "test": 45}
+    per_seed = synvidit.PER_SEED["quick"]["track1"]  # VIDIT's train / val, a larger test
+    assert per_seed.size == 64 and per_seed.conditions == cfg.conditions
+    assert per_seed.split_counts() == {"train": 300, "validation": 45, "test": 150}
+
+
+def test_data_deviation_follows_the_profiles_settings():
+    per = profiles.data_deviation(profiles.resolve("quick"))
+    assert "drawn per seed" in per and "quick-s<k>-track1" in per
+    assert "150 test scenes at 64 px" in per and "read on the test split" in per
+    assert "learning curves on the validation split" in per
+    fixed = profiles.data_deviation(profiles.resolve("quick", scene_seed="fixed"), "any2any")
+    assert "one draw shared by every seed (data/synvidit/quick-any2any" in fixed
+    assert "12 test scenes" in fixed
+    assert "learning curves" not in profiles.data_deviation(profiles.resolve("smoke"),
+                                                            trained=False)
+    assert profiles.data_deviation(profiles.resolve("paper", data_root="/vidit")) is None

@@ -13,7 +13,8 @@ from relight_lib.library.data.depth import save_depth
 from relight_lib.library.data.imageio import write_png_rgb
 
 TAGS = ("6500_N", "6500_E", "4500_N", "4500_E")
-SPLITS = {"train": ("Image000", "Image001", "Image002"), "validation": ("Image003", "Image004")}
+SPLITS = {"train": ("Image000", "Image001", "Image002"), "validation": ("Image003", "Image004"),
+          "test": ("Image005", "Image006")}
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +247,8 @@ def test_protocol_subsets_option(tmp_path, data_root, monkeypatch):
 
 PLAN_KEYS = {"row", "model", "model_kwargs", "parameters", "image_size", "train_size",
              "batch_size", "steps", "epochs", "n_train", "precision", "optimizer", "lr_schedule",
-             "loss", "eval", "postprocess", "snapshots", "deviations", "notes"}
+             "loss", "eval", "validation", "data", "postprocess", "snapshots", "deviations",
+             "notes"}
 
 
 def _plan(tmp_path, data_root, **kw):
@@ -594,3 +596,73 @@ def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, 
     long = any2any._train_config(any2any._Budget(400, 8, 3200, None, None, False), 1e-3)
     curve = [lr_at(long, 400, s) for s in (0, 10, 20, 399)]
     assert curve[0] < curve[1] < curve[2] and curve[3] < curve[2]  # warm-up, then decay
+
+
+@pytest.fixture()
+def per_seed_smoke(tmp_path, monkeypatch):
+    """The smoke profile drawing a tiny any-to-any set per seed (seeds 0 and 1 rendered)."""
+    import dataclasses
+
+    from relight_lib.library.data import synvidit
+    from relight_lib.papers import profiles
+
+    pytest.importorskip("mitsuba")
+    monkeypatch.chdir(tmp_path)
+    tiny = synvidit.RenderConfig(n_scenes=5, split_sizes=(2, 1, 2), size=16, spp=1,
+                                 conditions=TAGS)
+    monkeypatch.setitem(synvidit.PER_SEED, "smoke", {"track1": tiny, "any2any": tiny})
+    monkeypatch.setitem(profiles.PROFILES, "smoke", dataclasses.replace(
+        profiles.PROFILES["smoke"], scene_seed="per_seed", val_points=1,
+        track1_root="data/synvidit/smoke-s{seed}-track1",
+        any2any_root="data/synvidit/smoke-s{seed}-any2any"))
+    profiles.ensure_data(profiles.resolve("smoke", seeds=[0, 1]), jobs=1, progress=False,
+                         log=lambda *a: None)
+    return tmp_path
+
+
+def _per_seed_runs(root, variant):
+    runs = [json.loads((root / "results" / "smoke" / "swapnet" / "table1" / variant /
+                        f"seed={k}" / "run.json").read_text()) for k in (0, 1)]
+    pers = [pd.read_csv(root / "results" / "smoke" / "swapnet" / "table1" / variant /
+                        f"seed={k}" / "per_image.csv") for k in (0, 1)]
+    return runs, pers
+
+
+def test_per_seed_data_each_seed_reads_its_own_set(per_seed_smoke):
+    """Each seed's row is resolved on its own any-to-any set and scored on its test split."""
+    from relight_lib.library.data import synvidit
+
+    any2any.run_any_to_any(paper="swapnet", table="table1", variant="identity",
+                           profile="smoke", results_root="results", model="identity",
+                           seeds=[0, 1], n_eval_pairs=2, extra_tables=False)
+    runs, pers = _per_seed_runs(per_seed_smoke, "identity")
+    data = [r["extra"]["data"] for r in runs]
+    assert [d["root"] for d in data] == ["data/synvidit/smoke-s0-any2any",
+                                         "data/synvidit/smoke-s1-any2any"]
+    assert [d["scene_seed"] for d in data] == [synvidit.scene_seed("smoke", "any2any", k)
+                                               for k in (0, 1)]
+    assert runs[0]["data_manifest_sha256"] != runs[1]["data_manifest_sha256"]
+    assert all(r["split"] == "test" for r in runs)
+    for per in pers:  # test scenes only (Image003, Image004)
+        scenes = {s for key in per["image"] for s in (_parse(key)[0], _parse(key)[2])}
+        assert scenes <= {"Image003", "Image004"}
+    plan = any2any.run_any_to_any(paper="swapnet", table="table1", variant="v",
+                                  profile="smoke", model="swapnet_envmap", loss_setting="B",
+                                  seeds=[0, 1], steps=2, n_eval_pairs=2, extra_tables=False,
+                                  dry_run=True)
+    assert [d["folder"] for d in plan["data"]] == [d["root"] for d in data]
+    assert plan["eval"][0]["split"] == "test" and plan["validation"]["split"] == "validation"
+
+
+@pytest.mark.slow
+def test_per_seed_rows_validate_on_validation_and_score_on_test(per_seed_smoke):
+    any2any.run_any_to_any(paper="swapnet", table="table1", variant="v", profile="smoke",
+                           results_root="results", model="swapnet_envmap", loss_setting="B",
+                           seeds=[0, 1], steps=2, n_eval_pairs=2, extra_tables=False,
+                           read_at=1.0)
+    runs, pers = _per_seed_runs(per_seed_smoke, "v")
+    assert all(r["split"] == "test" and r["params"]["n_val_pairs"] > 0 for r in runs)
+    assert runs[0]["extra"]["training_key"] != runs[1]["extra"]["training_key"]
+    for per in pers:
+        scenes = {s for key in per["image"] for s in (_parse(key)[0], _parse(key)[2])}
+        assert scenes <= {"Image003", "Image004"}

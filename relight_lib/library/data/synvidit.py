@@ -79,7 +79,8 @@ class RenderConfig:
     """Parameters of one SynVIDIT set. Everything here goes into ``manifest.json``.
 
     Args:
-        n_scenes: Number of scenes; split 300/45/45 like VIDIT (:func:`layout.split_counts`).
+        n_scenes: Number of scenes; split 300/45/45 like VIDIT (:func:`layout.split_counts`)
+            unless ``split_sizes`` is given.
         size: Square image side in pixels (VIDIT: 1024).
         seed: Generator seed; scene ``i`` depends only on ``(seed, i, generator version)``.
         conditions: Lighting conditions to render, as tags (``'6500_N'``).
@@ -87,6 +88,9 @@ class RenderConfig:
         bounces: Indirect bounces (0 = direct light only: pitch-black shadows, no fireflies).
         families: Scene families to draw from (:data:`relight_lib.library.data.scenes.FAMILIES`).
         variant: Mitsuba variant (``scalar_rgb`` on a CPU).
+        split_sizes: ``(train, validation, test)`` scene counts summing to ``n_scenes``
+            (the per-seed sets: VIDIT's 300 / 45 and a larger test split); None: VIDIT's
+            proportions.
     """
 
     n_scenes: int = 8
@@ -97,12 +101,19 @@ class RenderConfig:
     bounces: int = 0
     families: tuple[str, ...] = FAMILIES
     variant: str = "scalar_rgb"
+    split_sizes: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         self.conditions = tuple(self.conditions)
         self.families = tuple(self.families)
         if self.n_scenes < 1:
             raise ValueError(f"n_scenes must be >= 1, got {self.n_scenes}")
+        if self.split_sizes is not None:
+            self.split_sizes = tuple(int(n) for n in self.split_sizes)
+            if len(self.split_sizes) != 3 or min(self.split_sizes) < 0 \
+                    or sum(self.split_sizes) != self.n_scenes:
+                raise ValueError(f"split_sizes must be (train, validation, test) scene counts "
+                                 f"summing to n_scenes={self.n_scenes}, got {self.split_sizes}")
         if not 8 <= self.size <= 4096:
             raise ValueError(f"size must be between 8 and 4096 px, got {self.size}")
         if self.spp < 1 or self.bounces < 0:
@@ -121,23 +132,46 @@ class RenderConfig:
     def writes_track1(self) -> bool:
         return TRACK1_INPUT.tag in self.conditions and TRACK1_TARGET.tag in self.conditions
 
+    def split_counts(self) -> dict[str, int]:
+        """Scenes per split: ``split_sizes`` when given, else VIDIT's 300/45/45 proportions
+        (:func:`layout.split_counts`)."""
+        if self.split_sizes is None:
+            return layout.split_counts(self.n_scenes)
+        return dict(zip(layout.SPLITS, self.split_sizes))
+
+    def splits(self) -> dict[str, list[int]]:
+        """Scene indices per split, numbered consecutively as in VIDIT (train, validation,
+        test)."""
+        out, start = {}, 0
+        for split, n in self.split_counts().items():
+            out[split] = list(range(start, start + n))
+            start += n
+        return out
+
     def identity(self) -> dict:
         """What must match for an existing set to be resumed (everything but the variant, whose
-        output differs only in floating-point detail)."""
+        output differs only in floating-point detail). ``split_sizes`` appears only when set,
+        so sets rendered before it existed keep their identity."""
         d = asdict(self)
         d.pop("variant")
+        if self.split_sizes is None:
+            d.pop("split_sizes")
+        else:
+            d["split_sizes"] = list(self.split_sizes)
         d["conditions"], d["families"] = list(self.conditions), list(self.families)
         d["generator_version"] = GENERATOR_VERSION
         return d
 
 
-#: Named sets for ``relight render --preset``: output sub-folder of ``data/synvidit`` -> config.
-#: Sizes follow the profiles of ARCHITECTURE.md section 4. With direct light only, the noise left
-#: is pixel-footprint aliasing, so a few samples per pixel are enough.
+#: The fixed (single-draw) sets: output sub-folder of ``data/synvidit`` -> config. The smoke
+#: profile reads its set; quick and gpu read them with ``scene_seed="fixed"`` only (by default
+#: each seed draws its own sets, :data:`PER_SEED`). Sizes follow the profiles of ARCHITECTURE.md
+#: section 4. With direct light only, the noise left is pixel-footprint aliasing, so a few
+#: samples per pixel are enough.
 PRESETS: dict[str, dict[str, RenderConfig]] = {
     "smoke": {"smoke": RenderConfig(n_scenes=8, size=64, spp=8, seed=0)},
-    # VIDIT's own split (300 / 45 / 45 scenes) at 64 px: each claim is tested on 45 validation
-    # scenes; 64 px renders fast (about 1 min for the Track 1 set on 2 cores)
+    # VIDIT's own split (300 / 45 / 45 scenes) at 64 px: the draw every quick result before the
+    # per-seed sets was computed on (the tables then read its 45 validation scenes)
     "quick": {
         "quick-track1": RenderConfig(n_scenes=390, size=64, spp=8, seed=0,
                                      conditions=tuple(c.tag for c in layout.parse_conditions(
@@ -151,6 +185,81 @@ PRESETS: dict[str, dict[str, RenderConfig]] = {
         "gpu-any2any": RenderConfig(n_scenes=100, size=256, spp=32, seed=1),
     },
 }
+
+
+#: The sets each seed draws at a short profile (ARCHITECTURE.md 5b, spec/evidence.md 1-2):
+#: ``{profile: {kind: template}}``, ``kind`` being ``track1`` (one-to-one papers) or
+#: ``any2any``; :func:`seed_set` gives a template its seed's scene seed and folder.
+#:
+#: Track 1 keeps VIDIT's 300 training and 45 validation scenes and renders 150 test scenes.
+#: Why 150: the tables and claims are read on test, and the image sampling noise of a row's
+#: mean must be small next to the seed noise. Measured on the committed quick rows (fixed data,
+#: 45 validation images, 3 seeds), for every pair of rows of a one-to-one table: the sd over
+#: images of the per-image PSNR difference between the two rows (within a seed, pooled over
+#: seeds) has a median of 0.69 dB; the sd over seeds of the per-seed mean difference (training
+#: noise alone: the images are the same for every seed) a median of 0.12 dB. The image noise of a
+#: mean over n test images is sd_image / sqrt(n); the n at which it is half a pair's seed sd has
+#: a median of 108 over the 30 pairs (quartiles 60 and 294). 150 gives 0.69 / sqrt(150) =
+#: 0.056 dB (0.45 x the median seed sd, about a 10 % larger sd of each per-seed difference), at
+#: 105 more 4-image scenes per seed. The numbers come from
+#: ``per_image.csv`` of results/quick/{ltnet,msrnet}/*/*/seed=*/ (psnr;
+#: rows paired on (seed, image); pairs whose seed sd is 0, the deterministic baselines, left
+#: out); :func:`relight_lib.harness.noise.noise_sizes` recomputes them.
+#:
+#: Any-to-any keeps the 76 / 12 training / validation scenes of the fixed set and renders 50
+#: test scenes (12 before): its 100 evaluation pairs are then drawn from 50 scenes, each scene
+#: in about 4 pairs instead of 17. Measured the same way on results/quick/swapnet/{table1,
+#: discriminator} (4 pairs of rows), the per-pair PSNR sd has a median of 2.5 dB and the seed
+#: sd of 0.64 dB: 100 pairs give 0.25 dB (0.39 x) for the median pair of rows, but table1's
+#: identity against model A (seed sd 0.24 dB) would need about 450 pairs for half its seed sd
+#: (the number of pairs is the row's ``n_eval_pairs``, not a property of the set).
+_TRACK1_CONDITIONS = tuple(c.tag for c in layout.parse_conditions("track1,mbnet"))
+PER_SEED: dict[str, dict[str, RenderConfig]] = {
+    "quick": {
+        "track1": RenderConfig(n_scenes=495, split_sizes=(300, 45, 150), size=64, spp=8,
+                               conditions=_TRACK1_CONDITIONS),
+        "any2any": RenderConfig(n_scenes=138, split_sizes=(76, 12, 50), size=64, spp=8),
+    },
+    "gpu": {
+        "track1": RenderConfig(n_scenes=495, split_sizes=(300, 45, 150), size=256, spp=32,
+                               conditions=_TRACK1_CONDITIONS),
+        "any2any": RenderConfig(n_scenes=138, split_sizes=(76, 12, 50), size=256, spp=32),
+    },
+}
+
+
+def scene_seed(profile: str, kind: str, seed: int) -> int:
+    """The generator seed of seed ``seed``'s ``kind`` set at ``profile``: the first 4 bytes
+    (little endian) of sha256(``"synvidit/<profile>/<kind>/<seed>"``), a uint32. Deterministic
+    across machines and Python versions (unlike ``hash()``); distinct per profile, kind and
+    seed, so the Track-1 and any-to-any sets of a seed hold different scenes, as the fixed
+    presets (seeds 0 and 1) do.
+
+    >>> scene_seed("quick", "track1", 0) == scene_seed("quick", "track1", 0)
+    True
+    >>> scene_seed("quick", "track1", 0) != scene_seed("quick", "track1", 1)
+    True
+    """
+    h = hashlib.sha256(f"synvidit/{profile}/{kind}/{int(seed)}".encode()).digest()
+    return int.from_bytes(h[:4], "little")
+
+
+def seed_folder(profile: str, kind: str, seed: int) -> str:
+    """Sub-folder of ``data/synvidit`` that holds seed ``seed``'s ``kind`` set:
+    ``quick-s0-track1``."""
+    return f"{profile}-s{int(seed)}-{kind}"
+
+
+def seed_set(profile: str, kind: str, seed: int) -> tuple[str, RenderConfig]:
+    """``(folder, config)`` of seed ``seed``'s ``kind`` set at ``profile``
+    (:data:`PER_SEED`'s template with :func:`scene_seed`)."""
+    if profile not in PER_SEED or kind not in PER_SEED[profile]:
+        raise KeyError(f"no per-seed SynVIDIT set {kind!r} at profile {profile!r}; "
+                       f"known: {sorted((p, k) for p in PER_SEED for k in PER_SEED[p])}")
+    import dataclasses
+
+    cfg = dataclasses.replace(PER_SEED[profile][kind], seed=scene_seed(profile, kind, seed))
+    return seed_folder(profile, kind, seed), cfg
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,7 +617,7 @@ def render_dataset(root: str | os.PathLike, cfg: RenderConfig, jobs: int = 1,
                        "track1": (f"{TRACK1_DIR}/<split>/input/ImageNNN.png(+.npy), "
                                   f"{TRACK1_DIR}/<split>/target/ImageNNN.png")
                        if cfg.writes_track1 else None},
-            "splits": layout.split_of_scenes(cfg.n_scenes),
+            "splits": cfg.splits(),
             "scenes": {},
             "files": {},
         }
@@ -649,6 +758,7 @@ def benchmark_render(sizes: list[int], spps: list[int], n_scenes: int = 2, jobs:
 
     rows = []
     for size, spp in zip(sizes, spps):
+        load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else ""
         tmp = Path(tempfile.mkdtemp(prefix="synvidit-bench-"))
         try:
             cfg = RenderConfig(n_scenes=n_scenes, size=size, spp=spp, seed=12345,
@@ -666,8 +776,68 @@ def benchmark_render(sizes: list[int], spps: list[int], n_scenes: int = 2, jobs:
             "mitsuba": _mitsuba_version(), "host": platform.node(),
             "machine": platform.machine(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "generator_version": GENERATOR_VERSION,
+            # the cost of one scene depends on how many conditions it renders (plus a fixed
+            # exposure probe and depth pass), and on whatever else shares the cores
+            "conditions": conditions, "conditions_per_scene": len(cfg.conditions),
+            "seconds_per_scene": round(s.seconds / max(n_scenes, 1), 4),
+            "cpu_model": _cpu_model(), "load_1min_before": load_before,
         })
     return rows
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+#: Where ``relight bench-render`` writes its measurements (and the estimates read them).
+RENDER_BENCH_CSV = Path("results/bench/synvidit_render.csv")
+
+
+def estimate_render_seconds(cfg: RenderConfig, bench_csv: str | os.PathLike = RENDER_BENCH_CSV
+                            ) -> dict | None:
+    """Estimated wall time to render the set ``cfg`` from the measurements in ``bench_csv``
+    (``relight bench-render``): seconds per scene of the latest measurement at the same size,
+    samples per pixel and number of conditions per scene (else per image at the same size and
+    spp, scaled to ``cfg``'s conditions), times ``cfg.n_scenes``.
+
+    Returns:
+        ``{"seconds", "seconds_per_scene", "measured"}`` (``measured``: which measurement, in
+        words: machine, cores, jobs, date), or None when nothing was measured at that size and
+        spp (or the CSV is missing).
+    """
+    import csv
+
+    path = Path(bench_csv)
+    if not path.exists():
+        return None
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("benchmark") == "synvidit_render"
+                and int(r["size"]) == cfg.size and int(r["spp"]) == cfg.spp]
+    if not rows:
+        return None
+    n_cond = len(cfg.conditions)
+    # images / scenes: the conditions per scene, also of rows written before that column
+    same = [r for r in rows if int(r["images"]) == n_cond * int(r["scenes"])]
+    r = (same or rows)[-1]
+    if same:
+        per_scene = float(r["seconds"]) / int(r["scenes"])
+    else:  # per image, scaled: an upper-ish guess (the probe's share is fixed per scene)
+        per_scene = float(r["seconds"]) / int(r["images"]) * n_cond
+    where = (f"{r.get('cpu_model') or r.get('machine', '?')}, {r.get('cpus', '?')} cores, "
+             f"{r.get('jobs', '?')} job(s), {r.get('date', '?')}")
+    if r.get("load_1min_before"):
+        where += f", load {float(r['load_1min_before']):.1f} before"
+    return {"seconds": per_scene * cfg.n_scenes, "seconds_per_scene": per_scene,
+            "measured": where + ("" if same else "; scaled from another number of conditions")}
 
 
 def append_csv(path: str | os.PathLike, rows: list[dict]) -> Path:

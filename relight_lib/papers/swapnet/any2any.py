@@ -36,14 +36,21 @@ px and evaluates 10,000 pairs per set. Table 1 reads model B at its epoch-8 and 
 epoch-6 checkpoint (``evaluate.py``); at every profile we read the same fraction of the budget
 (8/20 and 6/20, :data:`READ_FRACTION`); training still runs to the end of the budget so that
 the learning curve is complete. Validation PSNR and SSIM (fp32, eval mode; model A also its
-L_c as ``val_lc``) on up to :data:`VAL_PAIRS` pairs of the main evaluation set, the profile's
-``val_points`` times evenly over the training, go into history.csv; run.json's
-``extra["convergence"]`` is the plateau test (:mod:`relight_lib.library.convergence`) of the
-weights the row scores (models B and C: the read checkpoint), on PSNR and, for model A, L_c.
+L_c as ``val_lc``) on up to :data:`VAL_PAIRS` protocol pairs of the profile's ``val_split``
+(validation; at the paper profile, where the tables are read on validation too, of the main
+evaluation set), the profile's ``val_points`` times evenly over the training, go into
+history.csv; run.json's ``extra["convergence"]`` is the plateau test
+(:mod:`relight_lib.library.convergence`) of the weights the row scores (models B and C: the
+read checkpoint), on PSNR and, for model A, L_c.
+
+Data: at a profile that draws its SynVIDIT scenes per seed (quick, gpu) each seed reads its own
+any-to-any set (:func:`relight_lib.papers.profiles.for_seed`), and the row is resolved and run
+seed by seed.
 
 Evaluation (papers.md 6.11): Table 1's pairs have a different scene and a different light
-direction (``PROTOCOL_2DSCENE``), drawn from the evaluation split with a fixed seed (the same
-pairs for every seed and row, so differences are paired); PSNR, SSIM and DSSIM = (1 - SSIM)/2
+direction (``PROTOCOL_2DSCENE``), drawn from the profile's ``eval_split`` (test on SynVIDIT,
+validation on real VIDIT) with a fixed seed (the same pairs for every row of a seed's data, so
+differences are paired); PSNR, SSIM and DSSIM = (1 - SSIM)/2
 (what the report's "SSIM" column very likely is), LPIPS (NaN with the reason when its weights are
 missing), MSE, Score_l2 (:func:`relight_lib.library.metrics.score_l2`: mean MSE(I, G) / mean MSE(G_hat,
 G), > 1 beats the identity, the report's way) and score_l2_pairmean (the mean of per-pair
@@ -607,16 +614,16 @@ def _index(root, split):
 def _planned_index(cfg, split: str):
     """The scene index a SynVIDIT preset folder will have once rendered, from the preset's
     parameters (plans do not render); None for real VIDIT or a folder that already exists."""
-    from relight_lib.library.data import layout, synvidit
+    from relight_lib.library.data import layout
     from relight_lib.library.data.vidit import SceneIndex, canonical_split
 
     if cfg.render_preset is None or Path(cfg.any2any_root).exists():
         return None
-    for sub, rc in synvidit.PRESETS[cfg.render_preset].items():
-        if str(profiles.DATA_DIR / sub) == str(cfg.any2any_root):
-            ids = layout.split_of_scenes(rc.n_scenes)[canonical_split(split)]
-            return SceneIndex.from_dict({layout.scene_name(i): rc.conditions for i in ids})
-    return None
+    rc = profiles.preset_config(cfg, cfg.any2any_root)
+    if rc is None:
+        return None
+    ids = rc.splits()[canonical_split(split)]
+    return SceneIndex.from_dict({layout.scene_name(i): rc.conditions for i in ids})
 
 
 @dataclasses.dataclass
@@ -643,6 +650,10 @@ class _Row:
     lpips_reason: str | None
     temperature_head: str | None = None  # model A's predicter (None: no predicter)
     amp_requested: bool = False  # the profile's or row's amp, before the native-bf16 check
+    #: pairs of the validation split (learning curves, plateau test); None: the tables' split
+    val_pairs: Any = None
+    #: per seed, the data the row reads (profiles.seed_data_plan)
+    data_plan: list = dataclasses.field(default_factory=list)
 
 
 def _discriminator_mode(discriminator: bool | str | None) -> str:
@@ -680,6 +691,9 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     from relight_lib.papers.swapnet.envmap import RECIPES
 
     cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds, train_steps=steps)
+    data_plan = profiles.seed_data_plan(cfg, "any2any")
+    if cfg.scene_seed == "per_seed":  # one seed's scenes (run_any_to_any runs seed by seed)
+        cfg = profiles.for_seed(cfg, cfg.seeds[0])
     identity = model == "identity"
     disc = _discriminator_mode(discriminator)
     if envmap_recipe not in RECIPES:
@@ -740,6 +754,13 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
             eval_sets[f"subsets/{name}"] = _eval_set(root, cfg.eval_split, eval_index, size, rule,
                                                      n_eval, name, devs, planned)
             eval_defs[f"subsets/{name}"] = definition
+    # the learning curves read the validation split (protocol pairs, drawn with seed 0); the
+    # tables the evaluation split
+    val_pairs = None
+    if cfg.val_split != cfg.eval_split and not identity:
+        val_index = _planned_index(cfg, cfg.val_split) if planned else _index(root, cfg.val_split)
+        val_pairs = _eval_set(root, cfg.val_split, val_index, size, vidit.PROTOCOL_2DSCENE,
+                              VAL_PAIRS, cfg.val_split, [], planned)
 
     # training pairs and budget
     budget = None
@@ -766,7 +787,8 @@ def _resolve(*, profile, data_root, seeds, steps, model, model_kwargs, loss_sett
     lpips_reason = _lpips_missing(look_only=plan_only)
     row = _Row(cfg, identity, size, budget, disc, amp_on, n_eval, eval_sets, eval_defs,
                eval_index, planned, train_index, train_rule, train_sets, parameters, devs, notes,
-               lpips_reason, amp_requested)
+               lpips_reason, amp_requested=amp_requested, val_pairs=val_pairs,
+               data_plan=data_plan)
     if loss_setting == "A" and budget is not None:
         row.temperature_head = resolve_temperature_head(temperature_head, budget.paper)
     elif temperature_head is not None:
@@ -811,9 +833,11 @@ def _deviations(row: _Row, *, model, setting, envmap_recipe, lpips_form, eval_su
     scenes = (f"{len(ti.scenes)} training scenes ({ti.n_images} images), " if ti is not None
               else "") + f"{len(ei.scenes)} {cfg.eval_split} scenes ({ei.n_images} images)"
     if cfg.render_preset:
+        drawn = ("drawn per seed" if cfg.scene_seed == "per_seed"
+                 else "one draw shared by every seed")
         out.append(f"Data: SynVIDIT (the suite's rendered stand-in for VIDIT, preset "
-                   f"{cfg.render_preset!r}: {scenes}), not the report's pre-release VIDIT "
-                   "(12,120 training images in 9 locations, 1,880 validation images in 3).")
+                   f"{cfg.render_preset!r}, {drawn}: {scenes}), not the report's pre-release "
+                   "VIDIT (12,120 training images in 9 locations, 1,880 validation images in 3).")
     else:
         out.append(f"Data: the VIDIT folder given ({scenes}), not the report's pre-release "
                    "version (12,120 training images in 9 locations, 1,880 validation images "
@@ -959,10 +983,12 @@ def _notes(row: _Row, *, setting, lr, table) -> list[str]:
                    f"seed {cfg.seeds[0]}'s")
         val_every = _val_every(cfg, b)
         if val_every:
-            n_val = min(VAL_PAIRS, len(row.eval_sets[table]))
+            src = row.eval_sets[table] if row.val_pairs is None else row.val_pairs
+            n_val = min(VAL_PAIRS, len(src))
+            where = (f"of the {table} pairs" if row.val_pairs is None else
+                     f"protocol pairs of the {cfg.val_split} split")
             out.append(f"validation (PSNR, SSIM in fp32) every {val_every:,} steps and at the "
-                       f"last on {n_val} of the {table} pairs: the learning curve and the "
-                       "plateau test")
+                       f"last on {n_val} {where}: the learning curve and the plateau test")
         if row.discriminator != "none":
             out.append("the PatchGAN is updated after each generator step on a second "
                        "generator pass (as the code), one extra forward pass per step")
@@ -1015,8 +1041,13 @@ def _plan(row: _Row, *, label, model, model_kwargs, setting, lr, envmap_recipe, 
         "optimizer": optimizer,
         "lr_schedule": schedule,
         "loss": loss,
-        "eval": [{"name": name, "n": len(ds), "definition": row.eval_defs[name]}
-                 for name, ds in row.eval_sets.items()],
+        "eval": [{"name": name, "split": row.cfg.eval_split, "n": len(ds),
+                  "definition": row.eval_defs[name]} for name, ds in row.eval_sets.items()],
+        "validation": None if b is None else {
+            "split": row.cfg.val_split if row.val_pairs is not None else row.cfg.eval_split,
+            "n": min(VAL_PAIRS, len(row.val_pairs if row.val_pairs is not None
+                                    else row.eval_sets[table]))},
+        "data": list(row.data_plan),
         "postprocess": None,
         "snapshots": [int(b.read_step)] if b is not None and b.read_step is not None else None,
         "deviations": list(row.deviations),
@@ -1283,6 +1314,13 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     Raises:
         ValueError: a setting that cannot be planned (the message says which).
     """
+    call = dict(locals())  # the arguments, to run seed by seed
+    # each seed its own scenes: the row is resolved (data, pairs, evaluation sets) and run
+    # once per seed; rows of one seed share the seed's data, so claims stay paired
+    prof = profiles.resolve(profile, data_root=data_root, seeds=seeds)
+    if not dry_run and prof.scene_seed == "per_seed" and len(prof.seeds) > 1:
+        return pd.concat([run_any_to_any(**{**call, "seeds": [s]}) for s in prof.seeds],
+                         ignore_index=True)
     # imported before the training key is made, so that every seed's key hashes the same files
     # (the losses are otherwise first imported inside _train, after the first seed's key)
     import relight_lib.library.losses  # noqa: F401
@@ -1313,9 +1351,11 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     identity = row.identity
     train_pairs = train_pairs or ("all" if loss_setting == "A" else "protocol")
     manifest_sha = profiles.data_manifest_sha256(cfg)
-    # the learning curve: validation on a fixed share of the main evaluation set
+    # the learning curve: validation on a fixed share of the validation split's pairs (of the
+    # main evaluation set where the two splits are one, as at the paper profile)
     val_every = _val_every(cfg, b)
-    val_set = _val_set(row.eval_sets[table], VAL_PAIRS) if val_every else None
+    val_set = _val_set(row.eval_sets[table] if row.val_pairs is None else row.val_pairs,
+                       VAL_PAIRS) if val_every else None
     params = {**cfg.to_dict(), "size": size, "model": model,
               "model_kwargs": dict(model_kwargs or {}), "loss_setting": loss_setting,
               "discriminator": row.discriminator, "lr": lr, "betas": [0.9, 0.999],
@@ -1368,7 +1408,7 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                 lpips_form=lpips_form, train_pairs=params.get("train_pairs"), size=size,
                 steps=b.steps, batch_size=b.batch_size, read_step=b.read_step, amp=row.amp,
                 schedule=schedule.schedule, seed=seed,
-                data=[cfg.any2any_root, profiles.data_manifest_sha256(cfg)],
+                data=profiles.data_key(cfg, cfg.any2any_root),
                 # model A's predicter head decides its weights (B and C have no predicter)
                 **({"temperature_head": row.temperature_head} if row.temperature_head else {}))
             extra["training_key"], extra["training_files"] = key, training_files
@@ -1406,6 +1446,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
             if lp_weights:
                 weights["lpips_metric"] = lp_weights
             evals[name] = (rows, notes)
+        extra["data"] = {**{k: v for k, v in profiles.data_key(cfg, cfg.any2any_root).items()
+                            if k in ("root", "draw", "scene_seed")},
+                         "eval_split": cfg.eval_split, "val_split": cfg.val_split}
         common = dict(profile=cfg.name, seed=seed, dataset=dataset, split=cfg.eval_split,
                       params=params, weights=weights, deviations=devs,
                       peak_memory_mb=utils.peak_memory_mb(), cache_key=cache_key,

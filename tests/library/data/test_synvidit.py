@@ -191,11 +191,43 @@ def test_config_validation():
         synvidit.RenderConfig(families=("castle",))
     with pytest.raises(synvidit.RenderError, match="variant"):
         synvidit.resolve_variant("nonexistent_rgb")
+    with pytest.raises(ValueError, match="split_sizes"):
+        synvidit.RenderConfig(n_scenes=5, split_sizes=(3, 1, 2))  # sums to 6
+    with pytest.raises(ValueError, match="split_sizes"):
+        synvidit.RenderConfig(n_scenes=3, split_sizes=(4, -1, 0))
+
+
+def test_split_sizes_choose_the_splits(tmp_path):
+    cfg = _cfg(n_scenes=4, split_sizes=(1, 1, 2), conditions=("6500_N", "4500_E"))
+    assert cfg.split_counts() == {"train": 1, "validation": 1, "test": 2}
+    root = tmp_path / "set"
+    synvidit.render_dataset(root, cfg, jobs=1, progress=False)
+    m = json.loads((root / "manifest.json").read_text())
+    assert m["splits"] == {"train": [0], "validation": [1], "test": [2, 3]}
+    assert m["params"]["split_sizes"] == [1, 1, 2]
+    assert (root / "track1" / "test" / "target" / "Image003.png").is_file()
+    # without split_sizes the identity is what it was before the option existed, so sets
+    # rendered then still resume
+    assert "split_sizes" not in _cfg().identity()
+    assert _cfg(n_scenes=390).splits() == layout.split_of_scenes(390)
+
+
+def test_per_seed_sets_are_deterministic_and_differ_between_seeds():
+    f0, c0 = synvidit.seed_set("quick", "track1", 0)
+    f1, c1 = synvidit.seed_set("quick", "track1", 1)
+    assert (f0, f1) == ("quick-s0-track1", "quick-s1-track1")
+    assert synvidit.seed_set("quick", "track1", 0)[1].identity() == c0.identity()
+    assert c0.seed != c1.seed and c0.identity() != c1.identity()
+    # another scene seed draws other scenes (the generator is a function of seed and index)
+    a, b = make_scene(c0.seed, 0), make_scene(c1.seed, 0)
+    assert not np.allclose(a.camera.origin, b.camera.origin)
 
 
 def test_benchmark_rows_and_csv(tmp_path):
     rows = synvidit.benchmark_render([16], [1], n_scenes=1, jobs=1, conditions="track1")
     assert rows[0]["images"] == 2 and rows[0]["images_per_second"] > 0
+    assert rows[0]["conditions_per_scene"] == 2 and rows[0]["seconds_per_scene"] > 0
+    assert rows[0]["cpu_model"]
     path = synvidit.append_csv(tmp_path / "b.csv", rows)
     synvidit.append_csv(path, rows)
     lines = path.read_text().splitlines()
