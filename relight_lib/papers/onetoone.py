@@ -798,7 +798,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             device = fitted.device
 
             members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
-            ensemble_val = _member_validation(members, snap_steps, eval_set if val_every else None,
+            ensemble_val = _member_validation(members, snap_steps, val_set if val_every else None,
                                               snapshot_weights, device)
             predict_fn = _prediction_path(members, post, snapshot_weights, device)
             t_eval = time.perf_counter()
