@@ -483,23 +483,36 @@ def _seed_means(df: "Any", variant: str, metric: str) -> dict[int, float]:
 
 def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tuple[str, float]]]:
     """metric -> [(claim id, half-width)] of the claims of ``notebooks/<paper>/claims.yaml`` on
-    ``table``: the half-width of each claim's interval over seeds
-    (:func:`relight_lib.harness.claims.claim_verdict`), the smallest difference the design
-    resolves. Claims without one (a row missing, fewer than the seeds an interval needs) are
-    left out."""
-    import math
-
+    ``table`` whose two rows are both here: the half-width of the Student-t interval over the
+    seeds' paired differences of the rows' means (:func:`relight_lib.harness.claims.t_interval`,
+    the interval the verdicts use), the smallest difference the design resolves (fewer than 2
+    common seeds: left out). Read from the rows' ``metrics.csv``, so it needs no per-image
+    files and no reported numbers."""
     from relight_lib.harness import claims as claims_mod
+    from relight_lib.harness import results
 
     path = Path("notebooks", paper, "claims.yaml")
-    if not path.is_file():
-        return {}
-    tables = {c.id: c.table for c in claims_mod.load_claims(path, paper=paper)}
-    t = claims_mod.paper_claims(paper, profile)
+    claims = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    frames: dict[tuple[str, str], Any] = {}
+
+    def side(ref: str) -> tuple[str, str, str]:
+        parts = ref.split("/")
+        return (paper, table, ref) if len(parts) == 1 else (parts[0], parts[1], parts[2])
+
     out: dict[str, list[tuple[str, float]]] = {}
-    for cid, metric, hw in zip(t["id"], t["metric"], t["half_width"]):
-        if tables.get(cid) == table and hw is not None and math.isfinite(float(hw)):
-            out.setdefault(str(metric), []).append((str(cid), float(hw)))
+    for c in claims:
+        if str(c.get("table")) != table:
+            continue
+        means = []
+        for p_, t_, v_ in (side(str(c["better"])), side(str(c["worse"]))):
+            if (p_, t_) not in frames:
+                frames[(p_, t_)] = results.load_results("results", profile, paper=p_, table=t_)
+            means.append(_seed_means(frames[(p_, t_)], v_, str(c["metric"])))
+        seeds = sorted(set(means[0]) & set(means[1]))
+        if len(seeds) < 2:
+            continue
+        half_width = claims_mod.t_interval([means[0][k] - means[1][k] for k in seeds])[3]
+        out.setdefault(str(c["metric"]), []).append((str(c["id"]), float(half_width)))
     return out
 
 
