@@ -326,7 +326,8 @@ def scale_budget(settings: dict[str, Any], epochs: float | None, scale: float
     return out, (epochs * scale if epochs is not None else None), (
         f"Budget check: trained for {scale:g} x the row's budget ({base:,} -> {out['steps']:,} "
         "steps, its schedule stretched alike) to show whether that budget suffices; not a row "
-        "of the paper's table.")
+        "of the paper's table. The other sentences describe the row's own recipe: every step "
+        f"count in them (budget, warm-up, snapshots) is {scale:g} x here.")
 
 
 def _loss_lines(terms: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -177,9 +177,14 @@ def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
     root = str(request.getfixturevalue("tiny_vidit")) if profile == "paper" else None
     plans, failures = reproduce.plan_rows(profile, paper="mbnet", data_root=root,
                                           log=lambda *a: None)
-    assert failures == {} and len(plans) == 3
+    assert failures == {}
+    checks = {n: p for n, p in plans.items() if n.endswith("__x2")}
+    assert len(plans) - len(checks) == 3 and len(checks) == (profile == "quick")
     for name, plan in plans.items():
-        check_against_plan(plan, plan["deviations"])
+        if name in checks:
+            _check_budget_check_row(plan)
+        else:
+            check_against_plan(plan, plan["deviations"])
     base, extra = plans["mbnet/table1/baseline"], plans["mbnet/table1/extra_data"]
     assert extra["n_train"] == 3 * base["n_train"]
     if profile == "quick":  # the steps per row are in the plan, and follow the pairs
@@ -188,6 +193,14 @@ def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
             assert plan["steps"] == mbnet.row_budget(extra_data, "quick")["steps"]
     else:
         assert base["epochs"] == extra["epochs"] == 200
+
+
+def _check_budget_check_row(plan):
+    """A budget-check row (``<variant>__x2``) says it trains twice its recipe's steps."""
+    text = " ".join(plan["deviations"])
+    base = plan["steps"] // 2
+    assert f"Budget check: trained for 2 x the row's budget ({base:,} -> {plan['steps']:,} " \
+        "steps" in text, text
 
 
 def test_the_check_catches_a_contradiction():

@@ -230,9 +230,23 @@ def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
     plans, failures = reproduce.plan_rows(profile, paper="msrnet", data_root=root,
                                           log=lambda *a: None)
     runs = yaml.safe_load(RUNS.read_text())["tables"]
-    assert failures == {} and len(plans) == sum(len(t["variants"]) for t in runs.values())
-    for plan in plans.values():
-        check_against_plan(plan, plan["deviations"])
+    assert failures == {}
+    checks = {n: p for n, p in plans.items() if n.endswith("__x2")}
+    assert len(plans) - len(checks) == sum(len(t["variants"]) for t in runs.values())
+    assert len(checks) == (len(runs) if profile == "quick" else 0)  # one per table at quick
+    for name, plan in plans.items():
+        if name in checks:
+            _check_budget_check_row(plan)
+        else:
+            check_against_plan(plan, plan["deviations"])
+
+
+def _check_budget_check_row(plan):
+    """A budget-check row (``<variant>__x2``) says it trains twice its recipe's steps."""
+    text = " ".join(plan["deviations"])
+    base = plan["steps"] // 2
+    assert f"Budget check: trained for 2 x the row's budget ({base:,} -> {plan['steps']:,} " \
+        "steps" in text, text
 
 
 def test_the_check_catches_a_contradiction():

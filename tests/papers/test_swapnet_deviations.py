@@ -84,7 +84,9 @@ def test_every_rows_deviations_match_its_plan(profile, request, monkeypatch):
     runs = yaml.safe_load(RUNS.read_text())["tables"]
     want = {f"swapnet/{t}/{v}" for t, spec in runs.items() for v, p in spec["variants"].items()
             if profile in p.get("only_profiles", [profile])}
-    assert set(plans) == want
+    checks = {n for n in plans if n.endswith("__x2")}  # budget checks: one per table at quick
+    assert set(plans) - checks == want
+    assert len(checks) == (len(runs) if profile == "quick" else 0)
     for plan in plans.values():
         check_against_plan(plan, plan["deviations"], profile)
 
