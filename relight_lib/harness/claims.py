@@ -561,7 +561,11 @@ def _select_split(
     if wanted is not None:
         lacking = [v for v, s in splits.items() if wanted not in s]
         if lacking:
-            return None, f"no {wanted} split for {', '.join(repr(v) for v in lacking)}"
+            read = sorted(set().union(*(splits[v] for v in lacking)))
+            return None, (f"{', '.join(repr(v) for v in lacking)} read on the "
+                          f"{'/'.join(read)} split, not on the {wanted} split this profile reads "
+                          "claims on" + (" (validation is the split the recipes were tuned on)"
+                                         if "validation" in read else "") + ": rerun the row")
         return wanted, ""
     common = sb & sw
     if "test" in common:
@@ -809,7 +813,18 @@ def paper_claims(
                   for variant, c in load_convergence(results_root, profile, src_paper,
                                                      table).items()
                   if c["converged"] is not True}
-    return claims_table(claims, per_image, note_frame, not_converged=unfinished)
+    # read every claim on the profile's table split (test at the SynVIDIT profiles): a row
+    # read on another split (validation, which the recipes were tuned on) gives no verdict
+    return claims_table(claims, per_image, note_frame, not_converged=unfinished,
+                        split=_profile_split(profile))
+
+
+def _profile_split(profile: str) -> str | None:
+    """The split a known profile reads its tables and claims on (None: a profile not known)."""
+    from relight_lib.papers import profiles
+
+    known = profiles.PROFILES.get(profile)
+    return known.eval_split if known is not None else None
 
 
 def profile_claims(

@@ -506,7 +506,7 @@ def test_write_claims_csv(tmp_path):
     results_root, notebooks = tmp_path / "results", tmp_path / "notebooks"
     for variant, offset in (("new", 1.0), ("old", 0.0)):
         for seed in (0, 1, 2):
-            _write(results_root, variant=variant, seed=seed, profile="quick",
+            _write(results_root, variant=variant, seed=seed, profile="quick", split="test",
                    per_image=_per_image(list(BASE[:5] + offset + 0.1 * seed * (variant == "new"))))
     _yaml(notebooks, "- {id: a, text: new beats old, table: table2, metric: psnr, better: new, "
                      "worse: old, reported_difference: 0.5}\n"
@@ -522,10 +522,31 @@ def test_write_claims_csv(tmp_path):
     assert df["id"].tolist() == ["a", "b"] and set(df["paper"]) == {"ltnet"}
     assert df["verdict"].tolist() == ["supported", "contradicted"]
     assert df.loc[0, "our_difference"] == pytest.approx(1.1, abs=1e-5)
-    assert df.loc[0, "n_seeds"] == 3 and df.loc[0, "split"] == "validation"
+    assert df.loc[0, "n_seeds"] == 3 and df.loc[0, "split"] == "test"
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
     # the runs are still found as runs: claims.csv is not mistaken for one
     assert len(R.load_results(results_root, "quick")) == 6
+
+
+def test_quick_claims_are_read_on_the_test_split_only(tmp_path):
+    """Rows read on validation (the split recipes are tuned on) give no verdict at quick."""
+    results_root, notebooks = tmp_path / "results", tmp_path / "notebooks"
+    for variant, offset in (("new", 1.0), ("old", 0.0)):
+        for seed in (0, 1, 2):
+            _write(results_root, variant=variant, seed=seed, profile="quick",
+                   per_image=_per_image(list(BASE[:5] + offset + 0.1 * seed * (variant == "new"))))
+    _yaml(notebooks, "- {id: a, text: new beats old, table: table2, metric: psnr, better: new, "
+                     "worse: old}\n", name="ltnet/claims.yaml")
+    t = C.paper_claims("ltnet", "quick", results_root, notebooks)
+    assert t["verdict"].tolist() == ["not testable here"]
+    assert "read on the validation split, not on the test split" in t.loc[0, "reason"]
+    # the paper profile reads its tables on validation (VIDIT's test ground truth is private)
+    for variant, offset in (("new", 1.0), ("old", 0.0)):
+        for seed in (0, 1, 2):
+            _write(results_root, variant=variant, seed=seed, profile="paper",
+                   per_image=_per_image(list(BASE[:5] + offset + 0.1 * seed * (variant == "new"))))
+    assert C.paper_claims("ltnet", "paper", results_root, notebooks)["verdict"].tolist() == [
+        "supported"]
 
 
 def test_committed_claims_csv_is_current():
