@@ -235,10 +235,7 @@ def budget_deviations(profile: str | None, n_train: int, n_budget: int, budget: 
         profile = "paper"
     cfg = _profile(profile, data_root)
     out = []
-    if cfg.render_preset:
-        out.append(f"Data: the SynVIDIT preset {cfg.render_preset!r} (the suite's rendered "
-                   "stand-in for VIDIT), not VIDIT's NTIRE 2021 Track 1 (and Track 2 for the "
-                   "extra pairs).")
+    # the data sentence (SynVIDIT, drawn per seed, its splits) is the runner's: profiles.data_deviation
     if cfg.size != _PAPER_SIZE:
         out.append(f"Images at {cfg.size} px instead of the paper's {_PAPER_SIZE} px.")
     short = short_row_budget(profile, n_budget)

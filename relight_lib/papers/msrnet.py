@@ -119,10 +119,7 @@ def profile_deviations(profile: str | None, train_scale: float = MSRNET_TRAIN_SC
     short = profiles.short_budget(cfg.name, MSRNET_SHORT_BUDGETS)
     paper_epochs, paper_batch = MSRNET_PAPER_BUDGET["epochs"], MSRNET_PAPER_BUDGET["batch_size"]
     out = []
-    if cfg.render_preset:
-        out.append(f"Data: the SynVIDIT preset {cfg.render_preset!r} (the suite's rendered "
-                   "stand-in for VIDIT), not AIM 2020 Track 1 (VIDIT, 6500 K North -> 4500 K "
-                   "East).")
+    # the data sentence (SynVIDIT, drawn per seed, its splits) is the runner's: profiles.data_deviation
     scale = short.get("train_scale", train_scale) if short else train_scale
     if cfg.size != PAPER_EVAL_SIZE:
         out.append(f"Images: trained at {round(cfg.size * scale)} px and evaluated at "
