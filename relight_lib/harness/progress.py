@@ -171,6 +171,7 @@ class RowWatch:
         self._tmpdir: str | None = None
         self._seen: dict[Path, float] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._width = 0
         self._shown = ""
@@ -193,7 +194,10 @@ class RowWatch:
     def poll(self, now: float | None = None) -> list[str]:
         """Read the status and the results folder once; print a line per newly finished seed
         (and redraw the live line). Returns the finished seeds' lines."""
-        now = time.monotonic() if now is None else now
+        with self._lock:  # the thread and the block's end may poll at once
+            return self._poll(time.monotonic() if now is None else now)
+
+    def _poll(self, now: float) -> list[str]:
         if self.status_path is not None:
             got = read_progress(self.status_path)
             if got is not None:
