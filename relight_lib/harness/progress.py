@@ -98,12 +98,13 @@ def format_line(row: str, status: dict[str, Any] | None, elapsed: float,
     ...     "phase": "train"}, 62)
     'msrnet/table2/dmshn_mse  seed 0  train  step 150/800  elapsed 1m02s  ETA 5m25s  val PSNR 18.42 dB'
     >>> format_line("a/b/c", None, 3)
-    'a/b/c  preparing (kernel, imports, data)  elapsed 3s'
+    'a/b/c  running, no training status yet  elapsed 3s'
     >>> format_line("a/b/c", {"seed": 0, "step": 4, "total": 4}, 3, seeds_done=1)
     "a/b/c  1 seed(s) done  elapsed 3s  (next seed, or the notebook's last cells)"
     """
     if not status:
-        return f"{row}  preparing (kernel, imports, data)  elapsed {format_duration(elapsed)}"
+        # the kernel starts, imports, loads the data; or a loop that writes no status
+        return f"{row}  running, no training status yet  elapsed {format_duration(elapsed)}"
     if seeds_done and status.get("phase", "trained") == "trained" \
             and status.get("step") == status.get("total"):
         return (f"{row}  {seeds_done} seed(s) done  elapsed {format_duration(elapsed)}  "

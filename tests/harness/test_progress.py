@@ -162,7 +162,7 @@ def test_on_a_terminal_one_line_redrawn_in_place(tmp_path, monkeypatch):
         _write_run(tmp_path / "row", 0)
         watch.poll()
     text = out.getvalue()
-    assert "\ra/b/c  preparing" in text
+    assert "\ra/b/c  running, no training status yet" in text
     assert "\ra/b/c  seed 0  train  step 2/4" in text
     assert "\na/b/c  seed 0 done in" not in text  # the seed's line starts on a wiped line
     assert "a/b/c  seed 0 done in" in text and text.count("\n") == 1
