@@ -142,6 +142,25 @@ def format_seed_done(row: str, seed: Any, seconds: float, status: dict[str, Any]
     return line
 
 
+def fit_width(line: str, row: str, width: int) -> str:
+    """``line`` cut to ``width`` characters: the row's name (its start) is shortened first,
+    keeping its end (the variant), so that the numbers stay visible.
+
+    >>> fit_width("msrnet/table2/dmshn_mse  seed 0  step 3/6", "msrnet/table2/dmshn_mse", 30)
+    '...dmshn_mse  seed 0  step 3/6'
+    >>> fit_width("a/b/c  seed 0  step 3/6  elapsed 1s", "a/b/c", 12)
+    'a/b/c  seed '
+    """
+    if len(line) <= width:
+        return line
+    if line.startswith(row):
+        rest = line[len(row):]
+        keep = width - len(rest) - 3
+        if keep >= 8:
+            return "..." + row[-keep:] + rest
+    return line[:max(10, width)]
+
+
 def _seed_of(run_json: Path) -> str:
     return run_json.parent.name.split("=", 1)[-1]
 
@@ -220,8 +239,7 @@ class RowWatch:
         return done
 
     def _draw(self, line: str) -> None:
-        cols = shutil.get_terminal_size((100, 24)).columns
-        line = line[:max(10, cols - 1)]
+        line = fit_width(line, self.row, shutil.get_terminal_size((100, 24)).columns - 1)
         if line == self._shown:
             return
         self._shown = line
