@@ -89,9 +89,9 @@ def format_line(row: str, status: dict[str, Any] | None, elapsed: float,
     """The one-line progress of row ``row``: seed, stage, step / total, the seed's elapsed
     time, the training's ETA and the last validation PSNR. ``elapsed`` counts from the start
     of the seed (the row's start for its first); ``now`` (Unix seconds) counts the ETA down
-    from the status's time (:func:`eta_seconds`). ``seeds_done`` seeds have their results
-    written: a status of one of them is over (the next seed prepares, or the notebook's last
-    cells run).
+    from the status's time (:func:`eta_seconds`). ``seeds_done``: how many seeds have their
+    results written, when the status's own seed is one of them (its status is over: the next
+    seed prepares, or the notebook's last cells run); 0 otherwise.
 
     >>> format_line("msrnet/table2/dmshn_mse", {"seed": 0, "stage": "train", "step": 150,
     ...     "total": 800, "fit_start_step": 100, "fit_elapsed_s": 25.0, "val_psnr": 18.421,
@@ -105,8 +105,7 @@ def format_line(row: str, status: dict[str, Any] | None, elapsed: float,
     if not status:
         # the kernel starts, imports, loads the data; or a loop that writes no status
         return f"{row}  running, no training status yet  elapsed {format_duration(elapsed)}"
-    if seeds_done and status.get("phase", "trained") == "trained" \
-            and status.get("step") == status.get("total"):
+    if seeds_done:
         return (f"{row}  {seeds_done} seed(s) done  elapsed {format_duration(elapsed)}  "
                 "(next seed, or the notebook's last cells)")
     step, total = status.get("step"), status.get("total")
@@ -195,7 +194,7 @@ class RowWatch:
         self._thread: threading.Thread | None = None
         self._width = 0
         self._shown = ""
-        self._done = 0
+        self._done: set[str] = set()
         self._status: dict[str, Any] | None = None
         self._t0 = self._seed_t0 = time.monotonic()
         self._old_env: str | None = None
@@ -230,12 +229,13 @@ class RowWatch:
             done.append(format_seed_done(self.row, _seed_of(rj), now - self._seed_t0,
                                          self._status))
             self._seed_t0 = now
-            self._done += 1
+            self._done.add(_seed_of(rj))
         for line in done:
             self._print(line)
         if self.live:
+            over = bool(self._status) and str(self._status.get("seed")) in self._done
             self._draw(format_line(self.row, self._status, now - self._seed_t0, time.time(),
-                                   self._done))
+                                   len(self._done) if over else 0))
         return done
 
     def _draw(self, line: str) -> None:

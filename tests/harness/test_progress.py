@@ -156,14 +156,24 @@ def test_on_a_terminal_one_line_redrawn_in_place(tmp_path, monkeypatch):
     with progress.RowWatch("a/b/c", tmp_path / "row", stream=out) as watch:
         assert watch.live
         watch.poll()
-        train.ProgressStatus(watch.status_path).update(seed=0, step=2, total=4,
-                                                       fit_start_step=0, fit_elapsed_s=1.0)
+        status = train.ProgressStatus(watch.status_path)
+        status.update(seed=0, step=2, total=4, fit_start_step=0, fit_elapsed_s=1.0)
+        watch.poll()
+        status.update(force=True, step=4, phase="trained")
         watch.poll()
         _write_run(tmp_path / "row", 0)
         watch.poll()
+        # the finished seed's status is over until the next seed writes its own
+        assert out.getvalue().endswith("\ra/b/c  1 seed(s) done  elapsed 0s  (next seed, or "
+                                       "the notebook's last cells)")
+        status.update(force=True, seed=1, step=4, total=4, phase="trained")
+        watch.poll()
+        assert out.getvalue().rstrip().endswith("\ra/b/c  seed 1  train  step 4/4  elapsed 0s  "
+                                       "evaluating")
     text = out.getvalue()
     assert "\ra/b/c  running, no training status yet" in text
     assert "\ra/b/c  seed 0  train  step 2/4" in text
+    assert "\ra/b/c  seed 0  train  step 4/4" in text and "evaluating" in text
     assert "\na/b/c  seed 0 done in" not in text  # the seed's line starts on a wiped line
     assert "a/b/c  seed 0 done in" in text and text.count("\n") == 1
     assert text.endswith("\r")  # the live line is wiped at the end
