@@ -168,8 +168,8 @@ def test_on_a_terminal_one_line_redrawn_in_place(tmp_path, monkeypatch):
                                        "the notebook's last cells)")
         status.update(force=True, seed=1, step=4, total=4, phase="trained")
         watch.poll()
-        assert out.getvalue().rstrip().endswith("\ra/b/c  seed 1  train  step 4/4  elapsed 0s  "
-                                       "evaluating")
+        assert out.getvalue().rstrip().endswith(
+            "\ra/b/c  seed 1  train  step 4/4  elapsed 0s  evaluating")
     text = out.getvalue()
     assert "\ra/b/c  running, no training status yet" in text
     assert "\ra/b/c  seed 0  train  step 2/4" in text
