@@ -392,7 +392,9 @@ def _add_try(sub) -> None:
         "<variant>__<name>, then print each metric of the committed row next to the new run's "
         "(means over seeds) and the difference. A run with the same name, changes and code is "
         "cached; --force reruns it.",
-        epilog="example: relight try msrnet/table2/dmshn_cl --set stage1_fraction=0.25")
+        epilog="examples: relight try msrnet/table2/dmshn_cl --set stage1_fraction=0.25; "
+        "relight try msrnet/table2/dmshn_cl --set steps=400 --set lr=1e-3 --set batch_size=4; "
+        "relight try msrnet/table2/dmshn_cl --params")
     p.add_argument("row", help="PAPER/TABLE/VARIANT, e.g. msrnet/table2/dmshn_cl "
                    "(relight reproduce --list shows the rows)")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
@@ -405,11 +407,19 @@ def _add_try(sub) -> None:
                    help="where the try goes (default _build/exercises)")
     p.add_argument("--force", action="store_true", help="rerun even when an identical try "
                    "is up to date")
+    p.add_argument("--params", action="store_true",
+                   help="list every parameter --set accepts for this row, with the value the "
+                   "run would use and where it comes from; run nothing")
 
 
 def _cmd_try(args) -> int:
     from relight_lib.harness import reproduce
 
+    if args.params:
+        committed, _ = reproduce.try_row_for(args.row, {}, args.name)
+        print(reproduce.format_parameters(committed, reproduce.parse_set(args.changes),
+                                          profile=args.profile))
+        return 0
     res = reproduce.try_row(*reproduce.parse_row_spec(args.row),
                             reproduce.parse_set(args.changes), profile=args.profile,
                             name=args.name, results_root=args.results_root, force=args.force)

@@ -453,7 +453,11 @@ def ensure_kernel() -> str:
     notebooks' kernelspec name), so papermill never depends on a user-level kernel."""
     kdir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # log level ERROR: the kernel app's warnings are about its own plumbing (that its
+        # local TCP transport is not encrypted), not the notebook, whose errors papermill
+        # raises; they would be the only thing a row printed besides its progress
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR"],
         "display_name": "Python (relight)",
         "language": "python",
         "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning"},
@@ -493,7 +497,14 @@ class Outcome:
 
 
 def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
-            data_root: str | None = None) -> Outcome:
+            data_root: str | None = None, live: bool | None = None,
+            status_env: bool = True) -> Outcome:
+    """Run one row's notebook with papermill (unless up to date and not ``force``), showing its
+    progress (:class:`relight_lib.harness.progress.RowWatch`): ``live`` redraws one line in
+    place (default: on a terminal), and every finished seed gets a line; ``status_env=False``
+    (rows run in parallel) watches the results folder only."""
+    from relight_lib.harness.progress import RowWatch
+
     params = resolved_parameters(row, profile, results_root, data_root)
     key = cache_key(row, profile, params)
     out_nb = row.executed_path(profile, results_root)
@@ -507,10 +518,12 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
     t0 = time.perf_counter()
     log(f"[run] {row.name} ({profile})")
     try:
-        pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
-                            kernel_name=ensure_kernel(), cwd=str(Path.cwd()),
-                            progress_bar=False, log_output=False,
-                            report_mode=False)
+        with RowWatch(row.name, row.result_dir(profile, results_root), live=live,
+                      status_env=status_env):
+            pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
+                                kernel_name=ensure_kernel(), cwd=str(Path.cwd()),
+                                progress_bar=False, log_output=False,
+                                report_mode=False)
     except Exception as e:  # papermill raises its own types; keep the failed notebook
         failed = Path("_build") / "failed" / profile / f"{row.paper}__{row.table}__{row.variant}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -523,6 +536,26 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
     clean_notebook(tmp_nb)
     os.replace(tmp_nb, out_nb)
     return Outcome(row, "ran", time.perf_counter() - t0)
+
+
+def render_data(prof: profiles.Profile, log=print) -> list[dict[str, Any]]:
+    """Render the SynVIDIT sets ``prof`` reads that are missing (:func:`profiles.ensure_data`),
+    saying first, in one line, how many and about how long in all; each set is announced again
+    as its render starts. Nothing is said when every set is complete."""
+    from relight_lib.library.data import synvidit
+
+    sets = [s for s in profiles.ensure_data(prof, dry_run=True, log=lambda *a: None)
+            if s["state"] != "complete"]
+    if not sets:
+        return []
+    known = [s["estimate_s"] for s in sets if s["estimate_s"] is not None]
+    when = ("time not measured on any machine for these sets" if not known else
+            f"about {sum(known) / 60:.1f} min" + ("" if len(known) == len(sets) else
+                                                 f" for the {len(known)} measured"))
+    log(f"[data] the {prof.name} profile needs {len(sets)} SynVIDIT set(s) rendered before "
+        f"its rows run ({when}, from the render timings in "
+        f"{synvidit.RENDER_BENCH_CSV})")
+    return profiles.ensure_data(prof, progress=True, log=log)
 
 
 def reproduce(profile: str, paper: str | None = None, table: str | None = None,
@@ -553,7 +586,7 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
             todo.append(row)
             log(f"[stale] {row.name}: {'--force' if why is None else why}")
     if todo and render:
-        profiles.ensure_data(prof, progress=True)
+        render_data(prof, log)
     if todo and jobs > 1:
         # each kernel gets its share of the cores: torch's default of one thread per core in
         # every kernel oversubscribes the machine and slows small convolutions by orders of
@@ -562,8 +595,12 @@ def reproduce(profile: str, paper: str | None = None, table: str | None = None,
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = share
     if todo:
+        # parallel rows share this process's environment and the terminal: they print their
+        # finished seeds only (the kernels are not told where to write a progress status)
+        alone = jobs <= 1
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log, data_root)
+            futs = {r.name: ex.submit(run_row, r, profile, results_root, True, log, data_root,
+                                      None if alone else False, alone)
                     for r in todo}
             for name, fut in futs.items():
                 outcomes[name] = fut.result()
@@ -747,6 +784,7 @@ def summary(outcomes: list[Outcome]) -> str:
 #: Where ``relight try`` writes (git-ignored): never the committed ``results/``.
 EXERCISES_DIR = Path("_build/exercises")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -756,6 +794,11 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     {'stage1_fraction': 0.25, 'residual': True, 'postprocess': None}
     >>> parse_set(["inputs=[rgb, depth]", "table5_label=4,16"])
     {'inputs': ['rgb', 'depth'], 'table5_label': '4,16'}
+
+    A number in exponent notation is a number (YAML 1.1 would read ``1e-3`` as text):
+
+    >>> parse_set(["lr=1e-3", "steps=400"])
+    {'lr': 0.001, 'steps': 400}
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -765,6 +808,8 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise RunsFileError(f"--set {item!r}: expected KEY=VALUE, e.g. stage1_fraction=0.25")
         try:
             out[key] = yaml.safe_load(value)
+            if isinstance(out[key], str) and _FLOAT.match(out[key].strip()):
+                out[key] = float(out[key])
         except yaml.YAMLError as e:
             raise RunsFileError(f"--set {item!r}: the value is not a YAML literal ({e})") from e
     return out
@@ -775,6 +820,102 @@ def settable_parameters(row: Row) -> list[str]:
     ``dry_run``, which would make the run write nothing)."""
     return sorted(set(notebook_parameters(row.notebook)) - set(RUNNER_PARAMETERS)
                   - {DRY_RUN_PARAMETER})
+
+
+def parameter_comments(path: Path) -> dict[str, str]:
+    """The comment at the end of each assignment of the notebook's ``parameters`` cell, by
+    parameter name (what the value means, its choices)."""
+    import io
+    import tokenize
+
+    src, _ = _notebook_code_cells(path)
+    by_line: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.COMMENT:
+                by_line[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    out = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            text = by_line.get(node.end_lineno or node.lineno, "")
+            if text:
+                out[node.targets[0].id] = text
+    return out
+
+
+def parameter_listing(row: Row, changes: dict[str, Any] | None = None
+                      ) -> list[tuple[str, Any, str, str]]:
+    """Every parameter ``relight try`` may change for ``row``, as ``(name, value, source,
+    comment)``: the value the run would use, where it comes from (``--set``, ``runs.yaml`` or
+    the notebook's default) and the parameters cell's comment on it."""
+    changes = dict(changes or {})
+    check_changes(row, changes)
+    defaults = notebook_parameters(row.notebook)
+    comments = parameter_comments(row.notebook)
+    out = []
+    for name in settable_parameters(row):
+        if name in changes:
+            value, source = changes[name], "--set"
+        elif name in row.params:
+            value, source = row.params[name], "runs.yaml"
+        else:
+            value, source = defaults[name], "notebook"
+        out.append((name, value, source, comments.get(name, "")))
+    return out
+
+
+#: Parameters whose None means "the profile's" (or the recipe's): ``--params`` shows the
+#: value the row's plan resolves them to.
+BUDGET_PARAMETERS = ("steps", "lr", "batch_size")
+
+
+def effective_budget(row: Row, profile: str) -> dict[str, Any]:
+    """The steps, batch size and (peak) learning rate ``row`` would train with at
+    ``profile``, from its plan (:func:`plan_row`); empty when it cannot be planned or trains
+    nothing.
+
+    Raises:
+        PlanError: the row cannot be planned there (a bad value, no data, ...).
+    """
+    plan = plan_row(row, profile)
+    out = {k: plan[k] for k in ("steps", "batch_size") if plan.get(k)}
+    if plan.get("lr_schedule"):  # the peak: the warm-up's end, else the first step's rate
+        out["lr"] = float(f"{max(lr for _, lr in plan['lr_schedule']):.6g}")
+    return out
+
+
+def format_parameters(row: Row, changes: dict[str, Any] | None = None,
+                      profile: str | None = None) -> str:
+    """:func:`parameter_listing` as text (``relight try ROW --params``); with ``profile``, a
+    budget parameter left at None also shows what it resolves to there
+    (:func:`effective_budget`)."""
+    def text(v: Any) -> str:  # as --set reads it back (a YAML literal)
+        return yaml.safe_dump(v, default_flow_style=True, width=10_000).strip() \
+            .removesuffix("...").strip()
+
+    listing = parameter_listing(row, changes)
+    resolved: dict[str, Any] = {}
+    note = ""
+    if profile is not None and any(n in BUDGET_PARAMETERS for n, *_ in listing):
+        changed = dataclasses.replace(row, params={**row.params, **dict(changes or {})})
+        try:
+            resolved = effective_budget(changed, profile)
+        except (PlanError, RunsFileError) as e:
+            note = f"(cannot plan the row at the {profile} profile: {str(e).splitlines()[0]})"
+    items = []
+    for n, v, src, c in listing:
+        shown = text(v)
+        if v is None and n in resolved:
+            shown += f" ({profile}: {text(resolved[n])})"
+        items.append((n, shown, src, c))
+    wn = max(len(n) for n, *_ in items)
+    wv = min(28, max(len(v) for _, v, *_ in items))
+    lines = [f"{row.name}: parameters of {row.notebook} (change with --set KEY=VALUE)"]
+    for n, v, src, c in items:
+        lines.append(f"  {n:<{wn}}  {v:<{wv}}  {'[' + src + ']':<11}  {c}".rstrip())
+    return "\n".join(lines + ([note] if note else []))
 
 
 def check_changes(row: Row, changes: dict[str, Any]) -> None:
@@ -946,8 +1087,7 @@ def try_row(paper: str, table: str, variant: str, changes: dict[str, Any],
     results_root = Path(results_root)
     params = resolved_parameters(tried, profile, results_root)
     if force or staleness(tried, profile, cache_key(tried, profile, params), results_root):
-        profiles.ensure_data(profiles.resolve(profile, data_root=tried.params.get("data_root")),
-                             progress=True)
+        render_data(profiles.resolve(profile, data_root=tried.params.get("data_root")), log)
     outcome = run_row(tried, profile, results_root, force, log)
     stale = None
     if any(committed.result_dir(profile, Path(committed_root)).glob("seed=*/run.json")):

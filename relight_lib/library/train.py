@@ -443,6 +443,70 @@ def model_from_checkpoint(path: str | os.PathLike, name: str | None = None,
 
 
 # --------------------------------------------------------------------------------------------
+# progress status for a watcher outside the process (relight reproduce / try)
+
+#: Environment variable naming the JSON file :func:`fit` keeps its progress in (set by the runner
+#: for the kernel it starts; unset: no file is written).
+PROGRESS_ENV = "RELIGHT_PROGRESS"
+
+
+class ProgressStatus:
+    """The progress of a training, kept in a small JSON file for a process that watches it.
+
+    Every :meth:`update` merges its fields into the status; the file is rewritten atomically
+    (temp file + rename: a reader never sees half a file) at most every ``interval`` seconds,
+    unless ``force``. Fields written by :func:`fit`: ``seed``, ``stage``, ``step`` and ``total``
+    (optimiser steps of the whole training, across stages: ``schedule_offset`` /
+    ``schedule_total``), ``fit_start_step`` and ``fit_elapsed_s`` (steps and seconds of this
+    ``fit`` call, for a rate), ``val_psnr`` (the last validation PSNR in dB, or None), ``phase``
+    (``train`` | ``trained``), and ``time`` (Unix seconds of the write).
+
+    Args:
+        path: The JSON file.
+        interval: Least seconds between two writes.
+    """
+
+    def __init__(self, path: str | os.PathLike, interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self.interval = float(interval)
+        self.fields: dict[str, Any] = {}
+        self._last = float("-inf")
+
+    @classmethod
+    def from_env(cls) -> ProgressStatus | None:
+        """The status named by ``$RELIGHT_PROGRESS``, or None when it is unset or empty."""
+        target = os.environ.get(PROGRESS_ENV, "").strip()
+        return cls(target) if target else None
+
+    def update(self, force: bool = False, **fields: Any) -> bool:
+        """Merge ``fields``; write when ``force`` or ``interval`` has passed. Returns whether
+        it wrote. A failed write (a full disk, a removed folder) is skipped: progress must never
+        stop a training."""
+        self.fields.update(fields)
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return False
+        self._last = now
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({**self.fields, "time": time.time()}))
+            os.replace(tmp, self.path)
+        except OSError:
+            return False
+        return True
+
+
+def read_progress(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The status a :class:`ProgressStatus` wrote at ``path``, or None when there is none yet
+    (or it cannot be read)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --------------------------------------------------------------------------------------------
 # the training loop
 
 
@@ -475,7 +539,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         resume: bool = False, augment: Augment | None = None,
         val_metrics: Sequence[str] = ("psnr", "ssim"), val_limit: int | None = None,
         model_spec: Mapping[str, Any] | None = None, progress: bool = True,
-        on_step: Callable[[int, float], None] | None = None) -> FitResult:
+        on_step: Callable[[int, float], None] | None = None,
+        progress_info: Mapping[str, Any] | None = None) -> FitResult:
     """Train ``model`` on ``train_data`` (a map-style dataset of dict items).
 
     Args:
@@ -498,6 +563,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         progress: Show a tqdm progress bar.
         on_step: Called as ``on_step(step, loss)`` after every step (tests use it to simulate
             an interruption).
+        progress_info: Fields added to the progress status (:class:`ProgressStatus`, written
+            when ``$RELIGHT_PROGRESS`` names a file), e.g. ``{"stage": "stage2_combined"}``;
+            without a ``stage`` the status says ``train``.
 
     Returns:
         :class:`FitResult` with the trained model (unwrapped), the history (one dict per logged
@@ -595,6 +663,13 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     t0 = time.perf_counter()
     bar = tqdm(total=total, initial=start, disable=not progress or rank != 0, unit="step",
                desc="train", mininterval=2.0)
+    status = ProgressStatus.from_env() if rank == 0 else None
+    if status is not None:  # the whole training's position, across the stages of one curve
+        last_val = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), None)
+        status.update(force=True, **{"stage": "train", **dict(progress_info or {})},
+                      seed=cfg.seed, step=start + cfg.schedule_offset,
+                      total=cfg.schedule_total or total, fit_start_step=start + cfg.schedule_offset,
+                      fit_elapsed_s=0.0, val_psnr=last_val, phase="train")
     model.train()
     completed = start  # optimiser steps whose update is in the weights
     loader = _Loader(train_data, cfg, world, rank)
@@ -631,12 +706,19 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
                 save(done)
             if on_step is not None:
                 on_step(done, rec["loss"])
+            if status is not None:
+                extra = {"val_psnr": rec["val_psnr"]} if "val_psnr" in rec else {}
+                status.update(force=bool(extra), step=done + cfg.schedule_offset,
+                              fit_elapsed_s=time.perf_counter() - t0, **extra)
     except KeyboardInterrupt:
         save(completed)  # Ctrl-C keeps the work done so far; resume=True continues from here
         bar.close()
         raise
     bar.close()
     save(total)
+    if status is not None:
+        status.update(force=True, step=total + cfg.schedule_offset,
+                      fit_elapsed_s=time.perf_counter() - t0, phase="trained")
     return FitResult(model=_unwrap(model).eval(), history=history, steps=total,
                      wall_time_s=time.perf_counter() - t0, peak_memory_mb=peak_memory_mb(device),
                      checkpoint=ckpt_path, device=str(device), resumed_from=start)

@@ -91,8 +91,8 @@ def test_a_good_copy_loads(msrnet_copy):
 @pytest.mark.parametrize("old, new, match", [
     ("{stage1_fraction: 0.25}", "{stage1_fractoin: 0.25}",
      r"exercise 1 \('split'\): \S*notebooks/msrnet/table2.ipynb has no parameter "
-     r"'stage1_fractoin'.*valid: budget_scale, data_root, init, loss, model, seeds, "
-     r"stage1_fraction"),
+     r"'stage1_fractoin'.*valid: batch_size, budget_scale, data_root, init, loss, lr, "
+     r"model, seeds, stage1_fraction, steps"),
     ("{stage1_fraction: 0.25}", "{variant: x}", "variant is set by the runner"),
     ("{stage1_fraction: 0.25}", "{}", "'set' must map"),
     ("row: msrnet/table2/dmshn_cl", "row: msrnet/table2/nope", "no row 'msrnet/table2/nope'"),

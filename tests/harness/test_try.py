@@ -23,8 +23,10 @@ def test_values_are_yaml_literals():
                                "lr=1e-3", "seeds=[0, 1]"])
     assert got == {"stage1_fraction": 0.25, "residual": True, "sizes": [4, 16],
                    "postprocess": None, "normal_recipe": "code", "table5_label": "4,16",
-                   "lr": "1e-3", "seeds": [0, 1]}
+                   "lr": 1e-3, "seeds": [0, 1]}
+    # 1e-3 is a number (YAML 1.1 would read it as text, and Adam would fail on it)
     assert type(got["stage1_fraction"]) is float and type(got["residual"]) is bool
+    assert type(got["lr"]) is float
     for bad in ("stage1_fraction", "=3", "a b=1", "x=[1, 2"):
         with pytest.raises(reproduce.RunsFileError, match="--set"):
             reproduce.parse_set([bad])
@@ -35,7 +37,8 @@ def test_unknown_key_names_the_notebook_and_the_valid_keys(in_repo):
         reproduce.try_row_for("msrnet/table2/dmshn_cl", {"stage1_fractoin": 0.25})
     msg = str(e.value)
     assert "notebooks/msrnet/table2.ipynb" in msg and "'stage1_fractoin'" in msg
-    assert "valid: budget_scale, data_root, init, loss, model, seeds, stage1_fraction" in msg
+    assert ("valid: batch_size, budget_scale, data_root, init, loss, lr, model, seeds, "
+            "stage1_fraction, steps") in msg
     # parameters the runner sets are not for --set
     with pytest.raises(reproduce.RunsFileError, match="profile is set by the runner"):
         reproduce.try_row_for("msrnet/table2/dmshn_cl", {"profile": "gpu"})
