@@ -446,7 +446,8 @@ class PhaseClock:
 
 def _fit_steps(spec: TrainSpec, steps: int, *, channels_last: bool | None = None,
                batch: int | None = None, compile: bool = False, without_perceptual: bool = False,
-               norm: str | None = None, device: str = "cpu", seed: int = 0,
+               norm: str | None = None, fill_uninitialized: bool | None = None,
+               device: str = "cpu", seed: int = 0,
                hooks: Callable[[nn.Module], Any] | None = None,
                wrap: Callable[[Callable[[], Any]], Any] | None = None,
                on_step: Callable[[int, float], None] | None = None) -> PhaseClock:
@@ -459,8 +460,8 @@ def _fit_steps(spec: TrainSpec, steps: int, *, channels_last: bool | None = None
     if build is None:
         raise ValueError(f"{spec.name}: its loss has no perceptual term")
     net, loss_fn, _ = build()
-    if norm == "group_norm":
-        swap_instance_norm(net)
+    if norm is not None:
+        swap_instance_norm(net, norm)
     bs = batch or spec.batch
     needs = tuple(getattr(net, "needs", ()))
     data = (spec.make_data(2 * bs, spec.size, seed) if spec.make_data is not None
@@ -480,37 +481,42 @@ def _fit_steps(spec: TrainSpec, steps: int, *, channels_last: bool | None = None
     def go():
         return fit(net, timed_loss, data, None, cfg, progress=False, on_step=step_hook)
 
+    from relight_lib.library import train
+
+    saved = train.FILL_UNINITIALIZED
+    if fill_uninitialized is not None:
+        train.FILL_UNINITIALIZED = fill_uninitialized
     try:
         (wrap(go) if wrap is not None else go())
     finally:
         clock.detach()
+        train.FILL_UNINITIALIZED = saved
     return clock
 
 
-class GroupInstanceNorm(nn.InstanceNorm2d):
-    """Affine instance norm computed by ``F.group_norm`` with one group per channel: the same
-    function and parameters as ``nn.InstanceNorm2d(C, affine=True)``, but one native kernel
-    that keeps channels_last (instance norm views the input as a (1, B*C, H, W) batch norm,
-    which copies a channels_last tensor to contiguous and back)."""
+def swap_instance_norm(model: nn.Module, to: str = "instance") -> int:
+    """Replace every affine instance norm of ``model`` by ``nn.InstanceNorm2d`` (``to=
+    'instance'``, how LTNet computed it before) or by
+    :class:`~relight_lib.library.models.ltnet.GroupInstanceNorm` (``'group'``, its default now):
+    the same function and parameters, the arms of the normalisation lever. Returns how many
+    were replaced."""
+    from relight_lib.library.models.ltnet import GroupInstanceNorm
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.group_norm(x, self.num_features, self.weight, self.bias,
-                                              self.eps)
-
-
-def swap_instance_norm(model: nn.Module) -> int:
-    """Replace every affine ``InstanceNorm2d`` without running statistics in ``model`` by
-    :class:`GroupInstanceNorm` (the same function and parameters: the cheaper-normalisation
-    lever). Returns how many were replaced."""
+    if to not in ("instance", "group"):
+        raise ValueError(f"to must be 'instance' or 'group', got {to!r}")
     n = 0
-    for name, mod in list(model.named_modules()):
+    for mod in list(model.modules()):
         for child_name, child in list(mod.named_children()):
-            if (type(child) is nn.InstanceNorm2d and child.affine
+            if not (isinstance(child, nn.InstanceNorm2d) and child.affine
                     and not child.track_running_stats):
-                new = GroupInstanceNorm(child.num_features, eps=child.eps, affine=True)
-                new.load_state_dict(child.state_dict())
-                setattr(mod, child_name, new)
-                n += 1
+                continue
+            if (to == "group") == isinstance(child, GroupInstanceNorm):
+                continue
+            new = (GroupInstanceNorm(child.num_features, eps=child.eps) if to == "group"
+                   else nn.InstanceNorm2d(child.num_features, eps=child.eps, affine=True))
+            new.load_state_dict(child.state_dict())
+            setattr(mod, child_name, new)
+            n += 1
     return n
 
 
@@ -647,15 +653,16 @@ def lever_row(model: str, lever: str, baseline: str, variant: str, s_base: float
 
 
 def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int = 2,
-                   compile_budget_s: float = 90.0, log: Callable[[str], Any] = print
+                   compile_budget_s: float = 60.0, log: Callable[[str], Any] = print
                    ) -> list[dict[str, Any]]:
     """Each lever of issue 27 as before/after ratios, arms interleaved (:func:`interleaved`).
-    Levers on LTNet* (the model to raise): channels_last vs contiguous (fp32), 1 vs 2 threads,
-    the OpenMP wait policy (passive vs the default, in fresh processes), batch 16 vs 8, the
-    instance norm computed by ``group_norm``, ``torch.compile`` (one compile timed: skipped,
-    with the reason, when the first compiled step exceeds ``compile_budget_s``); the perceptual
-    loss with vs without its VGG term for each model whose loss has one (one round: the longest
-    steps); 1 vs 2 threads for DMSHN too."""
+    Levers on LTNet* (the model to raise): channels_last vs contiguous (fp32), the instance
+    norm as ``InstanceNorm2d`` vs ``group_norm``, deterministic mode's NaN fill of new tensors
+    on vs off, batch 16 vs 8, 1 vs 2 threads, the OpenMP wait policy (passive vs the default,
+    in fresh processes, one round), ``torch.compile`` (in a fresh process: skipped, with the
+    reason, when compiling takes more than ``compile_budget_s``); the perceptual loss with vs
+    without its VGG term for each model whose loss has one (one round: the longest steps);
+    1 vs 2 threads for DMSHN too."""
     rows: list[dict[str, Any]] = []
 
     def arm(spec, **kw):
@@ -668,9 +675,16 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
         rows.append(lever_row("ltnet", "channels_last", "contiguous", "channels_last", a, b,
                               note="fp32; the quick profile trains channels_last already"))
         log("lever: norm")
-        a, b = interleaved(arm(lt), arm(lt, norm="group_norm"), rounds)
+        a, b = interleaved(arm(lt, norm="instance"), arm(lt, norm="group"), rounds)
         rows.append(lever_row("ltnet", "norm", "InstanceNorm2d", "group_norm (C groups)", a, b,
-                              note="the same function: one group per channel"))
+                              note="the same function: one group per channel; group_norm is "
+                                   "LTNet's default now"))
+        log("lever: deterministic fill")
+        a, b = interleaved(arm(lt, fill_uninitialized=True), arm(lt), rounds)
+        rows.append(lever_row("ltnet", "deterministic_fill", "NaN fill of new tensors",
+                              "no fill", a, b,
+                              note="torch.utils.deterministic.fill_uninitialized_memory under "
+                                   "deterministic algorithms; no fill is fit's default now"))
         log("lever: batch")
         a, b = interleaved(arm(lt), arm(lt, batch=2 * lt.batch), rounds)
         rows.append(lever_row("ltnet", "batch", f"batch {lt.batch}", f"batch {2 * lt.batch}",
@@ -694,7 +708,7 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
         log("lever: OMP_WAIT_POLICY")
         try:
             ta, tb = [], []
-            for _ in range(rounds):
+            for _ in range(1):  # one round: the default policy's steps are long under load
                 ta += time_in_subprocess("ltnet", steps, {"OMP_WAIT_POLICY": None})
                 tb += time_in_subprocess("ltnet", steps, {"OMP_WAIT_POLICY": "PASSIVE"})
             rows.append(lever_row("ltnet", "omp_wait_policy", "default (active spinning)",

@@ -5,6 +5,7 @@ No timing is asserted: only that times are positive and the columns are the issu
 
 from __future__ import annotations
 
+import copy
 import csv
 
 import pytest
@@ -94,19 +95,73 @@ def test_lever_row_ratios():
     assert empty["ratio"] == "" and empty["note"] == "skipped"
 
 
-def test_group_instance_norm_is_instance_norm():
+def test_ltnet_group_instance_norm_matches_instance_norm():
+    """LTNet's norm layers compute affine instance norm by group_norm (a speed lever made the
+    default): the same parameters and, within float tolerance, the same outputs and
+    gradients as nn.InstanceNorm2d, in both memory formats."""
+    from relight_lib.library.models.ltnet import ConvLayer, GroupInstanceNorm
+
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 6, 3), nn.InstanceNorm2d(6, affine=True))
+    layer = ConvLayer(3, 6, 3, instance_norm=True)
+    assert isinstance(layer.instance, GroupInstanceNorm)
     with torch.no_grad():
-        net[1].weight.uniform_(0.5, 2)
-        net[1].bias.uniform_(-1, 1)
-    x = torch.rand(2, 3, 9, 9).contiguous(memory_format=torch.channels_last)
-    ref = net(x)
-    assert bf.swap_instance_norm(net) == 1
-    assert isinstance(net[1], bf.GroupInstanceNorm)
-    torch.testing.assert_close(net(x), ref, rtol=1e-5, atol=1e-5)
+        layer.instance.weight.uniform_(0.5, 2)
+        layer.instance.bias.uniform_(-1, 1)
+    ref = copy.deepcopy(layer)
+    assert bf.swap_instance_norm(ref, "instance") == 1
+    assert type(ref.instance) is nn.InstanceNorm2d
+    assert set(ref.state_dict()) == set(layer.state_dict())
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = torch.rand(2, 3, 9, 9).contiguous(memory_format=fmt).requires_grad_()
+        x2 = x.detach().clone().requires_grad_()
+        y, y_ref = layer(x), ref(x2)
+        torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+        y.square().sum().backward()
+        y_ref.square().sum().backward()
+        # float32 summation order: tolerances relative to the largest gradient
+        scale = float(x2.grad.abs().max())
+        torch.testing.assert_close(x.grad, x2.grad, rtol=1e-4, atol=1e-5 * scale)
+        scale = float(ref.instance.weight.grad.abs().max())
+        torch.testing.assert_close(layer.instance.weight.grad, ref.instance.weight.grad,
+                                   rtol=1e-4, atol=1e-5 * scale)
+        layer.zero_grad()
+        ref.zero_grad()
+    assert bf.swap_instance_norm(ref, "group") == 1
+    with pytest.raises(ValueError):
+        bf.swap_instance_norm(ref, "batch")
+
+
+def test_fit_turns_off_the_nan_fill_in_deterministic_mode():
+    from relight_lib.library.train import TrainConfig, fit
+
+    spec = _tiny_spec()
+    net, loss, _ = spec.build()
+    data = bf.random_items(4, 16)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        fit(net, loss, data, None, TrainConfig(steps=1, batch_size=2), progress=False)
+        assert torch.utils.deterministic.fill_uninitialized_memory is False
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
 
 
 def test_machine_slug_names_the_cores():
     slug = bf.machine_slug("cpu")
     assert slug.startswith("cpu-") and slug.rsplit("-", 1)[1].endswith("c")
+
+
+def test_flop_operator_share_and_ratio():
+    import pandas as pd
+
+    from relight_lib.harness import bench_results as br
+
+    prof = pd.DataFrame({"model": ["a", "a", "a", "b"],
+                         "operator": ["aten::convolution_backward", "aten::mkldnn_convolution",
+                                      "aten::native_batch_norm", "aten::addmm"],
+                         "self_cpu_share": [0.4, 0.2, 0.4, 1.0]})
+    assert br.flop_operator_share(prof, "a") == pytest.approx(0.6)
+    assert br.flop_operator_share(prof, "b") == pytest.approx(1.0)
+    flops = pd.DataFrame({"model": ["ltnet", "dmshn"], "gflops_achieved": [10.0, 40.0]})
+    assert br.flop_ratio(flops) == pytest.approx(0.25)
+    assert br.flop_ratio(flops, "mbnet") is None
