@@ -658,7 +658,7 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
     """Each lever of issue 27 as before/after ratios, arms interleaved (:func:`interleaved`).
     Levers on LTNet* (the model to raise): channels_last vs contiguous (fp32), the instance
     norm as ``InstanceNorm2d`` vs ``group_norm``, deterministic mode's NaN fill of new tensors
-    on vs off, batch 16 vs 8, 1 vs 2 threads, the OpenMP wait policy (passive vs the default,
+    on vs off (MBNet too), batch 16 vs 8, 1 vs 2 threads, the OpenMP wait policy (passive vs the default,
     in fresh processes, one round), ``torch.compile`` (in a fresh process: skipped, with the
     reason, when compiling takes more than ``compile_budget_s``); the perceptual loss with vs
     without its VGG term for each model whose loss has one (one round: the longest steps);
@@ -679,12 +679,7 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
         rows.append(lever_row("ltnet", "norm", "InstanceNorm2d", "group_norm (C groups)", a, b,
                               note="the same function: one group per channel; group_norm is "
                                    "LTNet's default now"))
-        log("lever: deterministic fill")
-        a, b = interleaved(arm(lt, fill_uninitialized=True), arm(lt), rounds)
-        rows.append(lever_row("ltnet", "deterministic_fill", "NaN fill of new tensors",
-                              "no fill", a, b,
-                              note="torch.utils.deterministic.fill_uninitialized_memory under "
-                                   "deterministic algorithms; no fill is fit's default now"))
+        rows.append(fill_lever(lt, steps, rounds, log))
         log("lever: batch")
         a, b = interleaved(arm(lt), arm(lt, batch=2 * lt.batch), rounds)
         rows.append(lever_row("ltnet", "batch", f"batch {lt.batch}", f"batch {2 * lt.batch}",
@@ -721,6 +716,8 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
                                   note=f"not measured: {str(e)[:200]}"))
         log("lever: torch.compile")
         rows.append(_compile_lever(lt, steps, compile_budget_s))
+    if "mbnet" in specs:  # its Adam states and activations are the largest new tensors
+        rows.append(fill_lever(specs["mbnet"], steps, rounds, log))
     for name, spec in specs.items():
         if spec.build_without_perceptual is None:
             continue
@@ -732,6 +729,17 @@ def measure_levers(specs: Mapping[str, TrainSpec], steps: int = 1, rounds: int =
                               note="1 - 1/ratio = the VGG term's share of the step (forward and "
                                    "backward)"))
     return rows
+
+
+def fill_lever(spec: TrainSpec, steps: int = 1, rounds: int = 2,
+               log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Deterministic mode's NaN fill of every new tensor on vs off for ``spec``, interleaved."""
+    log(f"lever: deterministic fill ({spec.name})")
+    a, b = interleaved(lambda: time_spec(spec, steps=steps, warmup=1, fill_uninitialized=True),
+                       lambda: time_spec(spec, steps=steps, warmup=1), rounds)
+    return lever_row(spec.name, "deterministic_fill", "NaN fill of new tensors", "no fill",
+                     a, b, note="torch.utils.deterministic.fill_uninitialized_memory under "
+                                "deterministic algorithms; no fill is fit's default now")
 
 
 def _compile_lever(spec: TrainSpec, steps: int, budget_s: float) -> dict[str, Any]:

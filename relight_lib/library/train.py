@@ -516,7 +516,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
         # deterministic mode also fills every new tensor with NaN to expose reads of
-        # uninitialised memory, which no op of ours makes: 13 % of a CPU step (bench levers)
+        # uninitialised memory, which no op of ours makes; on a CPU the fill was 13 % of
+        # MBNet's profiled step (results/bench/*-training-levers.csv: deterministic_fill)
         torch.utils.deterministic.fill_uninitialized_memory = FILL_UNINITIALIZED
         if device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

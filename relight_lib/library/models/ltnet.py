@@ -109,8 +109,8 @@ class GroupInstanceNorm(nn.InstanceNorm2d):
     dict and function, up to float rounding) computed by ``F.group_norm`` with one group per
     channel. ``InstanceNorm2d`` runs as a batch norm over a (1, B*C, H, W) view, which copies
     a channels_last tensor to contiguous and back; ``group_norm`` is one native kernel that
-    keeps channels_last: 1.14x faster LTNet* training steps on a 2-core CPU
-    (``results/bench/*-training-levers.csv``)."""
+    keeps channels_last: faster LTNet* training steps on a CPU (the ``norm`` lever of
+    ``results/bench/*-training-levers.csv``)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5) -> None:
         super().__init__(num_features, eps=eps, affine=True)
