@@ -248,6 +248,10 @@ def _add_bench_models(sub) -> None:
                    "a second run that adds torch.compile timings")
     p.add_argument("--out", type=Path, help="CSV path (default results/bench/<device-slug>.csv)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--training-flops", action="store_true",
+                   help="instead: training efficiency of the paper models at the quick recipe "
+                   "(GFLOP per step, s/step, the machine's measured peak, top operators, "
+                   "levers); writes results/bench/<machine>-training-*.csv (a few minutes)")
 
 
 def _cmd_bench_models(args) -> int:
@@ -257,6 +261,13 @@ def _cmd_bench_models(args) -> int:
     unknown = sorted(set(args.models or ()) - set(list_models()))
     if unknown:
         raise KeyError(f"unknown model(s) {unknown}; registered: {list_models()}")
+    if args.training_flops:
+        from relight_lib import bench_flops
+
+        paths = bench_flops.run(args.models or bench_flops.MODELS,
+                                steps=args.train_steps or 2)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        return 0
     base = bench.QUICK if args.quick else {}
     cfg = bench.BenchConfig(
         models=args.models,

@@ -273,3 +273,51 @@ def plausibility(root: str | os.PathLike[str] = "results/reported") -> Any:
                                    f"{5 * bound:.3f} s at least")
             out.append(rec)
     return pd.DataFrame(out, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------
+# training efficiency against the machine (relight_lib.bench_flops)
+
+#: Files of one machine's training-efficiency run, by kind (``<machine>-training-<kind>``).
+TRAINING_KINDS: tuple[str, ...] = ("flops", "profile", "phases", "levers", "peak")
+
+
+def load_training_efficiency(folder: str | os.PathLike[str] = "results/bench"
+                             ) -> dict[str, dict[str, Any]]:
+    """Every machine's training-efficiency files in ``folder`` (written by
+    ``relight bench --training-flops``): ``{machine: {kind: DataFrame, ..., "meta": dict}}``
+    for the kinds of :data:`TRAINING_KINDS` present; machines sorted by name."""
+    import pandas as pd
+
+    out: dict[str, dict[str, Any]] = {}
+    for p in sorted(Path(folder).glob("*-training-flops.csv")):
+        machine = p.name[: -len("-training-flops.csv")]
+        got: dict[str, Any] = {}
+        for kind in TRAINING_KINDS:
+            f = Path(folder) / f"{machine}-training-{kind}.csv"
+            if f.exists():
+                got[kind] = pd.read_csv(f, keep_default_na=True)
+        meta = Path(folder) / f"{machine}-training-flops.json"
+        got["meta"] = json.loads(meta.read_text()) if meta.exists() else {}
+        out[machine] = got
+    return out
+
+
+def flop_ratio(flops: Any, model: str = "ltnet", reference: str = "dmshn") -> float | None:
+    """``model``'s achieved GFLOP/s over ``reference``'s in one training-flops table (None when
+    either is missing): the issue-27 target is >= 0.5 for LTNet* against DMSHN."""
+    rate = dict(zip(flops["model"], flops["gflops_achieved"]))
+    if model not in rate or reference not in rate or not rate[reference]:
+        return None
+    return float(rate[model]) / float(rate[reference])
+
+
+#: Operators that do the counted FLOPs (convolutions and matrix products, forward and backward).
+FLOP_OPERATORS = re.compile(r"convolution|conv2d|::mm$|addmm|bmm|matmul|linear")
+
+
+def flop_operator_share(profile: Any, model: str) -> float:
+    """The share of ``model``'s profiled step spent in the operators that do its counted FLOPs
+    (:data:`FLOP_OPERATORS`; only the listed top operators are seen, so a lower bound)."""
+    p = profile[profile["model"] == model]
+    return float(p.loc[p["operator"].str.contains(FLOP_OPERATORS), "self_cpu_share"].sum())

@@ -42,6 +42,8 @@ from relight_lib.library.models import build_model, pad_to_multiple
 from relight_lib.library.utils import bf16_native, peak_memory_mb, pick_device, seed_everything
 
 CHECKPOINT_FORMAT = "relight-checkpoint-1"
+#: ``torch.utils.deterministic.fill_uninitialized_memory`` under ``deterministic=True``.
+FILL_UNINITIALIZED = False
 SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine", "warmup_cosine")
 
 LossFn = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
@@ -581,6 +583,10 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+        # deterministic mode also fills every new tensor with NaN to expose reads of
+        # uninitialised memory, which no op of ours makes; on a CPU the fill was 13 % of
+        # MBNet's profiled step (results/bench/*-training-levers.csv: deterministic_fill)
+        torch.utils.deterministic.fill_uninitialized_memory = FILL_UNINITIALIZED
         if device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.benchmark = False
