@@ -5,6 +5,12 @@ training settings of the row, and one call to :func:`run_one_to_one` does the re
 of the profile, writing ``results/<profile>/<paper>/<table>/<variant>/seed=<k>/`` with full
 provenance (:func:`relight_lib.library.record.write_run`), the training history and figures.
 
+A row runs in three steps per seed after one resolution, as an any-to-any row
+(:func:`relight_lib.papers.swapnet.any2any.run_any_to_any`): :func:`resolve_one_to_one` gives the
+:class:`OneToOnePlan` (``dry_run=True`` returns its :meth:`~OneToOnePlan.to_dict`), then for
+each seed :func:`load_seed_data`, :func:`train_seed`, :func:`evaluate_seed` and
+:func:`record_seed`.
+
 Loss terms are plain dicts, e.g. LTNet's final setting (Table 6 D)::
 
     [{"name": "charbonnier", "weight": 1.0},
@@ -38,6 +44,8 @@ import pandas as pd
 import torch
 
 from relight_lib.library import metrics, utils
+# imported before the training key is made (it records the plateau test of every seed)
+from relight_lib.library.convergence import from_history
 from relight_lib.papers import profiles
 from relight_lib.library.data import transforms  # noqa: F401  (training augments and mirrors)
 from relight_lib.library.train import TrainConfig, fit, predict, time_inference, training_key
@@ -653,6 +661,121 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         The per-seed summary: one row per (seed, metric) with mean, sd and n_images; with
         ``dry_run`` the plan dict.
     """
+    plan = resolve_one_to_one(
+        variant=variant, profile=profile, model=model, model_kwargs=model_kwargs,
+        loss=loss, stages=stages, train=train, train_scale=train_scale,
+        train_pairs=train_pairs, augment=augment, postprocess=postprocess,
+        snapshots=snapshots, snapshot_weights=snapshot_weights, data_root=data_root,
+        seeds=seeds, steps=steps, paper_budget=paper_budget, short_budgets=short_budgets,
+        amp=amp, label=label, deviations=deviations, budget_scale=budget_scale,
+        plan_only=dry_run)
+    if dry_run:
+        return plan.to_dict()
+    post = _postprocess(postprocess)
+    params = plan.run_params()
+    summaries = []
+    data = None
+    for seed in plan.cfg.seeds:
+        data = load_seed_data(plan, seed, data, progress)
+        trained = train_seed(plan, seed, data, progress)
+        evaluated = evaluate_seed(plan, trained, post, progress)
+        summaries.append(record_seed(plan, trained, evaluated, post, paper=paper, table=table,
+                                     variant=variant, results_root=results_root,
+                                     cache_key=cache_key, params=params))
+    return pd.concat(summaries, ignore_index=True)
+
+
+@dataclass
+class OneToOnePlan:
+    """A one-to-one row resolved before anything trains (:func:`resolve_one_to_one`): what
+    ``dry_run`` returns (:meth:`to_dict`) and what the run executes, seed by seed.
+
+    ``train_set``, ``val_set`` and ``eval_set`` are the first seed's sets (a plan of a preset
+    not rendered yet holds ``range`` placeholders of the right lengths); ``stage_plan`` is
+    :func:`plan_stages`' list; ``settings`` the resolved :class:`TrainConfig` fields (``amp``
+    after the native-bf16 check, ``amp_requested`` before it).
+    """
+
+    cfg: profiles.Profile
+    label: str
+    model: str
+    model_kwargs: dict[str, Any]
+    loss: Sequence[Mapping[str, Any]] | None
+    stages: Sequence[Mapping[str, Any]] | None
+    paper_budget: Mapping[str, Any] | None
+    train_size: int
+    train_pairs: str
+    augment: str | None
+    postprocess: str | None
+    snapshots: Sequence[float] | None
+    snapshot_weights: Sequence[float] | None
+    snap_steps: list[int]
+    settings: dict[str, Any]
+    epochs: float | None
+    amp_requested: bool
+    stage_plan: list[dict[str, Any]]
+    deviations: list[str]
+    train_set: Any
+    val_set: Any
+    eval_set: Any
+    device: Any  # where the row trains (utils.pick_device of the profile's device)
+
+    @property
+    def val_every(self) -> int:
+        """Steps between validation points (the profile's ``val_points`` over the budget); 0:
+        no validation."""
+        if not self.cfg.val_points:
+            return 0
+        return max(1, round(int(self.settings["steps"]) / self.cfg.val_points))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan (:func:`plan_dict`): what ``relight reproduce --dry-run`` prints."""
+        return plan_dict(
+            cfg=self.cfg, label=self.label, model=self.model, model_kwargs=self.model_kwargs,
+            plan=self.stage_plan, settings=self.settings, epochs=self.epochs,
+            n_train=len(self.train_set), train_size=self.train_size,
+            train_pairs=self.train_pairs, augment=self.augment, eval_set=self.eval_set,
+            postprocess=self.postprocess, snap_steps=self.snap_steps,
+            snapshot_weights=self.snapshot_weights, deviations=self.deviations,
+            n_val=len(self.val_set))
+
+    def run_params(self) -> dict[str, Any]:
+        """The row's ``params`` in run.json."""
+        snapshots, weights = self.snapshots, self.snapshot_weights
+        return {**self.cfg.to_dict(), "model": self.model,
+                "model_kwargs": dict(self.model_kwargs),
+                "loss": [dict(t) for t in self.loss] if self.loss is not None else None,
+                "stages": [dict(st) for st in self.stages] if self.stages is not None else None,
+                "train": self.settings, "epochs": self.epochs,
+                "paper_budget": dict(self.paper_budget or {}) or None,
+                "train_size": self.train_size, "train_pairs": self.train_pairs,
+                "n_train_pairs": len(self.train_set), "augment": self.augment,
+                "postprocess": self.postprocess,
+                "snapshots": list(snapshots) if snapshots is not None else None,
+                "snapshot_steps": self.snap_steps or None,
+                "snapshot_weights": list(weights) if weights else None}
+
+
+def resolve_one_to_one(*, variant: str, profile: str, model: str,
+                       model_kwargs: Mapping[str, Any] | None = None,
+                       loss: Sequence[Mapping[str, Any]] | None = None,
+                       stages: Sequence[Mapping[str, Any]] | None = None,
+                       train: Mapping[str, Any] | None = None, train_scale: float = 1.0,
+                       train_pairs: str = "track1", augment: str | None = None,
+                       postprocess: str | None = None,
+                       snapshots: Sequence[float] | None = None,
+                       snapshot_weights: Sequence[float] | None = None,
+                       data_root: str | None = None, seeds: Sequence[int] | None = None,
+                       steps: int | None = None,
+                       paper_budget: Mapping[str, Any] | None = None,
+                       short_budgets: Mapping[str, Mapping[str, Any]] | None = None,
+                       amp: bool | None = None, label: str | None = None,
+                       deviations: Sequence[str] = (), budget_scale: float = 1,
+                       plan_only: bool = False) -> OneToOnePlan:
+    """Resolve a row (the arguments of :func:`run_one_to_one`): profile and its short budget,
+    training size, data sets of the first seed, budget and its scale, precision, snapshot steps,
+    stages, deviations. ``plan_only``: a SynVIDIT preset not rendered yet is planned from its
+    split sizes (nothing is rendered or read)."""
     cfg = profiles.resolve(profile, data_root=data_root, seeds=seeds, train_steps=steps, amp=amp)
     short = profiles.short_budget(cfg.name, short_budgets)
     if short is not None:
@@ -679,8 +802,6 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                               "milestones")}
         train.update(short)
         deviations = [*deviations, short_deviation]
-    from relight_lib.library.models import build_model, count_parameters
-
     if not 0 < train_scale <= 1:
         raise ValueError(f"train_scale must be in (0, 1], got {train_scale}")
     data_deviation = profiles.data_deviation(cfg)
@@ -690,7 +811,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     # budget and the plan are resolved on the first seed's
     first = profiles.for_seed(cfg, cfg.seeds[0])
     counts = profiles.preset_split_counts(first, first.track1_root)
-    if dry_run and counts is not None and not Path(first.track1_root).exists():
+    if plan_only and counts is not None and not Path(first.track1_root).exists():
         # a plan needs only the sizes, which the preset fixes: no need to render it first
         pairs_per_scene = 3 if train_pairs == "mbnet_extra" else 1
         train_set = range(counts["train"] * pairs_per_scene)
@@ -712,150 +833,222 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     plan = plan_stages(int(settings["steps"]), loss, stages, {
         k: settings[k] for k in ("lr", "final_lr", "schedule", "warmup", "warmup_start",
                                  "milestones", "step_size", "gamma") if k in settings})
-    if dry_run:
-        return plan_dict(
-            cfg=cfg, label=label or variant, model=model, model_kwargs=model_kwargs,
-            plan=plan, settings=settings, epochs=epochs, n_train=len(train_set),
-            train_size=train_size, train_pairs=train_pairs, augment=augment,
-            eval_set=eval_set, postprocess=postprocess, snap_steps=snap_steps,
-            snapshot_weights=snapshot_weights, deviations=deviations, n_val=len(val_set))
-    post = _postprocess(postprocess)
-    params = {**cfg.to_dict(), "model": model, "model_kwargs": dict(model_kwargs or {}),
-              "loss": [dict(t) for t in loss] if loss is not None else None,
-              "stages": [dict(st) for st in stages] if stages is not None else None,
-              "train": settings, "epochs": epochs, "paper_budget": dict(paper_budget or {}) or None,
-              "train_size": train_size, "train_pairs": train_pairs,
-              "n_train_pairs": len(train_set), "augment": augment, "postprocess": postprocess,
-              "snapshots": list(snapshots) if snapshots is not None else None,
-              "snapshot_steps": snap_steps or None,
-              "snapshot_weights": list(snapshot_weights) if snapshot_weights else None}
-    # decoded once for every seed and stage: in memory (on the training device) when it fits
-    from relight_lib.library.convergence import from_history
+    return OneToOnePlan(
+        cfg=cfg, label=label or variant, model=model, model_kwargs=dict(model_kwargs or {}),
+        loss=loss, stages=stages, paper_budget=paper_budget, train_size=train_size,
+        train_pairs=train_pairs, augment=augment, postprocess=postprocess, snapshots=snapshots,
+        snapshot_weights=snapshot_weights, snap_steps=snap_steps, settings=settings,
+        epochs=epochs, amp_requested=amp_requested, stage_plan=plan, deviations=deviations,
+        train_set=train_set, val_set=val_set, eval_set=eval_set, device=where)
+
+
+@dataclass
+class SeedData:
+    """One seed's data, decoded once for every stage (in memory on the training device when it
+    fits): its profile (:func:`relight_lib.papers.profiles.for_seed`), the sets, where the
+    training set lives (``training_data`` in run.json) and the manifest's sha256."""
+
+    cfg: profiles.Profile
+    train_set: Any
+    val_set: Any
+    eval_set: Any
+    data_path: Any
+    manifest_sha: str | None
+
+
+def load_seed_data(plan: OneToOnePlan, seed: int, previous: SeedData | None = None,
+                   progress: bool = False) -> SeedData:
+    """The data of ``seed``: the plan's sets for the first seed; at a profile that draws its
+    scenes per seed, each seed's own (``previous`` is reused while the folder is the same)."""
     from relight_lib.library.data.memory import to_memory
 
-    limit = int(cfg.in_memory_gb * 2**30)
-    val_every = max(1, round(int(settings["steps"]) / cfg.val_points)) if cfg.val_points else 0
-    summaries = []
-    loaded = None
-    for seed in cfg.seeds:
-        scfg = profiles.for_seed(cfg, seed)
-        if scfg.track1_root != loaded:  # drawn per seed: this seed's scenes (fixed: once)
-            if loaded is not None:
-                train_set, val_set, eval_set = track1_sets(scfg, train_size, train_pairs)
-            train_set, data_path = to_memory(train_set, where, limit, progress=progress)
-            same = val_set is eval_set
-            eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
-            val_set = eval_set if same else to_memory(val_set, where, limit, progress=progress)[0]
-            manifest_sha = profiles.data_manifest_sha256(scfg)
-            loaded = scfg.track1_root
-        t0 = time.perf_counter()
-        utils.seed_everything(seed)
-        net = build_model(model, **dict(model_kwargs or {}))
-        devs = list(deviations)
-        weights: dict[str, Any] = {}
-        history: list[dict] = []
-        ensemble_val = None
-        timing: dict[str, Any] = {}
-        training_files: dict[str, str] = {}
-        # where a seed's time goes (training includes its validation points)
-        seconds = {"train": 0.0, "evaluate": 0.0, "run_time": 0.0}
-        try:
-            objectives = [build_objective(st["loss"], cfg.allow_random_backbone) for st in plan]
-        except NotRunnable as e:
-            per_image, notes = _not_run(f"not run here: {e}")
-        else:
-            model_weights = getattr(net, "weights_info", None)
-            if model_weights:
-                weights["model"] = model_weights
-            # one key for every stage of this seed's training (it hashes the library files)
-            key, training_files = training_key(
-                model=model, model_kwargs=dict(model_kwargs or {}), plan=_trained_plan(plan),
-                dropped=[o.dropped for o in objectives],
-                settings=settings, train_size=train_size, train_pairs=train_pairs,
-                augment=augment, seed=seed, data=profiles.data_key(scfg, scfg.track1_root),
-                snapshot_steps=snap_steps)
-            ckpt_dir = CHECKPOINT_DIR / cfg.name / key
-            _check_snapshots(ckpt_dir, seed, snap_steps)
-            for st, objective in zip(plan, objectives):
-                prefix = f"{st['name']}: " if len(plan) > 1 else ""
-                devs += [prefix + d for d in objective.dropped]
-                weights.update(objective.weights)
-                stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
-                tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed,
-                                      "val_every": val_every})
-                ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan) == 1
-                                   else f"seed={seed}-{st['name']}.pt")
-                offset = len(history)
-                keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
-                fitted = fit(net, objective, train_set, val_set if val_every else None, tcfg,
-                             checkpoint=ckpt, resume=True,
-                             augment=_augment(augment), progress=progress, on_step=keep,
-                             model_spec={"name": model, "kwargs": dict(model_kwargs or {})})
-                seconds["train"] += fitted.wall_time_s
-                history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
-                            for h in fitted.history]
-                net = fitted.model.train()
-            fitted.model.eval()
-            device = fitted.device
+    scfg = profiles.for_seed(plan.cfg, seed)
+    if previous is not None and scfg.track1_root == previous.cfg.track1_root:
+        return dataclasses.replace(previous, cfg=scfg)  # fixed: loaded once
+    if previous is None:
+        train_set, val_set, eval_set = plan.train_set, plan.val_set, plan.eval_set
+    else:  # drawn per seed: this seed's scenes
+        train_set, val_set, eval_set = track1_sets(scfg, plan.train_size, plan.train_pairs)
+    where, limit = plan.device, int(plan.cfg.in_memory_gb * 2**30)
+    train_set, data_path = to_memory(train_set, where, limit, progress=progress)
+    same = val_set is eval_set
+    eval_set, _ = to_memory(eval_set, where, limit, progress=progress)
+    val_set = eval_set if same else to_memory(val_set, where, limit, progress=progress)[0]
+    return SeedData(scfg, train_set, val_set, eval_set, data_path,
+                    profiles.data_manifest_sha256(scfg))
 
-            members = _snapshot_models(fitted.model, ckpt_dir, seed, snap_steps, device)
-            ensemble_val = _member_validation(members, snap_steps, val_set if val_every else None,
-                                              snapshot_weights, device)
-            predict_fn = _prediction_path(members, post, snapshot_weights, device)
-            t_eval = time.perf_counter()
-            res = metrics.evaluate(predict_fn, eval_set, metrics=EVAL_METRICS, progress=progress)
-            per_image, notes = res.rows, res.notes
-            if post is not None:  # the bare network's numbers too (LTNet's undehazed rows)
-                raw = metrics.evaluate(_prediction_path(members, None, snapshot_weights, device),
-                                       eval_set, metrics=EVAL_METRICS, progress=progress)
-                per_image = pd.concat([per_image, raw.rows.assign(
-                    metric=raw.rows["metric"] + NO_POSTPROCESS)], ignore_index=True)
-                notes = {**notes, **{m + NO_POSTPROCESS: n for m, n in raw.notes.items()}}
-            t_time = time.perf_counter()
-            seconds["evaluate"] = t_time - t_eval
-            # the papers' run-time column: seconds per image for what the row does (every
-            # ensemble member, then the post-process), here and at 1024 px
-            timing = {"device": device, "timed": _timed_path(len(members), postprocess),
-                      f"inference_s_{cfg.size}px": time_inference(fitted.model, cfg.size, device,
-                                                                   fn=predict_fn)}
-            if cfg.time_1024:
-                timing["inference_s_1024px"] = time_inference(fitted.model, 1024, device,
-                                                              repeats=1, fn=predict_fn)
-            seconds["run_time"] = time.perf_counter() - t_time
-            if res.lpips_weights:
-                weights["lpips_metric"] = res.lpips_weights
-        from relight_lib.library import record  # writing only: not part of the training key
 
-        out = record.write_run(
-            results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
-            seed=seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
-            split=cfg.eval_split, per_image=per_image, notes=notes, label=label or variant,
-            params=params, weights=weights, deviations=devs,
-            wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
-            cache_key=cache_key, data_manifest_sha256=manifest_sha,
-            precision=record.precision_entry(amp_requested, settings["amp"]) if history
-            else None,
-            extra={"parameters": count_parameters(net), "train_steps": len(history),
-                   # every scored weight: the final model, or each ensemble member
-                   "convergence": from_history(
-                       history, members=snap_steps,
-                       member_values=(ensemble_val or {}).get("members")).to_dict()
-                   if history else None,
-                   "ensemble_validation": ensemble_val,
-                   "training_data": data_path,
-                   "data": _data_record(scfg, scfg.track1_root, len(eval_set)),
-                   "training_key": key if training_files else None,
-                   "training_files": training_files,
-                   "timing": timing,
-                   "seconds": {k: round(v, 1) for k, v in seconds.items()}})
-        if history:
-            pd.DataFrame(history).to_csv(out / "history.csv", index=False)
-            _figures(out, history, fitted.model, eval_set, post, device)
-        summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
-            if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
-        summ["seed"] = seed
-        summaries.append(summ.reset_index())
-    return pd.concat(summaries, ignore_index=True)
+@dataclass
+class TrainedSeed:
+    """One seed of a row after training (or not: ``reason`` says why it cannot run here)."""
+
+    seed: int
+    data: SeedData
+    t0: float  # when the seed started (run.json's wall time)
+    net: torch.nn.Module  # the trained model (in eval mode), or the untrained one when not run
+    deviations: list[str]
+    weights: dict[str, Any]
+    history: list[dict] = field(default_factory=list)
+    key: str | None = None
+    training_files: dict[str, str] = field(default_factory=dict)
+    ckpt_dir: Path | None = None
+    device: Any = None
+    train_s: float = 0.0  # training time (its validation points included)
+    reason: str | None = None
+
+
+def train_seed(plan: OneToOnePlan, seed: int, data: SeedData,
+               progress: bool = False) -> TrainedSeed:
+    """Train the row's model for ``seed``, stage by stage (resuming, or reusing the finished
+    checkpoint of the same training key under :data:`CHECKPOINT_DIR`); a loss whose weights
+    are required and missing leaves the seed not run (``reason``)."""
+    from relight_lib.library.models import build_model
+
+    cfg, settings, snap_steps = plan.cfg, plan.settings, plan.snap_steps
+    t0 = time.perf_counter()
+    utils.seed_everything(seed)
+    net = build_model(plan.model, **plan.model_kwargs)
+    out = TrainedSeed(seed=seed, data=data, t0=t0, net=net, deviations=list(plan.deviations),
+                      weights={})
+    try:
+        objectives = [build_objective(st["loss"], cfg.allow_random_backbone)
+                      for st in plan.stage_plan]
+    except NotRunnable as e:
+        out.reason = f"not run here: {e}"
+        return out
+    model_weights = getattr(net, "weights_info", None)
+    if model_weights:
+        out.weights["model"] = model_weights
+    # one key for every stage of this seed's training (it hashes the library files)
+    out.key, out.training_files = training_key(
+        model=plan.model, model_kwargs=dict(plan.model_kwargs),
+        plan=_trained_plan(plan.stage_plan), dropped=[o.dropped for o in objectives],
+        settings=settings, train_size=plan.train_size, train_pairs=plan.train_pairs,
+        augment=plan.augment, seed=seed, data=profiles.data_key(data.cfg, data.cfg.track1_root),
+        snapshot_steps=snap_steps)
+    ckpt_dir = out.ckpt_dir = CHECKPOINT_DIR / cfg.name / out.key
+    _check_snapshots(ckpt_dir, seed, snap_steps)
+    val_every = plan.val_every
+    for st, objective in zip(plan.stage_plan, objectives):
+        prefix = f"{st['name']}: " if len(plan.stage_plan) > 1 else ""
+        out.deviations += [prefix + d for d in objective.dropped]
+        out.weights.update(objective.weights)
+        stage_cfg = {k: v for k, v in st.items() if k not in ("name", "loss")}
+        tcfg = TrainConfig(**{**settings, **stage_cfg, "seed": seed, "val_every": val_every})
+        ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan.stage_plan) == 1
+                           else f"seed={seed}-{st['name']}.pt")
+        offset = len(out.history)
+        keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
+        fitted = fit(net, objective, data.train_set, data.val_set if val_every else None, tcfg,
+                     checkpoint=ckpt, resume=True, augment=_augment(plan.augment),
+                     progress=progress, on_step=keep,
+                     model_spec={"name": plan.model, "kwargs": dict(plan.model_kwargs)})
+        out.train_s += fitted.wall_time_s
+        out.history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
+                        for h in fitted.history]
+        net = fitted.model.train()
+    out.net = fitted.model.eval()
+    out.device = fitted.device
+    return out
+
+
+@dataclass
+class EvaluatedSeed:
+    """One seed scored on the evaluation split: per-image rows and notes (with
+    ``<metric>_no_postprocess`` for a post-processed row), the ensemble members' validation,
+    the run-time column and where the time went."""
+
+    per_image: pd.DataFrame
+    notes: dict[str, str]
+    ensemble_val: dict[str, Any] | None = None
+    timing: dict[str, Any] = field(default_factory=dict)
+    lpips_weights: Any = None
+    evaluate_s: float = 0.0
+    run_time_s: float = 0.0
+
+
+def evaluate_seed(plan: OneToOnePlan, trained: TrainedSeed, post,
+                  progress: bool = False) -> EvaluatedSeed:
+    """Score the trained seed: each ensemble member's validation (the plateau test judges
+    every scored weight), the (post-processed) prediction path on the evaluation split, the
+    bare network's numbers too when post-processed, and the run-time column."""
+    if trained.reason is not None:
+        return EvaluatedSeed(*_not_run(trained.reason))
+    cfg, data, device = plan.cfg, trained.data, trained.device
+    members = _snapshot_models(trained.net, trained.ckpt_dir, trained.seed, plan.snap_steps,
+                               device)
+    ensemble_val = _member_validation(members, plan.snap_steps,
+                                      data.val_set if plan.val_every else None,
+                                      plan.snapshot_weights, device)
+    predict_fn = _prediction_path(members, post, plan.snapshot_weights, device)
+    t_eval = time.perf_counter()
+    res = metrics.evaluate(predict_fn, data.eval_set, metrics=EVAL_METRICS, progress=progress)
+    per_image, notes = res.rows, res.notes
+    if post is not None:  # the bare network's numbers too (LTNet's undehazed rows)
+        raw = metrics.evaluate(_prediction_path(members, None, plan.snapshot_weights, device),
+                               data.eval_set, metrics=EVAL_METRICS, progress=progress)
+        per_image = pd.concat([per_image, raw.rows.assign(
+            metric=raw.rows["metric"] + NO_POSTPROCESS)], ignore_index=True)
+        notes = {**notes, **{m + NO_POSTPROCESS: n for m, n in raw.notes.items()}}
+    t_time = time.perf_counter()
+    # the papers' run-time column: seconds per image for what the row does (every ensemble
+    # member, then the post-process), here and at 1024 px
+    timing = {"device": device, "timed": _timed_path(len(members), plan.postprocess),
+              f"inference_s_{cfg.size}px": time_inference(trained.net, cfg.size, device,
+                                                           fn=predict_fn)}
+    if cfg.time_1024:
+        timing["inference_s_1024px"] = time_inference(trained.net, 1024, device, repeats=1,
+                                                      fn=predict_fn)
+    return EvaluatedSeed(per_image, notes, ensemble_val, timing, res.lpips_weights,
+                         evaluate_s=t_time - t_eval, run_time_s=time.perf_counter() - t_time)
+
+
+def record_seed(plan: OneToOnePlan, trained: TrainedSeed, evaluated: EvaluatedSeed, post, *,
+                paper: str, table: str, variant: str, results_root: str, cache_key: str,
+                params: Mapping[str, Any]) -> pd.DataFrame:
+    """Write one seed of the row (:func:`relight_lib.library.record.write_run`: run.json with
+    the plateau test of every scored weight, history.csv, figures); returns the seed's summary
+    (one row per metric: mean, std, count)."""
+    from relight_lib.library import record  # writing only: not part of the training key
+    from relight_lib.library.models import count_parameters
+
+    cfg, data, history = plan.cfg, trained.data, trained.history
+    weights = dict(trained.weights)
+    if evaluated.lpips_weights:
+        weights["lpips_metric"] = evaluated.lpips_weights
+    seconds = {"train": trained.train_s, "evaluate": evaluated.evaluate_s,
+               "run_time": evaluated.run_time_s}
+    ensemble_val = evaluated.ensemble_val
+    out = record.write_run(
+        results_root, paper=paper, table=table, variant=variant, profile=cfg.name,
+        seed=trained.seed, dataset="SynVIDIT" if cfg.render_preset else "VIDIT",
+        split=cfg.eval_split, per_image=evaluated.per_image, notes=evaluated.notes,
+        label=plan.label, params=params, weights=weights, deviations=trained.deviations,
+        wall_time_s=time.perf_counter() - trained.t0, peak_memory_mb=utils.peak_memory_mb(),
+        cache_key=cache_key, data_manifest_sha256=data.manifest_sha,
+        precision=record.precision_entry(plan.amp_requested, plan.settings["amp"]) if history
+        else None,
+        extra={"parameters": count_parameters(trained.net), "train_steps": len(history),
+               # every scored weight: the final model, or each ensemble member
+               "convergence": from_history(
+                   history, members=plan.snap_steps,
+                   member_values=(ensemble_val or {}).get("members")).to_dict()
+               if history else None,
+               "ensemble_validation": ensemble_val,
+               "training_data": data.data_path,
+               "data": _data_record(data.cfg, data.cfg.track1_root, len(data.eval_set)),
+               "training_key": trained.key if trained.training_files else None,
+               "training_files": trained.training_files,
+               "timing": evaluated.timing,
+               "seconds": {k: round(v, 1) for k, v in seconds.items()}})
+    if history:
+        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
+        _figures(out, history, trained.net, data.eval_set, post, trained.device)
+    per_image = evaluated.per_image
+    summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
+        if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
+    summ["seed"] = trained.seed
+    return summ.reset_index()
 
 
 def learning_curves(h: pd.DataFrame, path: Path | None = None, title: str = ""):

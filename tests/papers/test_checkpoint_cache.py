@@ -7,7 +7,8 @@ import torch
 
 from relight_lib.library.data.depth import save_depth
 from relight_lib.library.data.imageio import write_png_rgb
-from relight_lib.papers.swapnet import any2any
+from relight_lib.papers.swapnet import loop
+from relight_lib.papers.swapnet.objective import SwapObjective
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def _train(train_set, ckpt, read_step=None):
     torch.manual_seed(0)
     net = SwapNetIllum()
     predicter = net.make_predicter(32)
-    history, _ = any2any._train(net, predicter, None, any2any.SwapObjective("A"), train_set,
+    history, _ = loop.train_loop(net, predicter, None, SwapObjective("A"), train_set,
                                 steps=2, batch_size=2, seed=0, device=torch.device("cpu"),
                                 lr=1e-3, ckpt=ckpt, ckpt_every=0, progress=False,
                                 read_step=read_step)

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from relight_lib.papers.swapnet import any2any
+from relight_lib.papers.swapnet import any2any, budget, deviations, loop, pairs
+from relight_lib.papers.swapnet import plan as swap_plan
+from relight_lib.papers.swapnet.objective import (SwapObjective, chance_losses, describe_loss,
+                                                  hsv_envmap_loss)
 from relight_lib.harness import results
 from relight_lib.library.data.depth import save_depth
 from relight_lib.library.data.imageio import write_png_rgb
@@ -169,10 +172,10 @@ def test_hsv_envmap_loss():
     from relight_lib.papers.swapnet.envmap import envmap_batch
 
     gt = envmap_batch([4500, 2500], ["E", "N"], mode="hsv")
-    assert float(any2any.hsv_envmap_loss(gt, gt)) == pytest.approx(0.0, abs=1e-6)
+    assert float(hsv_envmap_loss(gt, gt)) == pytest.approx(0.0, abs=1e-6)
     shifted = gt.clone()
     shifted[:, 0] += 255 / 4  # a quarter turn of hue costs 1 in the cosine term
-    assert float(any2any.hsv_envmap_loss(shifted, gt)) == pytest.approx(1.0, abs=1e-4)
+    assert float(hsv_envmap_loss(shifted, gt)) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_objective_a_parts():
@@ -184,7 +187,7 @@ def test_objective_a_parts():
     batch = {k: torch.rand(2, 3, 32, 32) for k in ("input", "guide", "target")}
     batch.update(input_temperature=torch.tensor([2500, 6500]), guide_temperature=torch.tensor(
         [4500, 4500]), input_angle=torch.tensor([0, 90]), guide_angle=torch.tensor([180, 270]))
-    obj = any2any.SwapObjective("A")
+    obj = SwapObjective("A")
     with torch.no_grad():
         out = net.outputs(batch)
         total, parts = obj(out, batch, pred)
@@ -212,8 +215,8 @@ def test_eval_rules_report_and_protocol():
     protocol_same_col = pair("Image000", "6500_N", "Image001", "6500_E")
     identical = pair("Image000", "6500_N", "Image000", "6500_N")
     unrelated = pair("Image000", "6500_N", "Image001", "4500_E")
-    report = {k: r for k, (r, _) in any2any.eval_rules("report").items()}
-    protocol = {k: r for k, (r, _) in any2any.eval_rules("protocol").items()}
+    report = {k: r for k, (r, _) in pairs.eval_rules("report").items()}
+    protocol = {k: r for k, (r, _) in pairs.eval_rules("protocol").items()}
     # report section 3.5: Eval is every pair; the subsets constrain only their equality
     assert all(report["full"](p) for p in (same_scene_same_dir, identical, unrelated))
     assert report["same_direction"](same_scene_same_dir)
@@ -229,7 +232,7 @@ def test_eval_rules_report_and_protocol():
     assert not protocol["same_colour"](same_scene_same_col)
     assert protocol["same_colour"](protocol_same_col)
     with pytest.raises(ValueError, match="eval_subsets"):
-        any2any.eval_rules("mine")
+        pairs.eval_rules("mine")
 
 
 def test_protocol_subsets_option(tmp_path, data_root, monkeypatch):
@@ -278,7 +281,7 @@ def test_dry_run_plans_without_training_or_writing(tmp_path, data_root, monkeypa
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RELIGHT_WEIGHTS", str(tmp_path / "no_weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))
-    monkeypatch.setattr(any2any, "_train", lambda *a, **k: pytest.fail("a plan trained"))
+    monkeypatch.setattr(any2any, "train_seed", lambda *a, **k: pytest.fail("a plan trained"))
     plan = _plan(tmp_path, data_root, model="swapnet_illum", loss_setting="A",
                  discriminator="code", n_eval_pairs=3)
     assert set(plan) == PLAN_KEYS
@@ -328,18 +331,18 @@ def test_paper_budget_numbers():
     from relight_lib.papers import profiles
 
     cfg = profiles.resolve("paper", data_root="/no/such/vidit")
-    a = any2any._finish_budget(any2any._budget(cfg, "A", None), "A", 480_000, None)
+    a = budget.finish_budget(budget.budget_for(cfg, "A", None), "A", 480_000, None)
     assert (a.steps, a.batch_size, a.n_wanted, a.read_step, a.paper) == (60_000, 8, 480_000,
                                                                           None, True)
-    b = any2any._finish_budget(any2any._budget(cfg, "B", None), "B", 400_000, None)
+    b = budget.finish_budget(budget.budget_for(cfg, "B", None), "B", 400_000, None)
     assert (b.steps, b.batch_size, b.epochs, b.read_step) == (320_000, 25, 20.0, 128_000)
-    c = any2any._finish_budget(any2any._budget(cfg, "C", None), "C", 400_000, None)
+    c = budget.finish_budget(budget.budget_for(cfg, "C", None), "C", 400_000, None)
     assert (c.steps, c.read_step) == (320_000, 96_000)
     # shorter profiles read the same fraction of their own budget
     q = profiles.resolve("quick")
-    b = any2any._finish_budget(any2any._budget(q, "B", None), "B", 600, None)
+    b = budget.finish_budget(budget.budget_for(q, "B", None), "B", 600, None)
     assert (b.steps, b.batch_size, b.read_step) == (400, 8, 160)
-    c = any2any._finish_budget(any2any._budget(q, "C", None), "C", 600, 1.0)
+    c = budget.finish_budget(budget.budget_for(q, "C", None), "C", 600, 1.0)
     assert c.read_step is None
 
 
@@ -406,7 +409,7 @@ def test_default_envmap_recipe_is_the_codes():
     from relight_lib.harness import reproduce
 
     assert inspect.signature(any2any.run_any_to_any).parameters["envmap_recipe"].default == "code"
-    assert any2any.SwapObjective("B").envmap_recipe == "code"
+    assert SwapObjective("B").envmap_recipe == "code"
     assert np.array_equal(envmap.envmap(3500, "NE"), envmap.envmap(3500, "NE", recipe="code"))
     nb = Path(__file__).resolve().parents[2] / "notebooks" / "swapnet"
     for name in ("table1", "discriminator"):
@@ -426,14 +429,14 @@ class _StubLPIPS(torch.nn.Module):
 
 
 def test_lpips_forms():
-    obj = any2any.SwapObjective("A")
+    obj = SwapObjective("A")
     obj.lpips = _StubLPIPS()
     a, b = torch.zeros(3, 3, 8, 8), torch.ones(3, 3, 8, 8)
     obj.lpips_form = "code"
     assert float(obj.lpips_term(a, b)) == pytest.approx(3.0) and obj.lpips.normalize is False
     obj.lpips_form = "mean"
     assert float(obj.lpips_term(a, b)) == pytest.approx(1.0) and obj.lpips.normalize is True
-    assert "summed over the batch" in any2any.describe_loss("C")[0]
+    assert "summed over the batch" in describe_loss("C")[0]
 
 
 def test_chance_levels_of_a_uniform_prior():
@@ -442,7 +445,7 @@ def test_chance_levels_of_a_uniform_prior():
 
     idx = SceneIndex.from_dict({"Image000": ALL_CONDITIONS, "Image001": ALL_CONDITIONS})
     pairs = all_pairs(idx)
-    ch = any2any.chance_losses(ALL_CONDITIONS, pairs)
+    ch = chance_losses(ALL_CONDITIONS, pairs)
     # uniform temperatures 2500..6500: variance 2e6 K^2 / 2000^2 = 0.5; uniform directions: 1
     assert ch["temperature"].mean() == pytest.approx(0.5)
     assert ch["direction"].mean() == pytest.approx(1.0)
@@ -472,13 +475,15 @@ def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monk
     import relight_lib.library.losses  # noqa: F401
     from relight_lib.papers import profiles
 
-    # (losses.py is imported by _train, after the training key is made: imported here first, the
+    # (losses.py is imported by train_loop, after the training key is made: imported here first, the
     # two runs below hash the same files whatever ran before in this process)
     monkeypatch.chdir(tmp_path)
     # 5 steps, 2 validation points asked: every round(5 / 2) = 2 steps, and the last
     monkeypatch.setitem(profiles.PROFILES, "smoke",
                         dataclasses.replace(profiles.PROFILES["smoke"], val_points=2))
-    monkeypatch.setattr(any2any, "VAL_PAIRS", 2)  # fewer than the 3 evaluation pairs
+    # fewer than the 3 evaluation pairs (the plan draws and counts them, its notes say so)
+    monkeypatch.setattr(swap_plan, "VAL_PAIRS", 2)
+    monkeypatch.setattr(deviations, "VAL_PAIRS", 2)
     _row(tmp_path, data_root, model="swapnet_envmap", loss_setting="B", variant="envmap",
          steps=5, extra_tables=False, read_at=1.0)
     run = tmp_path / "results" / "smoke" / "swapnet" / "table1" / "envmap" / "seed=0"
@@ -495,7 +500,7 @@ def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monk
     # (nothing is trained again) and its history keeps the curve
     monkeypatch.setitem(profiles.PROFILES, "smoke",
                         dataclasses.replace(profiles.PROFILES["smoke"], val_points=0))
-    monkeypatch.setattr(any2any, "_train", _no_training(any2any._train))
+    monkeypatch.setattr(loop, "train_loop", _no_training(loop.train_loop))
     _row(tmp_path, data_root, model="swapnet_envmap", loss_setting="B", variant="envmap",
          steps=5, extra_tables=False, read_at=1.0)
     rj2 = json.loads((run / "run.json").read_text())
@@ -505,7 +510,7 @@ def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monk
 
 
 def _no_training(train):
-    """``_train`` that fails if it would run a step (it may only resume a finished run)."""
+    """``train_loop`` that fails if it would run a step (it may only resume a finished run)."""
     def wrapped(*args, **kw):
         history, step_times = train(*args, **kw)
         assert step_times == [], "trained again"
@@ -515,8 +520,8 @@ def _no_training(train):
 
 def test_val_set_is_spread_over_the_evaluation_set():
     ds = list(range(10))
-    assert any2any._val_set(ds, 20) is ds
-    sub = any2any._val_set(ds, 4)
+    assert budget.validation_subset(ds, 20) is ds
+    sub = budget.validation_subset(ds, 4)
     assert [sub[i] for i in range(len(sub))] == [0, 3, 6, 9]
 
 
@@ -529,14 +534,14 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
 
     train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=6, seed=0)
     val_set = AnyToAnyDataset(data_root, "validation", any_pair, size=32, n_pairs=3, seed=0)
-    objective = any2any.SwapObjective("A")
+    objective = SwapObjective("A")
 
     def train(name, steps, val_every, fresh=True, modules=None):
         if fresh:
             torch.manual_seed(0)
             net = SwapNetIllum()
             modules = (net, net.make_predicter(32), PatchGAN())
-        history, _ = any2any._train(
+        history, _ = loop.train_loop(
             *modules, objective, train_set, steps=steps, batch_size=2, seed=0,
             device=torch.device("cpu"), lr=1e-3, ckpt=tmp_path / f"{name}.pt", ckpt_every=0,
             progress=False, gan="pix2pix", val_set=val_set if val_every else None,
@@ -573,18 +578,18 @@ def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, 
     from relight_lib.library.models.swapnet import SwapNetIllum
     from relight_lib.library.train import lr_at
 
-    paper = any2any._train_config(any2any._Budget(60_000, 8, 0, None, None, True), 1e-3)
+    paper = budget.train_config(budget.Budget(60_000, 8, 0, None, None, True), 1e-3)
     assert paper.schedule == "constant" and paper.lr == 1e-3
-    short = any2any._train_config(any2any._Budget(6, 2, 12, None, None, False), 1e-3)
+    short = budget.train_config(budget.Budget(6, 2, 12, None, None, False), 1e-3)
     assert short.schedule == "warmup_cosine" and short.final_lr == pytest.approx(1e-5)
 
     train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=6, seed=0)
-    objective = any2any.SwapObjective("A")
+    objective = SwapObjective("A")
 
     def train(steps):
         torch.manual_seed(0)
         net = SwapNetIllum()
-        return any2any._train(
+        return loop.train_loop(
             net, net.make_predicter(32), PatchGAN(), objective, train_set, steps=steps,
             batch_size=2, seed=0, device=torch.device("cpu"), lr=1e-3,
             ckpt=tmp_path / "run.pt", ckpt_every=0, progress=False, gan="pix2pix",
@@ -595,7 +600,7 @@ def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, 
     assert [h["lr"] for h in history] == pytest.approx(want)
     # 5 % of 6 steps is no warm-up step: a decay from the peak only
     assert want == sorted(want, reverse=True) and want[0] == pytest.approx(1e-3)
-    long = any2any._train_config(any2any._Budget(400, 8, 3200, None, None, False), 1e-3)
+    long = budget.train_config(budget.Budget(400, 8, 3200, None, None, False), 1e-3)
     curve = [lr_at(long, 400, s) for s in (0, 10, 20, 399)]
     assert curve[0] < curve[1] < curve[2] and curve[3] < curve[2]  # warm-up, then decay
 

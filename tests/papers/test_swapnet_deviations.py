@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from relight_lib.papers.swapnet import any2any
+from relight_lib.papers.swapnet.objective import resolve_temperature_head
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "notebooks" / "swapnet" / "runs.yaml"
@@ -102,7 +103,7 @@ def test_temperature_head_option(monkeypatch):
     assert "kelvin head" in " ".join(kelvin["loss"])
     with pytest.raises(ValueError, match="temperature_head"):
         any2any.run_any_to_any(temperature_head="celsius", **common)
-    assert any2any.resolve_temperature_head(None, paper_budget=True) == "kelvin"
+    assert resolve_temperature_head(None, paper_budget=True) == "kelvin"
 
 
 def test_the_check_catches_a_contradiction():
