@@ -942,7 +942,8 @@ def train_seed(plan: OneToOnePlan, seed: int, data: SeedData,
         fitted = fit(net, objective, data.train_set, data.val_set if val_every else None, tcfg,
                      checkpoint=ckpt, resume=True, augment=_augment(plan.augment),
                      progress=progress, on_step=keep,
-                     model_spec={"name": plan.model, "kwargs": dict(plan.model_kwargs)})
+                     model_spec={"name": plan.model, "kwargs": dict(plan.model_kwargs)},
+                     progress_info={"stage": st["name"]})  # the runner's progress line
         out.train_s += fitted.wall_time_s
         out.history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
                         for h in fitted.history]

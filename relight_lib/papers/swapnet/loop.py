@@ -25,7 +25,7 @@ from torch import nn
 import relight_lib.library.losses  # noqa: F401
 from relight_lib.library import utils
 from relight_lib.library.models.patchgan import PatchGAN
-from relight_lib.library.train import training_key
+from relight_lib.library.train import ProgressStatus, training_key
 from relight_lib.papers import profiles
 from relight_lib.papers.swapnet.budget import train_config
 from relight_lib.papers.swapnet.evaluate import validate
@@ -181,6 +181,13 @@ def train_loop(net, predicter, disc, objective, train_set, *, steps, batch_size,
         history, start = list(state["history"]), int(state["step"])
     modules.train()
     step_times = []
+    # the runner's progress line (relight_lib.library.train.ProgressStatus; None outside a run)
+    status = ProgressStatus.from_env()
+    t_start = time.perf_counter()
+    if status is not None:
+        last_val = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), None)
+        status.update(force=True, stage="train", seed=seed, step=start, total=steps,
+                      fit_start_step=start, fit_elapsed_s=0.0, val_psnr=last_val, phase="train")
     for step in tqdm(range(start, steps), desc="train", disable=not progress,
                      initial=start, total=steps):
         t0 = time.perf_counter()
@@ -230,8 +237,15 @@ def train_loop(net, predicter, disc, objective, train_set, *, steps, batch_size,
             save_checkpoint(snapshot, modules, None, step=step + 1)
         if ckpt_every and (step + 1) % ckpt_every == 0 and step + 1 < steps:
             save_checkpoint(ckpt, modules, opts, step=step + 1, history=history)
+        if status is not None:
+            extra = {"val_psnr": rec["val_psnr"]} if "val_psnr" in rec else {}
+            status.update(force=bool(extra), step=step + 1,
+                          fit_elapsed_s=time.perf_counter() - t_start, **extra)
     if steps > start:
         save_checkpoint(ckpt, modules, opts, step=steps, history=history)
+    if status is not None:
+        status.update(force=True, step=steps, fit_elapsed_s=time.perf_counter() - t_start,
+                      phase="trained")
     if snapshot is not None:
         modules.load_state_dict(load_checkpoint(snapshot, map_location=device)["model"])
     modules.eval()
