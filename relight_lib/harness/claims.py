@@ -421,13 +421,7 @@ def _notes_for(notes: Any, claim: Claim, side: tuple[str | None, str, str]) -> s
     if isinstance(notes, pd.DataFrame):
         if notes.empty or "note" not in notes.columns:
             return ""
-        sel = (notes["variant"] == variant) & (notes["metric"] == claim.metric)
-        if "table" in notes.columns:
-            sel &= notes["table"] == table
-        if paper is not None and "paper" in notes.columns:
-            sel &= notes["paper"] == paper
-        if "source" in notes.columns:
-            sel &= notes["source"] != "reported"
+        sel = _our_rows(notes, side) & (notes["metric"] == claim.metric)
         texts = [str(t) for t in notes.loc[sel, "note"] if isinstance(t, str) and t]
         return "; ".join(dict.fromkeys(texts))
     if isinstance(notes, Mapping):
@@ -582,6 +576,12 @@ def _notes_split(notes: Any, side: tuple[str | None, str, str]) -> set[str]:
     """The split(s) a row's metrics.csv records (from the :func:`load_results` frame)."""
     if not isinstance(notes, pd.DataFrame) or notes.empty or "split" not in notes.columns:
         return set()
+    sel = _our_rows(notes, side)
+    return {str(s) for s in notes.loc[sel, "split"] if str(s)}
+
+
+def _our_rows(notes: pd.DataFrame, side: tuple[str | None, str, str]) -> pd.Series:
+    """Mask of the :func:`load_results` rows of one side (paper, table, variant), ours only."""
     paper, table, variant = side
     sel = notes["variant"] == variant
     if "table" in notes.columns:
@@ -590,7 +590,7 @@ def _notes_split(notes: Any, side: tuple[str | None, str, str]) -> set[str]:
         sel &= notes["paper"] == paper
     if "source" in notes.columns:
         sel &= notes["source"] != "reported"
-    return {str(s) for s in notes.loc[sel, "split"] if str(s)}
+    return sel
 
 
 def _seed_means(seeds: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -171,18 +171,6 @@ def test_init_sentence_follows_the_init(init, words):
         msrnet_row(init="xavier")
 
 
-@pytest.fixture(scope="module")
-def tiny_vidit(tmp_path_factory):
-    """A 6-scene, 16 px SynVIDIT set standing in for real VIDIT at the paper profile."""
-    pytest.importorskip("mitsuba")
-    from relight_lib.library.data import synvidit
-
-    root = tmp_path_factory.mktemp("msrnet_plan") / "vidit"
-    synvidit.render_dataset(root, synvidit.RenderConfig(n_scenes=6, size=16, spp=1, seed=3),
-                            progress=False)
-    return root
-
-
 def schedule_kind(points):
     """The lr curve of a plan's ``lr_schedule`` points (both stages of a two-stage row)."""
     lrs = [lr for _, lr in points]

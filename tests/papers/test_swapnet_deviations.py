@@ -16,18 +16,6 @@ REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "notebooks" / "swapnet" / "runs.yaml"
 
 
-@pytest.fixture(scope="module")
-def tiny_vidit(tmp_path_factory):
-    """A 6-scene, 16 px SynVIDIT set standing in for real VIDIT at the paper profile."""
-    pytest.importorskip("mitsuba")
-    from relight_lib.library.data import synvidit
-
-    root = tmp_path_factory.mktemp("swapnet_plan") / "vidit"
-    synvidit.render_dataset(root, synvidit.RenderConfig(n_scenes=6, size=16, spp=1, seed=3),
-                            progress=False)
-    return root
-
-
 def schedule_kind(points):
     """The lr curve of a plan's ``lr_schedule`` points ('none' for a row without training)."""
     lrs = [lr for _, lr in points]
