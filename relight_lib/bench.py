@@ -59,7 +59,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +79,7 @@ from relight_lib.harness.bench_results import (  # noqa: F401  (re-exported for 
     paper_runtimes,
     reported_hardware,
 )
+from relight_lib.library.data.imageio import atomic_write
 
 #: The precisions measured: plain fp32; bf16 autocast with channels_last; the same compiled.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16_cl", "bf16_cl_compile")
@@ -181,20 +181,12 @@ def write_csv(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]],
     """Write ``rows`` (plus the shared ``context`` columns) to ``path`` atomically: a temporary
     file in the same folder, then ``os.replace``; an interrupted write never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="raise")
-            w.writeheader()
-            for r in rows:
-                w.writerow({**{k: "" for k in COLUMNS}, **context,
-                            **{k: v for k, v in r.items() if v != "" or k not in context}})
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="raise")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**{k: "" for k in COLUMNS}, **context,
+                        **{k: v for k, v in r.items() if v != "" or k not in context}})
     return path
 
 

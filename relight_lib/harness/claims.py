@@ -52,7 +52,6 @@ import dataclasses
 import functools
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +69,7 @@ from relight_lib.harness.results import (
     load_reported,
     load_results,
 )
+from relight_lib.library.data.imageio import atomic_write
 
 __all__ = [
     "CLAIM_COLUMNS",
@@ -862,13 +862,6 @@ def write_claims_csv(
     # one line per claim: a run's multi-line note (where the weights were looked for) is joined
     table["reason"] = [" ".join(str(r).split()) for r in table["reason"]]
     out = Path(results_root, profile, "claims.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".claims.", suffix=".csv.tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            table.to_csv(f, index=False, float_format="%.6g", lineterminator="\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out, suffix=".csv.tmp") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
     return out
