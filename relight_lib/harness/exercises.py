@@ -521,13 +521,14 @@ def newcomer_markdown(notebooks_dir: Path = reproduce.NOTEBOOKS_DIR,
     fr = first_run(notebooks_dir, results_root)
     if fr is None:
         return "*No committed row has a timed run yet: run `relight reproduce` first.*"
-    render = (f" plus {_minutes(fr.render.seconds)} once to render the seed's SynVIDIT data "
-              f"({_count(fr.render.sets, 'set')}; render benchmark on {fr.render.measured})"
+    render = (f"; rendering that seed's SynVIDIT data the first time adds "
+              f"{_minutes(fr.render.seconds)} ({_count(fr.render.sets, 'set')}, from the render "
+              f"benchmark on {fr.render.measured}), {_minutes(fr.seconds)} in all"
               if fr.render else "")
     return "\n".join([
         f"Rerun one row with one seed: `{fr.row}`, the one-to-one row whose seed trained "
-        f"fastest in the committed results ({_minutes(fr.timing.seconds_per_seed)} on "
-        f"{fr.timing.machine}{render}; {_minutes(fr.seconds)} in all). From the repository root:",
+        f"fastest in the committed results. One seed took {_minutes(fr.timing.seconds_per_seed)}"
+        f" on {fr.timing.machine}{render}. From the repository root:",
         "", "```bash", fr.command, "```", "",
         "The try renders the data first when it is missing, shows its progress while it trains, "
         "and ends by printing each metric of the committed row (the mean of its seeds) next to "

@@ -27,6 +27,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from relight_lib.harness import reproduce
@@ -217,3 +218,52 @@ def refresh_readme(path: Path = README) -> bool:
         return False
     path.write_text(new)
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# the profiles table of the book's landing page
+
+def _short_budgets() -> dict[str, dict[str, dict]]:
+    """Each paper's own short-profile recipes (``*_SHORT_BUDGETS``), by paper name."""
+    from relight_lib.papers import mbnet, msrnet
+    from relight_lib.papers.ltnet import recipe
+
+    return {"LTNet": recipe.LTNET_SHORT_BUDGETS, "MSR-Net": msrnet.MSRNET_SHORT_BUDGETS,
+            "MBNet": mbnet.MBNET_SHORT_BUDGETS}
+
+
+def profiles_table() -> "Any":
+    """One row per profile (data, split, size, training budget, seeds, random backbone), from
+    :data:`relight_lib.papers.profiles.PROFILES` and the papers' own short-profile recipes: a
+    paper's recipe replaces the profile's step budget (and, for MBNet at quick, its seeds), so
+    the budget column names each one. Returns a DataFrame indexed by profile."""
+    import pandas as pd
+
+    from relight_lib.papers import profiles
+
+    def budget_of(b: dict) -> str:
+        return (f"{b['steps']} steps" if b.get("steps") else
+                f"{b['epochs']} epoch{'s' if b['epochs'] != 1 else ''}")
+
+    rows = []
+    for name, p in profiles.PROFILES.items():
+        own = {paper: b[name] for paper, b in _short_budgets().items() if name in b}
+        default = f"{p.train_steps} steps" if p.train_steps is not None else "the paper's"
+        # the papers without a recipe of their own (the any-to-any report) train the profile's
+        budget = default if not own else "; ".join(
+            [f"{paper}: {budget_of(b)}" for paper, b in own.items()]
+            + [f"the others: {default}"])
+        seeds = f"{len(p.seeds)}" + "".join(f" ({paper}: {b['seeds']})" for paper, b in own.items()
+                                            if b.get("seeds"))
+        rows.append({
+            "profile": name,
+            "data set": (f"SynVIDIT '{p.render_preset}', "
+                     + ("drawn per seed" if p.scene_seed == "per_seed" else "one fixed set")
+                     if p.render_preset else "real VIDIT (data_root)"),
+            "tables read on": p.eval_split,
+            "size (px)": p.size,
+            "training budget": budget,
+            "seeds": seeds,
+            "random backbone allowed": "yes" if p.allow_random_backbone else "no",
+        })
+    return pd.DataFrame(rows).set_index("profile")

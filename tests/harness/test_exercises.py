@@ -195,3 +195,24 @@ def test_duplicate_ids_are_an_error(msrnet_copy):
     path.write_text(GOOD + GOOD.split("\n", 1)[1])
     with pytest.raises(exercises.ExerciseError, match=r"exercise 2 \('split'\): duplicate id"):
         exercises.load_exercises("msrnet", msrnet_copy)
+
+
+def test_a_one_seed_try_renders_only_its_seeds_data(monkeypatch, tmp_path):
+    """The newcomer's one-seed try announces and renders one seed's SynVIDIT sets, not the
+    profile's every seed (whose render time the recipe would otherwise understate)."""
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_render(prof, log=print):
+        seen.append(prof.seeds)
+        raise Stop
+
+    monkeypatch.setattr(reproduce, "render_data", fake_render)
+    with pytest.raises(Stop):
+        reproduce.try_row("msrnet", "table2", "dmshn_mse", {"seeds": [0]}, profile="quick",
+                          results_root=tmp_path / "ex", notebooks_dir=NOTEBOOKS)
+    assert seen == [(0,)]
+    render = exercises.render_timing([0])
+    assert render is None or render.sets == 2  # one seed: its Track-1 and any-to-any sets
