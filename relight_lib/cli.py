@@ -392,7 +392,17 @@ def _cmd_reproduce(args) -> int:
     from relight_lib.harness import claims
 
     print(f"{claims.write_claims_csv(args.profile)} written: the verdicts of every claim")
+    _refresh_readme(args.profile)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _refresh_readme(profile: str) -> None:
+    """Rewrite the README's generated blocks (where the numbers stand, ...) from the committed
+    results, like ``_toc.yml``: only for the book's profile, whose results are committed."""
+    from relight_lib.harness import book, readme
+
+    if profile == book.DEFAULT_PROFILE and readme.refresh_readme():
+        print(f"{readme.README} updated: its generated blocks follow the results")
 
 
 def _add_try(sub) -> None:
@@ -467,6 +477,7 @@ def _cmd_book(args) -> int:
     from relight_lib.harness import claims
 
     print(f"{claims.write_claims_csv(args.profile)} written: the verdicts of every claim")
+    _refresh_readme(args.profile)
     try:
         html = book.build(args.profile)
     except RuntimeError as e:

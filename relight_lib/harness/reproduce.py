@@ -1087,7 +1087,9 @@ def try_row(paper: str, table: str, variant: str, changes: dict[str, Any],
     results_root = Path(results_root)
     params = resolved_parameters(tried, profile, results_root)
     if force or staleness(tried, profile, cache_key(tried, profile, params), results_root):
-        render_data(profiles.resolve(profile, data_root=tried.params.get("data_root")), log)
+        # only the sets of the seeds the try trains (a one-seed try renders one seed's data)
+        render_data(profiles.resolve(profile, data_root=tried.params.get("data_root"),
+                                     seeds=tried.params.get("seeds")), log)
     outcome = run_row(tried, profile, results_root, force, log)
     stale = None
     if any(committed.result_dir(profile, Path(committed_root)).glob("seed=*/run.json")):
