@@ -217,7 +217,8 @@ def render_summary(
     n = len(claims)
     if n:
         src = f" (`{claims_file}`)" if claims_file else ""
-        lines.append(f"- **What the paper claims**: {_plural(n, 'claim')} tested here{src}:")
+        lines.append(f"- **What the paper claims**: {_plural(n, 'claim')}{src}, each one "
+                     "metric on one pair of rows:")
         for table, items in claim_statements(claims):
             k = sum(c for _, c in items)
             said = "; ".join(s + (f" ({c} claims)" if c > 1 else "") for s, c in items)

@@ -126,7 +126,7 @@ def test_rendered_summary_names_every_verdict_reason_and_stale_row() -> None:
     assert "1 waits for the LPIPS (AlexNet) weights" in text
     assert "1 compares a row whose training has not converged" in text
     assert "*Contradicted*: Normal maps raise SSIM over image + depth (Table 2)." in text
-    assert "9 claims tested here" in text
+    assert "9 claims (`notebooks/p/claims.yaml`)" in text
     assert "seeds per row: 3 (1 row), 1 (1 row)" in text
     assert "the rows here were evaluated on: test (1 row), validation (1 row)" in text
     assert "MPS ±0.0040" in text and "PSNR ±0.30 dB" in text
@@ -143,3 +143,16 @@ def test_rendered_summary_without_claims_or_runs() -> None:
     assert "no row of this chapter has been run at the quick profile" in text
     assert "**Out of date**: no row of this chapter (none has been run here)." in text
     assert "What held" not in text
+
+
+def test_chapter_summary_reads_the_papers_claims_file() -> None:
+    """On the repository's own claims (at the smoke profile, whose results are not committed):
+    every claim of the file is counted and every verdict named."""
+    from relight_lib.harness.claims import load_claims
+
+    n = len(load_claims("notebooks/mbnet/claims.yaml", paper="mbnet"))
+    text = summary.chapter_summary("mbnet", "smoke").data
+    assert f"{n} claims (`notebooks/mbnet/claims.yaml`)" in text
+    assert f"{n} *not testable here* (of {n})" in text
+    assert all(f"*{v}*" in text for v in VERDICTS)
+    assert "tests no claim" in summary.chapter_summary("baselines", "smoke").data
