@@ -2,9 +2,10 @@
 how sure we are, and which rows are out of date.
 
 Every number in it comes from the source of truth at build time (the claims of
-``notebooks/<paper>/claims.yaml`` and their verdicts, :func:`relight_lib.harness.claims.paper_claims`;
-the runs' ``metrics.csv``; the rows' states, :func:`relight_lib.harness.book.row_states`), so the
-summary cannot go stale the way hand-typed prose does. Each chapter shows it as its first cell
+``notebooks/<paper>/claims.yaml`` and their verdicts,
+:func:`relight_lib.harness.claims.paper_claims`; the runs' ``metrics.csv``; the rows' states,
+:func:`relight_lib.harness.book.row_states`), so the summary cannot go stale the way hand-typed
+prose does. Each chapter shows it as its first cell
 after ``book.page_setup``::
 
     from relight_lib.harness import summary
@@ -147,7 +148,7 @@ def half_width_medians(claims: pd.DataFrame) -> dict[str, float]:
     if not len(claims) or "half_width" not in claims.columns:
         return {}
     hw = pd.to_numeric(claims["half_width"], errors="coerce")
-    ok = hw.notna() & hw.map(lambda v: math.isfinite(v))
+    ok = hw.notna() & hw.map(math.isfinite)
     return {str(m): float(g.median()) for m, g in hw[ok].groupby(claims.loc[ok, "metric"])}
 
 
