@@ -24,7 +24,6 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -127,11 +126,12 @@ def shared_trainings(profile: str, results_root: str | os.PathLike[str] = "resul
     """The groups of one-to-one rows at ``profile`` that share one training recipe, with the
     training time each group spent and the time one training per seed needs.
 
-    For each group and seed (and the seed's data), the runs that trained (:func:`_trained_here`) spent their
-    ``extra.seconds.train``; one training is needed, estimated as the mean of those measured
-    trainings (they trained the same recipe: their times differ by the machine's noise). The
-    saving is what the group spent beyond that: ``(k - 1)`` mean trainings where ``k`` rows
-    trained the seed, nothing where the rows already reused one.
+    For each group and seed (and the seed's data), the runs that trained
+    (:func:`_trained_here`) spent their ``extra.seconds.train``; one training is needed,
+    estimated as the mean of those measured trainings (they trained the same recipe: their
+    times differ by the machine's noise). The saving is what the group spent beyond that:
+    ``(k - 1)`` mean trainings where ``k`` rows trained the seed, nothing where the rows
+    already reused one.
 
     Args:
         profile: The results profile (``quick``, ...).

@@ -573,7 +573,8 @@ def _snapshot_saver(net, ckpt_dir: Path, seed: int, offset: int, steps: Sequence
 
 def _seed_checkpoints(ckpt_dir: Path, seed: int, stage_plan: Sequence[Mapping[str, Any]]
                       ) -> list[tuple[Path, int]]:
-    """Each stage checkpoint of the seed and the step of the whole training its stage starts at."""
+    """Each stage checkpoint of the seed, with the step of the whole training where its stage
+    starts."""
     if len(stage_plan) == 1:
         return [(ckpt_dir / f"seed={seed}.pt", 0)]
     return [(ckpt_dir / f"seed={seed}-{st['name']}.pt", int(st.get("schedule_offset", 0)))
@@ -599,7 +600,8 @@ def _check_snapshots(ckpt_dir: Path, seed: int, steps: Sequence[int],
     ckpts = _seed_checkpoints(ckpt_dir, seed, stage_plan)
     spoilt = [p for p in (_snapshot_path(ckpt_dir, seed, st) for st in sorted(set(steps)))
               if p.exists() and load_cached_checkpoint(p, log=log) is None]
-    missing = [st for st in sorted(set(steps)) if not _snapshot_path(ckpt_dir, seed, st).exists()]
+    missing = [st for st in sorted(set(steps))
+               if not _snapshot_path(ckpt_dir, seed, st).exists()]
     if missing and not spoilt and any(p.exists() for p, _ in ckpts):
         done = 0
         for p, offset in ckpts:
@@ -608,8 +610,8 @@ def _check_snapshots(ckpt_dir: Path, seed: int, steps: Sequence[int],
                 done = max(done, offset + int(state["step"]))
         passed = [st for st in missing if st <= done]
         if passed:
-            log(f"cache miss: the training in {ckpt_dir} ({done} steps done) kept no snapshot at "
-                f"step(s) {', '.join(map(str, passed))}, which this row's ensemble needs; "
+            log(f"cache miss: the training in {ckpt_dir} ({done} steps done) kept no snapshot "
+                f"at step(s) {', '.join(map(str, passed))}, which this row's ensemble needs; "
                 "training afresh")
             spoilt = passed
     if spoilt:
