@@ -29,6 +29,11 @@ model predicts; ``on='prediction'`` applies a term to the prediction alone (tota
 ImageNet under the ``require`` policy) either stops the row (``required: True``, the default: the
 row is written as *not run here* with the reason, so its claims become *not testable here*) or is
 dropped (``required: False``), which is recorded as a deviation in run.json and on the page.
+
+Rows whose weights would be identical share one training: the checkpoint under
+:data:`CHECKPOINT_DIR` is keyed by the effective recipe (:func:`training_recipe`: the loss as
+trained, without the terms left out here), not by what the row evaluates or keeps on the way,
+and ``extra.steps_trained_here`` in run.json says whether the row trained or reused it.
 """
 
 from __future__ import annotations

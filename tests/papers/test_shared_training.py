@@ -93,6 +93,8 @@ def test_rows_share_the_loss_they_train_not_the_one_they_list(tiny_vidit, lpips_
     assert found["table6/a_lc"] != found["table3/skip"]
     assert found["table6/c_lc_lr"] != found["table1/ltnet_small"]
     assert found["table1/ltnet_small_ensemble"] == found["table1/ltnet_small"]
+    # Table 6 D (its LPIPS term required) trains what LTNet* (optional LPIPS) trains
+    assert _key(tiny_vidit, loss_setting="D") == found["table1/ltnet_small"]
     assert found["table6/a_lc"] == keys["table6/a_lc"]  # no LPIPS term either way
     assert found["table1/ltnet_small"] != keys["table1/ltnet_small"]
     # another AlexNet file is another training
