@@ -29,6 +29,11 @@ model predicts; ``on='prediction'`` applies a term to the prediction alone (tota
 ImageNet under the ``require`` policy) either stops the row (``required: True``, the default: the
 row is written as *not run here* with the reason, so its claims become *not testable here*) or is
 dropped (``required: False``), which is recorded as a deviation in run.json and on the page.
+
+Rows whose weights would be identical share one training: the checkpoint under
+:data:`CHECKPOINT_DIR` is keyed by the effective recipe (:func:`training_recipe`: the loss as
+trained, without the terms left out here), not by what the row evaluates or keeps on the way,
+and ``extra.steps_trained_here`` in run.json says whether the row trained or reused it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,10 @@ class Objective:
     terms: list[tuple[float, str, torch.nn.Module]]
     dropped: list[str] = field(default_factory=list)  # deviations: terms left out or random
     weights: dict[str, Any] = field(default_factory=dict)
+    # the terms actually trained (:func:`trained_term`), each with its backbone's identity:
+    # what the training key hashes, so rows whose losses differ only in terms left out here
+    # share one training
+    trained: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, pred: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         total = pred.new_zeros(())
@@ -78,6 +87,34 @@ class Objective:
             else:
                 total = total + weight * term(pred, batch["target"])
         return total
+
+
+def trained_term(term: Mapping[str, Any]) -> dict[str, Any]:
+    """A loss term as it decides the weights: name, weight, what it compares and its arguments,
+    with the defaults written out (``{"name": "l1"}`` and ``{"name": "l1", "weight": 1.0}``
+    train alike) and without ``required``, which only says what to do when the term's weights
+    are missing.
+
+    >>> trained_term({"name": "lpips", "weight": 0.1, "required": False})
+    {'name': 'lpips', 'weight': 0.1, 'on': 'output', 'kwargs': {}}
+    """
+    return {"name": term["name"], "weight": float(term.get("weight", 1.0)),
+            "on": term.get("on", "output"), "kwargs": dict(term.get("kwargs") or {})}
+
+
+def weights_identity(info: Any) -> Any:
+    """What of a backbone's weights record (:meth:`~relight_lib.library.weights.WeightsInfo.
+    to_dict`, or MBNet's per-stream dict of them) decides the trained weights: the file's
+    sha256 or a seeded random init, not where the file lies or the sentence saying so.
+
+    >>> weights_identity({"name": "vgg19", "source": "file", "path": "/x", "sha256": "ab",
+    ...                   "reason": "found"})
+    {'name': 'vgg19', 'sha256': 'ab', 'source': 'file'}
+    """
+    if isinstance(info, Mapping):
+        return {k: weights_identity(v) for k, v in sorted(info.items())
+                if k not in ("path", "reason")}
+    return info
 
 
 def build_objective(spec: Sequence[Mapping[str, Any]], allow_random: bool) -> Objective:
@@ -115,13 +152,16 @@ def build_objective(spec: Sequence[Mapping[str, Any]], allow_random: bool) -> Ob
                                f"out of the loss: {reason}")
             continue
         info = getattr(module, "weights_info", None)
+        trained = trained_term(term)
         if info is not None:
             obj.weights[term["name"]] = info.to_dict()
+            trained["backbone"] = weights_identity(info.to_dict())
             if info.source == "random":  # e.g. MSR-Net's L_CL or MBNet's loss without ImageNet
                 obj.dropped.append(f"{term['name']} term (weight {term.get('weight', 1.0)}) "
                                    f"computed with a seeded random {info.name}, not ImageNet "
                                    f"weights: {info.reason}")
         obj.terms.append((float(term.get("weight", 1.0)), on, module))
+        obj.trained.append(trained)
     if not obj.terms:
         raise NotRunnable("no loss term can be built here: " + "; ".join(obj.dropped))
     return obj
@@ -466,13 +506,38 @@ def plan_dict(*, cfg: profiles.Profile, label: str, model: str,
     }
 
 
-def _trained_plan(plan: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The stage plan as it decides the weights: a loss term's ``required`` flag only says what
-    to do when its weights are missing, which the key records separately (the terms actually
-    left out), so LTNet's optional-LPIPS rows and Table 6's required-LPIPS row share a training
-    whenever both train the same loss."""
-    return [{**st, "loss": [{k: v for k, v in t.items() if k != "required"}
-                            for t in st["loss"]]} for st in plan]
+def trained_plan(plan: Sequence[Mapping[str, Any]], objectives: Sequence[Objective]
+                 ) -> list[dict[str, Any]]:
+    """The stage plan as it decides the weights: each stage's loss is the terms actually trained
+    (:attr:`Objective.trained`), so a term left out because its weights are missing here is
+    not part of the recipe. LTNet's Table 6 A (L_C) then shares Table 3's ``skip`` (L_C + an
+    optional 0.1 LPIPS) and C (L_C + L_r) shares LTNet* wherever the AlexNet weights of LPIPS
+    are missing, and each trains on its own where they are found."""
+    return [{**{k: v for k, v in st.items() if k != "loss"}, "loss": list(obj.trained)}
+            for st, obj in zip(plan, objectives)]
+
+
+def training_recipe(plan: OneToOnePlan, seed: int, data_cfg: profiles.Profile, net,
+                    objectives: Sequence[Objective]) -> dict[str, Any]:
+    """Everything that decides one seed's trained weights, which :func:`train_seed` hashes into
+    the training key (with the source files, :func:`~relight_lib.library.train.training_key`):
+    the model, its arguments and its pretrained weights' identity, the trained loss of each
+    stage with the identity of each loss network (:func:`trained_plan`), the resolved training
+    settings (budget, batch, schedule, optimiser, precision), the training size, pairs and
+    augmentation, the seed and the data's identity.
+
+    Left out, as they do not change the weights: the post-process, the evaluation, the
+    validation points (validation draws no random number), which snapshots are kept on the way
+    (saving one copies the weights) and the deviation sentences. Rows with equal recipes share
+    one training; rows whose weights differ never do.
+    """
+    model_weights = getattr(net, "weights_info", None)
+    return {"model": plan.model, "model_kwargs": dict(plan.model_kwargs),
+            "model_weights": weights_identity(model_weights) if model_weights else None,
+            "plan": trained_plan(plan.stage_plan, objectives), "settings": plan.settings,
+            "train_size": plan.train_size, "train_pairs": plan.train_pairs,
+            "augment": plan.augment, "seed": seed,
+            "data": profiles.data_key(data_cfg, data_cfg.track1_root)}
 
 
 def snapshot_steps(total_steps: int, fractions: Sequence[float] | None) -> list[int]:
@@ -511,14 +576,50 @@ def _snapshot_saver(net, ckpt_dir: Path, seed: int, offset: int, steps: Sequence
     return keep
 
 
-def _check_snapshots(ckpt_dir: Path, seed: int, steps: Sequence[int]) -> None:
-    """A saved snapshot that cannot be loaded (truncated, foreign) is a cache miss of the whole
-    training: snapshots are saved only on the way, so the seed's checkpoints are removed and the
-    training runs afresh (the one line saying so comes from the loader)."""
+def _seed_checkpoints(ckpt_dir: Path, seed: int, stage_plan: Sequence[Mapping[str, Any]]
+                      ) -> list[tuple[Path, int]]:
+    """Each stage checkpoint of the seed, with the step of the whole training where its stage
+    starts."""
+    if len(stage_plan) == 1:
+        return [(ckpt_dir / f"seed={seed}.pt", 0)]
+    return [(ckpt_dir / f"seed={seed}-{st['name']}.pt", int(st.get("schedule_offset", 0)))
+            for st in stage_plan]
+
+
+def _check_snapshots(ckpt_dir: Path, seed: int, steps: Sequence[int],
+                     stage_plan: Sequence[Mapping[str, Any]] = ({"name": "train"},),
+                     log=print) -> None:
+    """Make sure the seed's checkpoints can give the ensemble members at ``steps``.
+
+    Snapshots are saved only on the way, so the seed's training (every stage) is a cache miss
+    and runs afresh -- its checkpoints removed, one line saying why -- when a snapshot it needs
+    cannot be loaded (truncated, foreign; the line comes from the loader) or is missing while
+    the saved training has already passed its step (a training made by a row that did not
+    keep it: no earlier state is left to resume from). A training that has not reached the
+    step yet resumes and saves it on the way.
+    """
     from relight_lib.library.train import load_cached_checkpoint
 
-    paths = [_snapshot_path(ckpt_dir, seed, step) for step in steps]
-    if any(p.exists() and load_cached_checkpoint(p) is None for p in paths):
+    if not steps:
+        return
+    ckpts = _seed_checkpoints(ckpt_dir, seed, stage_plan)
+    spoilt = [p for p in (_snapshot_path(ckpt_dir, seed, st) for st in sorted(set(steps)))
+              if p.exists() and load_cached_checkpoint(p, log=log) is None]
+    missing = [st for st in sorted(set(steps))
+               if not _snapshot_path(ckpt_dir, seed, st).exists()]
+    if missing and not spoilt and any(p.exists() for p, _ in ckpts):
+        done = 0
+        for p, offset in ckpts:
+            state = load_cached_checkpoint(p, needs=("model", "step"), log=lambda _: None)
+            if state is not None:
+                done = max(done, offset + int(state["step"]))
+        passed = [st for st in missing if st <= done]
+        if passed:
+            log(f"cache miss: the training in {ckpt_dir} ({done} steps done) kept no snapshot "
+                f"at step(s) {', '.join(map(str, passed))}, which this row's ensemble needs; "
+                "training afresh")
+            spoilt = passed
+    if spoilt:
         for f in [ckpt_dir / f"seed={seed}.pt", *ckpt_dir.glob(f"seed={seed}-*.pt")]:
             f.unlink(missing_ok=True)
 
@@ -601,6 +702,7 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                    augment: str | None = None, postprocess: str | None = None,
                    snapshots: Sequence[float] | None = None,
                    snapshot_weights: Sequence[float] | None = None,
+                   keep_snapshots: Sequence[float] | None = None,
                    data_root: str | None = None, seeds: Sequence[int] | None = None,
                    steps: int | None = None, paper_budget: Mapping[str, Any] | None = None,
                    short_budgets: Mapping[str, Mapping[str, Any]] | None = None,
@@ -634,6 +736,10 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
             the snapshots' (post-processed) outputs. None: the final weights only.
         snapshot_weights: One weight per snapshot (the official code counts one twice); None:
             a plain mean, as the paper says.
+        keep_snapshots: Fractions of the budget whose weights the training keeps on the way
+            whether or not this row's ensemble uses them (LTNet: the ensemble's, for every
+            row), so that a snapshot-ensemble row and the single-model rows of the same recipe
+            share one training, whichever runs first. They are not part of the training key.
         data_root: Real VIDIT folder (None: the profile's SynVIDIT set).
         seeds, steps: Override the profile's seeds and training steps.
         paper_budget: The paper's own budget, used where the profile has none (``paper``):
@@ -665,7 +771,8 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
         variant=variant, profile=profile, model=model, model_kwargs=model_kwargs,
         loss=loss, stages=stages, train=train, train_scale=train_scale,
         train_pairs=train_pairs, augment=augment, postprocess=postprocess,
-        snapshots=snapshots, snapshot_weights=snapshot_weights, data_root=data_root,
+        snapshots=snapshots, snapshot_weights=snapshot_weights, keep_snapshots=keep_snapshots,
+        data_root=data_root,
         seeds=seeds, steps=steps, paper_budget=paper_budget, short_budgets=short_budgets,
         amp=amp, label=label, deviations=deviations, budget_scale=budget_scale,
         plan_only=dry_run)
@@ -710,6 +817,7 @@ class OneToOnePlan:
     snapshots: Sequence[float] | None
     snapshot_weights: Sequence[float] | None
     snap_steps: list[int]
+    kept_steps: list[int]  # the snapshots the training saves: the ensemble's and keep_snapshots'
     settings: dict[str, Any]
     epochs: float | None
     amp_requested: bool
@@ -765,6 +873,7 @@ def resolve_one_to_one(*, variant: str, profile: str, model: str,
                        postprocess: str | None = None,
                        snapshots: Sequence[float] | None = None,
                        snapshot_weights: Sequence[float] | None = None,
+                       keep_snapshots: Sequence[float] | None = None,
                        data_root: str | None = None, seeds: Sequence[int] | None = None,
                        steps: int | None = None,
                        paper_budget: Mapping[str, Any] | None = None,
@@ -830,6 +939,8 @@ def resolve_one_to_one(*, variant: str, profile: str, model: str,
     if settings["amp"]:
         deviations = [*deviations, BF16_DEVIATION]
     snap_steps = snapshot_steps(int(settings["steps"]), snapshots)
+    kept_steps = sorted(set(snap_steps) | set(snapshot_steps(int(settings["steps"]),
+                                                             keep_snapshots)))
     plan = plan_stages(int(settings["steps"]), loss, stages, {
         k: settings[k] for k in ("lr", "final_lr", "schedule", "warmup", "warmup_start",
                                  "milestones", "step_size", "gamma") if k in settings})
@@ -837,7 +948,8 @@ def resolve_one_to_one(*, variant: str, profile: str, model: str,
         cfg=cfg, label=label or variant, model=model, model_kwargs=dict(model_kwargs or {}),
         loss=loss, stages=stages, paper_budget=paper_budget, train_size=train_size,
         train_pairs=train_pairs, augment=augment, postprocess=postprocess, snapshots=snapshots,
-        snapshot_weights=snapshot_weights, snap_steps=snap_steps, settings=settings,
+        snapshot_weights=snapshot_weights, snap_steps=snap_steps, kept_steps=kept_steps,
+        settings=settings,
         epochs=epochs, amp_requested=amp_requested, stage_plan=plan, deviations=deviations,
         train_set=train_set, val_set=val_set, eval_set=eval_set, device=where)
 
@@ -894,6 +1006,7 @@ class TrainedSeed:
     ckpt_dir: Path | None = None
     device: Any = None
     train_s: float = 0.0  # training time (its validation points included)
+    steps_trained: int = 0  # optimiser steps run here (0: a finished training was reused)
     reason: str | None = None
 
 
@@ -919,15 +1032,12 @@ def train_seed(plan: OneToOnePlan, seed: int, data: SeedData,
     model_weights = getattr(net, "weights_info", None)
     if model_weights:
         out.weights["model"] = model_weights
-    # one key for every stage of this seed's training (it hashes the library files)
+    # one key for every stage of this seed's training (it hashes the library files): rows of
+    # the same recipe share it, whatever they evaluate or keep on the way
     out.key, out.training_files = training_key(
-        model=plan.model, model_kwargs=dict(plan.model_kwargs),
-        plan=_trained_plan(plan.stage_plan), dropped=[o.dropped for o in objectives],
-        settings=settings, train_size=plan.train_size, train_pairs=plan.train_pairs,
-        augment=plan.augment, seed=seed, data=profiles.data_key(data.cfg, data.cfg.track1_root),
-        snapshot_steps=snap_steps)
+        **training_recipe(plan, seed, data.cfg, net, objectives))
     ckpt_dir = out.ckpt_dir = CHECKPOINT_DIR / cfg.name / out.key
-    _check_snapshots(ckpt_dir, seed, snap_steps)
+    _check_snapshots(ckpt_dir, seed, snap_steps, plan.stage_plan)
     val_every = plan.val_every
     for st, objective in zip(plan.stage_plan, objectives):
         prefix = f"{st['name']}: " if len(plan.stage_plan) > 1 else ""
@@ -938,13 +1048,14 @@ def train_seed(plan: OneToOnePlan, seed: int, data: SeedData,
         ckpt = ckpt_dir / (f"seed={seed}.pt" if len(plan.stage_plan) == 1
                            else f"seed={seed}-{st['name']}.pt")
         offset = len(out.history)
-        keep = _snapshot_saver(net, ckpt_dir, seed, offset, snap_steps)
+        keep = _snapshot_saver(net, ckpt_dir, seed, offset, plan.kept_steps)
         fitted = fit(net, objective, data.train_set, data.val_set if val_every else None, tcfg,
                      checkpoint=ckpt, resume=True, augment=_augment(plan.augment),
                      progress=progress, on_step=keep,
                      model_spec={"name": plan.model, "kwargs": dict(plan.model_kwargs)},
                      progress_info={"stage": st["name"]})  # the runner's progress line
         out.train_s += fitted.wall_time_s
+        out.steps_trained += fitted.steps - fitted.resumed_from
         out.history += [{**h, "step": h["step"] + offset, "stage": st["name"]}
                         for h in fitted.history]
         net = fitted.model.train()
@@ -1040,6 +1151,9 @@ def record_seed(plan: OneToOnePlan, trained: TrainedSeed, evaluated: EvaluatedSe
                "data": _data_record(data.cfg, data.cfg.track1_root, len(data.eval_set)),
                "training_key": trained.key if trained.training_files else None,
                "training_files": trained.training_files,
+               # 0: the finished training of training_key was reused (made by this row's
+               # earlier run or by another row of the same recipe)
+               "steps_trained_here": trained.steps_trained if history else None,
                "timing": evaluated.timing,
                "seconds": {k: round(v, 1) for k, v in seconds.items()}})
     if history:

@@ -335,7 +335,9 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
 
     Returns:
         The keyword arguments of ``run_one_to_one``, including ``postprocess``, ``paper_budget``
-        (:data:`LTNET_PAPER_BUDGET`) and the row's ``deviations``.
+        (:data:`LTNET_PAPER_BUDGET`), ``keep_snapshots`` (the ensemble's snapshot fractions,
+        kept by every row's training so that the ensemble reuses it) and the row's
+        ``deviations``.
     """
     from relight_lib.library.models.ltnet import TABLE5_CONFIGS
 
@@ -364,10 +366,12 @@ def ltnet_row(inputs: Sequence[str] = ("rgb", "depth", "inverse_depth", "normal"
     devs = ltnet_deviations(profile, loss, table3_switches=loss_setting is None,
                             postprocess=postprocess, lpips_found=_lpips_found(),
                             data_root=data_root)
-    extra: dict[str, Any] = {}
+    fractions, sentence = ltnet_snapshot_plan(profile)
+    # every row keeps the ensemble's snapshots on the way (a few MB a seed): the ensemble row
+    # and the single-model rows of its recipe then share one training, whichever runs first
+    extra: dict[str, Any] = {"keep_snapshots": fractions}
     if ensemble is not None:
-        fractions, sentence = ltnet_snapshot_plan(profile)
-        extra = {"snapshots": fractions, "snapshot_weights": LTNET_ENSEMBLES[ensemble]}
+        extra.update(snapshots=fractions, snapshot_weights=LTNET_ENSEMBLES[ensemble])
         devs.append(sentence)
     return {
         **extra,
