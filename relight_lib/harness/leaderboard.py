@@ -436,20 +436,26 @@ def quality_vs_time(df: pd.DataFrame, metric: str, label: str,
                     va="bottom", transform=ax.get_yaxis_transform())
         ax.set_xlabel(f"{unit} per 1024 x 1024 image (log scale)")
         ax.set_title(_device_title(dev, conditions), fontsize=9)
-        fig.canvas.draw()  # the limits are final: place the labels in display coordinates
-        _label_points(ax, list(pts["method"]), list(xs), list(ys))
     axes[0][0].set_ylabel(label)
     handles = {h.get_label(): h for ax in axes[0] for h in ax.collections}
     fig.legend(handles.values(), handles.keys(), title="paper", loc="upper center",
                ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.1), fontsize=8)
     fig.tight_layout()
+    fig.canvas.draw()  # the layout is final: place the labels where they do not collide
+    for ax, dev in zip(axes[0], devices):
+        pts = have[have[f"latency_s@{dev}"].map(_finite)]
+        scale = 1e3 if ("NVIDIA" in dev or "GPU" in dev.upper()) else 1.0
+        _label_points(ax, list(pts["method"]),
+                      list(pts[f"latency_s@{dev}"].astype(float) * scale),
+                      list(pts[f"{metric}_mean"].astype(float)))
     return fig
 
 
 def _label_points(ax: Any, names: list[str], xs: list[float], ys: list[float],
-                  gap_pt: float = 11.0) -> None:
+                  gap_pt: float = 13.0) -> None:
     """Write each name to the right of its point; where two would overlap, move the upper one
-    up until they are ``gap_pt`` points apart, with a leader line to its point."""
+    up until they are ``gap_pt`` points apart, with a leader line to its point. Call it once
+    the figure's layout is final (positions are computed on the drawn axes)."""
     dpi = ax.figure.dpi
     disp = ax.transData.transform(list(zip(xs, ys)))
     order = sorted(range(len(names)), key=lambda i: disp[i][1])
