@@ -824,7 +824,8 @@ def claim_run_links(paper: str, ids: list[str], profile: str | None = None,
                     notebooks_dir: Path | str = reproduce.NOTEBOOKS_DIR) -> list[str]:
     """For each claim id of ``notebooks/<paper>/claims.yaml``, HTML links to the run pages of
     its two rows ("better vs worse", each named by :func:`row_title`; a row without a run page
-    at ``profile`` is named without a link)."""
+    at ``profile`` is named without a link, followed by the links of the claim's
+    ``trained_by`` rows whose trainings it evaluates)."""
     import html
 
     from relight_lib.harness import claims as claims_mod
@@ -837,13 +838,22 @@ def claim_run_links(paper: str, ids: list[str], profile: str | None = None,
         if c is None:
             out.append("")
             continue
-        parts = []
-        for p_, t_, v_ in c.sides:
+        def link(p_: str | None, t_: str, v_: str) -> tuple[str, bool]:
             name = html.escape(row_title(p_ or paper, t_, v_, notebooks_dir)
                                + ("" if (p_ or paper) == paper else f" ({p_})"))
             href = run_page_href(p_ or paper, t_, v_, profile)
-            parts.append(f'<a href="{html.escape(href)}">{name}</a>' if href else name)
-        out.append(" vs ".join(parts))
+            return (f'<a href="{html.escape(href)}">{name}</a>', True) if href else (name, False)
+
+        sides = [link(*side) for side in c.sides]
+        text = " vs ".join(t for t, _ in sides)
+        if not all(ok for _, ok in sides):
+            # an evaluation table's side (any-to-any subsets) has no page of its own: the page
+            # of the row whose training it evaluates
+            trained = [link(*row) for row in c.trained_rows if row not in c.sides]
+            trained = [t for t, ok in trained if ok]
+            if trained:
+                text += f" (trained in {', '.join(trained)})"
+        out.append(text)
     return out
 
 

@@ -360,12 +360,18 @@ def claims_html(view: pd.DataFrame) -> str:
 
 
 def lpips_line(view: pd.DataFrame) -> str:
-    """One Markdown line for a paper's claims that only LPIPS keeps from a verdict
-    (:func:`lpips_only`): how many, why, and which ("" when none)."""
+    """One paragraph (HTML, ``<p class="lpips-only">``) for a paper's claims that only LPIPS
+    keeps from a verdict (:func:`lpips_only`): how many, why, and which, each with the links to
+    its run pages from the view's ``runs`` column ("" when there are none)."""
+    import html
+
     group = view[lpips_only(view)]
     if group.empty:
         return ""
-    names = "; ".join(f"{t} ({m})" for t, m in zip(group["claim"], group["metric"]))
-    return (f"**{len(group)} more claim(s) not testable here for one reason**: they compare "
-            "LPIPS, or MPS (which contains LPIPS), and LPIPS needs AlexNet weights that are not "
-            f"on the machine that ran these rows (see the Metrics chapter). They are: {names}.")
+    runs = group["runs"] if "runs" in group.columns else [""] * len(group)
+    names = "; ".join(f"{html.escape(str(t))} ({html.escape(str(m))}" + (f": {r})" if r else ")")
+                      for t, m, r in zip(group["claim"], group["metric"], runs))
+    return (f'<p class="lpips-only"><strong>{len(group)} more claim(s) not testable here for one '
+            "reason</strong>: they compare LPIPS, or MPS (which contains LPIPS), and LPIPS needs "
+            "AlexNet weights that are not on the machine that ran these rows (see the Metrics "
+            f"chapter). They are: {names}.</p>")

@@ -154,8 +154,9 @@ def test_lpips_only_claims_are_grouped_on_one_line():
                          "why": ["", "LPIPS: n/a because the AlexNet weights that LPIPS needs "
                                  "are not on this machine", "", "not converged"]})
     assert scorecard.lpips_only(view).tolist() == [False, True, False, False]
-    line = scorecard.lpips_line(view)
-    assert line.startswith("**1 more claim(s)") and "Normals lower LPIPS (LPIPS)" in line
+    line = scorecard.lpips_line(view.assign(runs=["", '<a href="r.html">r</a>', "", ""]))
+    assert line.startswith('<p class="lpips-only"><strong>1 more claim(s)')
+    assert 'Normals lower LPIPS (LPIPS: <a href="r.html">r</a>)' in line
     assert scorecard.lpips_line(view[~scorecard.lpips_only(view)]) == ""
 
 
