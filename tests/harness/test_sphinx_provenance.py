@@ -56,6 +56,22 @@ def test_paragraph_goes_under_the_title_of_executed_notebooks_only(tmp_path):
     assert not any("relight-provenance" in n["classes"] for n in other.findall(nodes.paragraph))
 
 
+def test_run_pages_headings_and_page_titles_name_the_row(tmp_path):
+    _run(tmp_path, 0, "c" * 40)
+    (tmp_path / "notebooks" / "msrnet").mkdir(parents=True)
+    (tmp_path / "notebooks" / "msrnet" / "runs.yaml").write_text(
+        "tables:\n  table2:\n    notebook: t.ipynb\n    row_titles: {dmshn_mse: \"DMSHN, L2 only\"}\n"
+        "    variants: {dmshn_mse: {}}\n")
+    doc = _doc("Table 2: losses\n===============\n\nBody.\n")
+    docname = "results/quick/executed/msrnet/table2__dmshn_mse"
+    env = SimpleNamespace(docname=docname, titles={docname: nodes.title("x", "x")},
+                          longtitles={docname: nodes.title("x", "x")})
+    sp._on_doctree_read(SimpleNamespace(srcdir=str(tmp_path), env=env), doc)
+    title = next(iter(doc.findall(nodes.title)))
+    assert title.astext() == "Table 2: losses · DMSHN, L2 only"
+    assert env.titles[docname].astext() == env.longtitles[docname].astext() == title.astext()
+
+
 def _cell(tag):
     cell = nodes.container(classes=["cell", f"tag_{tag}"] if tag else ["cell"])
     cell += nodes.literal_block("x = 1", "x = 1")
