@@ -327,6 +327,9 @@ def provenance_note(profile: str | None = None, paper: str | None = None) -> str
         text += (" Results on this page come from runs at commit(s) "
                  + ", ".join(f"`{c}`" for c in commits) + "." if commits
                  else " No results have been run for this page yet.")
+        if any(c.endswith("+") for c in commits):
+            text += (" A `+` after a commit: that run's code had uncommitted changes on top of "
+                     "the commit.")
     return text
 
 

@@ -6,7 +6,10 @@ at a profile, so the methods share the SynVIDIT split, the image size, the optim
 and the metric implementations of that profile. This module picks, for each method, the row that
 is the paper's own final configuration (:data:`ONE_TO_ONE`, :data:`ANY_TO_ANY`), reads its
 results, and adds the model's size, inference time and peak memory from the benchmark CSVs
-(``results/bench/``, :mod:`relight_lib.bench`).
+(``results/bench/``, :mod:`relight_lib.bench`): a CPU's times only from a benchmark run on an
+idle machine (:func:`timed_bench`), each device labelled with its benchmark's date and load
+(:func:`bench_conditions`). LTNet's submitted snapshot ensemble and its single model are
+separate, labelled entries; each entry says whether its training converged.
 
 Nothing is recomputed here: a metric a run could not compute stays missing with its reason, and
 a method whose row was not run at the profile is listed with the runner's reason.
@@ -392,7 +395,9 @@ def _device_title(dev: str, conditions: pd.DataFrame | None) -> str:
     when = str(c["timestamp_utc"])[:10]
     load = (f", host load {c['load_1min']:.2f} on {int(c['threads'])} threads"
             if _finite(c["load_1min"]) and _finite(c["threads"]) else "")
-    return f"{dev} (benchmark of {when}{load})" if when else f"{dev}{load and ' (' + load[2:] + ')'}"
+    if when:
+        return f"{dev} (benchmark of {when}{load})"
+    return f"{dev} ({load[2:]})" if load else dev
 
 
 def quality_vs_time(df: pd.DataFrame, metric: str, label: str,

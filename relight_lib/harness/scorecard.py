@@ -7,6 +7,11 @@ paper chapters show, through :func:`relight_lib.harness.book.claims_view`; the s
 written to ``results/<profile>/claims.csv`` by :func:`relight_lib.harness.claims.write_claims_csv`). The code-completeness facts
 are transcribed by hand into ``results/reported/code_completeness.yaml`` (the five items of the
 ML Code Completeness Checklist) and only read here.
+
+The page's figures and tables: :func:`forest_plot` (every claim, the paper's difference and ours
+with its interval, in units of the paper's difference, grouped by paper), :func:`claims_html`
+(each paper's claims with links to the run pages of the rows they compare) and
+:func:`lpips_line` (the claims only LPIPS keeps from a verdict, on one line per paper).
 """
 
 from __future__ import annotations

@@ -61,8 +61,11 @@ def run_provenance(root: Path, profile: str, paper: str, table: str, variant: st
         if prov.get("timestamp_utc"):
             dates.append(str(prov["timestamp_utc"])[:10])
         seeds.append(str(r.get("seed", "?")))
+    plus = (" ('+': the run's code had uncommitted changes on top of the commit)"
+            if any(c.endswith("+") for c in commits) else "")
     return (f"Executed with relight_lib {', '.join(sorted(versions))} at commit "
-            f"{', '.join(sorted(commits))}, profile {profile}, seed(s) {', '.join(seeds)}, on "
+            f"{', '.join(sorted(commits))}{plus}, profile {profile}, "
+            f"seed(s) {', '.join(seeds)}, on "
             f"{', '.join(sorted(devices))}" + (f", {max(dates)}" if dates else "") + ".")
 
 

@@ -445,7 +445,7 @@ def check_site(html_dir: Path, base: str, shots_dir: Path | None = None) -> Find
     return found
 
 
-# --------------------------------------------------------------------------- what the book must have
+# --------------------------------------------------------------------------- the book's pages
 
 def missing_page_kinds(pages: list[str]) -> list[str]:
     """The kinds of page the browser check must cover that a build lacks: a paper chapter

@@ -132,7 +132,7 @@ def _loaded_and_idle_bench():
 def test_cpu_times_only_from_an_idle_machine(tmp_path):
     b = _loaded_and_idle_bench()
     cond = lb.bench_conditions(b).set_index("device_name")
-    assert cond.loc["CPU busy", "idle"] == False and cond.loc["CPU idle", "idle"] == True  # noqa: E712
+    assert not cond.loc["CPU busy", "idle"] and cond.loc["CPU idle", "idle"]
     kept = set(lb.timed_bench(b).query("section == 'inference'")["device_name"])
     assert kept == {"CPU idle", "GPU X"}  # a GPU's time does not depend on the host's load
     (dmshn,) = [e for e in lb.ONE_TO_ONE if e.method == "DMSHN"]

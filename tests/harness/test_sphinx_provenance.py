@@ -26,6 +26,7 @@ def test_run_provenance_reads_every_seed(tmp_path):
     text = sp.run_provenance(tmp_path, "quick", "msrnet", "table2", "dmshn_mse")
     assert "relight_lib 0.1.0" in text and "profile quick" in text
     assert "aaaaaaaaaa, bbbbbbbbbb+" in text and "seed(s) 0, 1" in text
+    assert "'+': the run's code had uncommitted changes" in text
     assert "AMD EPYC (2 cores)" in text and text.endswith("2026-11-21.")
 
 
@@ -60,7 +61,8 @@ def test_run_pages_headings_and_page_titles_name_the_row(tmp_path):
     _run(tmp_path, 0, "c" * 40)
     (tmp_path / "notebooks" / "msrnet").mkdir(parents=True)
     (tmp_path / "notebooks" / "msrnet" / "runs.yaml").write_text(
-        "tables:\n  table2:\n    notebook: t.ipynb\n    row_titles: {dmshn_mse: \"DMSHN, L2 only\"}\n"
+        "tables:\n  table2:\n    notebook: t.ipynb\n"
+        "    row_titles: {dmshn_mse: \"DMSHN, L2 only\"}\n"
         "    variants: {dmshn_mse: {}}\n")
     doc = _doc("Table 2: losses\n===============\n\nBody.\n")
     docname = "results/quick/executed/msrnet/table2__dmshn_mse"
