@@ -681,7 +681,7 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
     profile = profile or current_profile()
     checks = [r for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)]
-    rows = []
+    rows, links = [], []
     for r in checks:
         ref, scale = reproduce.budget_check_of(r.variant)
         seed = int(r.params["seeds"][0])
@@ -693,6 +693,8 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             longer = _seed_means(df, r.variant, metric).get(seed)
             hw = sorted(widths.get(metric, []), key=lambda x: x[1])
             change = None if base is None or longer is None else longer - base
+            links.append(run_page_href(paper, r.table, r.variant, profile)
+                         or run_page_href(paper, r.table, ref, profile))
             rows.append({
                 "table": r.table, "row": ref, "seed": seed, "metric": metric.upper(),
                 "at the budget": "—" if base is None else f"{base:.{d}f}",
@@ -705,7 +707,10 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             *sorted({k for row in rows for k in row
                      if k.startswith("at ") and k != "at the budget"}),
             "change", "claims' half-widths", "change < smallest half-width"]
-    return pd.DataFrame(rows, columns=cols)
+    view = pd.DataFrame(rows, columns=cols)
+    view.attrs.update(row_links=links, link_column="row",  # the longer run's page, else the row's
+                      key_columns=["table", "row", "metric", "change"])
+    return view
 
 
 def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | None = None
