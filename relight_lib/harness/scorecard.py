@@ -273,13 +273,26 @@ def forest_data(claims: pd.DataFrame) -> pd.DataFrame:
                                       "ours_x", "low_x", "high_x", "verdict", "why_missing"])
 
 
+#: The forest plot's few words for each :func:`forest_data` ``why_missing``.
+_SHORT_MISSING: dict[str, str] = {
+    "the paper gives no number to scale by": "no paper number",
+    "not drawn: needs LPIPS (no AlexNet weights here)": "needs LPIPS",
+    "not drawn: a row did not converge": "not converged",
+    "not drawn: rows read on another split": "other split",
+    f"not drawn: fewer than {MIN_SEEDS} seeds": f"< {MIN_SEEDS} seeds",
+    "not drawn: a row was not run or not scored": "not run",
+    "not drawn: no difference computed": "not computed",
+}
+
+
 def forest_plot(claims: pd.DataFrame, clip: float = 4.0, wrap: int = 70) -> Any:
     """A forest plot of every claim, grouped by paper (in :data:`PAPERS` order): per claim the
     paper's difference (a black diamond at +1; for a "no difference" claim, the band of its
     margin) and ours with its 95% interval (a dot and a bar in the verdict's colour), both in
     units of the paper's difference (:func:`forest_data`). A claim for which we computed no
-    difference says so in grey at the right; an interval reaching past ±``clip`` is cut there
-    with an arrow. Returns the matplotlib Figure."""
+    difference has a grey cross on zero and why in a word or two at the right (the table
+    under the plot has the full reason); an interval reaching past ±``clip`` is cut there with
+    an arrow. Returns the matplotlib Figure."""
     import textwrap
 
     import matplotlib.pyplot as plt
@@ -318,9 +331,10 @@ def forest_plot(claims: pd.DataFrame, clip: float = 4.0, wrap: int = 70) -> Any:
                                     arrowprops={"arrowstyle": "->", "color": colour})
             ax.plot(min(max(r.ours_x, -clip), clip), y, marker="o", color=colour, ms=5,
                     zorder=4, mfc=colour if r.verdict != "not testable here" else "white")
-        else:
-            ax.text(clip * 1.02, y, r.why_missing, va="center", ha="left", fontsize=7,
-                    color="#777777", clip_on=False)
+        else:  # a grey cross on zero, and the reason in a word or two at the right
+            ax.plot(0, y, marker="x", color="#8a8a8a", ms=4, zorder=4)
+            ax.text(clip * 1.03, y, _SHORT_MISSING.get(r.why_missing, r.why_missing[:18]),
+                    va="center", ha="left", fontsize=6.5, color="#777777", clip_on=False)
     ax.axvline(0, color="#444444", lw=0.8, zorder=1)
     ax.axvline(1, color="#444444", lw=0.6, ls=":", zorder=1)
     ax.set_xlim(-clip, clip)
@@ -339,6 +353,8 @@ def forest_plot(claims: pd.DataFrame, clip: float = 4.0, wrap: int = 70) -> Any:
     handles += [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], lw=1.8,
                        mfc=VERDICT_COLOURS[v] if v != "not testable here" else "white",
                        label=f"ours: {v}") for v in VERDICTS]
+    handles.append(Line2D([], [], marker="x", color="#8a8a8a", lw=0,
+                          label="ours: no difference computed"))
     ax.legend(handles=handles, fontsize=7, ncol=3, loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()

@@ -139,7 +139,9 @@ def test_forest_plot_draws_every_claim_grouped_by_paper():
     assert labels[0] == "LTNet" and labels[3] == "MSR-Net" and labels[5] == "2DSceneRelighting"
     assert labels[1].startswith("Normals lower LPIPS [LPIPS]")
     notes = [t.get_text() for t in ax.texts]
-    assert notes == ["not drawn: needs LPIPS (no AlexNet weights here)"]
+    assert notes == ["needs LPIPS"]  # the one claim without a difference of ours says why
+    crosses = [ln for ln in ax.lines if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [0]
     # the paper's diamonds: one per claim with a number (the no-difference claim's too)
     diamonds = [ln for ln in ax.lines if ln.get_marker() == "D"]
     assert len(diamonds) == 4
