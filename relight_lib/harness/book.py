@@ -54,15 +54,16 @@ def make_toc(profile: str = DEFAULT_PROFILE, notebooks_dir: Path = reproduce.NOT
     """The TOC for ``profile``: each chapter, followed (as sections) by the executed run
     notebooks of its papers that exist for that profile.
 
-    Each run notebook gets a sidebar title naming its table and variant ("Table 2 · i_d_v"):
-    the notebook's own heading is the table's, so the rows of one table would otherwise all
-    read alike in the navigation."""
+    Each run notebook gets a sidebar title naming its table and row ("Table 2 · image + depth",
+    :func:`row_title`): the notebook's own heading is the table's, so the rows of one table
+    would otherwise all read alike in the navigation."""
     rows = reproduce.load_rows(notebooks_dir, budget_checks=True)  # the x2 runs' pages too
     chapters = []
     for page, papers in CHAPTERS:
         entry: dict[str, Any] = {"file": page}
         sections = [{"file": r.executed_path(profile, results_root).with_suffix("").as_posix(),
-                     "title": f"{r.title.split(':')[0]} · {r.variant}"}
+                     "title": f"{r.title.split(':')[0]} · "
+                              f"{row_title(r.paper, r.table, r.variant, notebooks_dir)}"}
                     for r in rows if r.paper in papers
                     and r.executed_path(profile, results_root).exists()]
         if sections:
@@ -139,12 +140,24 @@ def repo_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no book root (_config.yml beside book/) above {here}")
 
 
+#: The folder of the page being executed, relative to the book root (set by :func:`page_setup`
+#: before it moves to the root): links written into a page's tables are relative to it.
+_PAGE_DIR: Path = Path(".")
+
+
 def page_setup(paper: str | None = None) -> "Any":
     """First cell of every page: move to the repository root (Jupyter Book runs a page in its
-    own folder) and return the provenance note as Markdown (with the runs of ``paper``)."""
+    own folder, which is remembered for the links of :func:`run_page_href`) and return the
+    provenance note as Markdown (with the runs of ``paper``)."""
     from IPython.display import Markdown
 
-    os.chdir(repo_root())
+    global _PAGE_DIR
+    root = repo_root()
+    try:
+        _PAGE_DIR = Path.cwd().resolve().relative_to(root)
+    except ValueError:
+        _PAGE_DIR = Path(".")
+    os.chdir(root)
     plot_style()
     table_style()
     return Markdown(provenance_note(paper=paper))
@@ -153,13 +166,110 @@ def page_setup(paper: str | None = None) -> "Any":
 def html_table(df: "Any") -> str:
     """A DataFrame as the book's pages show it: no row-number column for a plain RangeIndex,
     and a named or labelled index turned into ordinary first columns (pandas would otherwise
-    add a header row holding only the index name)."""
+    add a header row holding only the index name).
+
+    Two optional entries of ``df.attrs`` (set by :func:`table_view`, :func:`claims_view`,
+    :func:`convergence_view`) change the HTML: ``key_columns`` (column names) get
+    ``<th class="key">`` (the first column always), the columns a reader needs first and the
+    browser test checks are visible without scrolling sideways; ``column_notes`` maps a column
+    to its header's tooltip; ``row_links`` maps a value of the first column (or of
+    ``link_column``: the row label) to the URL of the row's run page, or lists one URL (or
+    None) per row, and that cell becomes a link. Cells are HTML-escaped except those of
+    ``html_columns`` (links written by the caller)."""
     import pandas as pd
 
     plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
     shown = df if plain else df.rename_axis(
         [n or "" for n in df.index.names]).reset_index()
-    return shown.to_html(index=False, border=0, justify="left")
+    keys = set(df.attrs.get("key_columns") or ())
+    links = df.attrs.get("row_links") or {}
+    notes = dict(df.attrs.get("column_notes") or {})
+    raw = set(df.attrs.get("html_columns") or ())
+    if not keys and not links and not notes and not raw:
+        return shown.to_html(index=False, border=0, justify="left")
+    return _render_table(shown, keys, links, notes, raw, df.attrs.get("link_column"))
+
+
+def _render_table(shown: "Any", keys: set[str], links: "dict[str, str] | list[str | None]",
+                  notes: dict[str, str] | None = None, raw: set[str] | None = None,
+                  link_column: str | None = None) -> str:
+    """The HTML of :func:`html_table` with key-column headers and row links."""
+    import html
+
+    import pandas as pd
+
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        return html.escape(str(v))
+
+    cols = [str(c) for c in shown.columns]
+    notes = notes or {}
+
+    def th(i: int, c: str) -> str:
+        attrs = ' class="key"' if i == 0 or c in keys else ""
+        if c in notes:
+            attrs += f' title="{html.escape(notes[c])}"'
+        return f"<th{attrs}>{html.escape(c)}</th>"
+
+    head = "".join(th(i, c) for i, c in enumerate(cols))
+    at = cols.index(link_column) if link_column in cols else 0
+    raw = raw or set()
+    body = []
+    for k, values in enumerate(shown.itertuples(index=False, name=None)):
+        cells = [str(v) if c in raw else cell(v) for c, v in zip(cols, values)]
+        if isinstance(links, dict):
+            href = links.get(str(values[at])) if values else None
+        else:
+            href = links[k] if k < len(links) else None
+        if href:
+            cells[at] = (f'<a href="{html.escape(href)}" title="the run page of this row">'
+                         f"{cells[at]}</a>")
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return ('<table class="dataframe relight-table">\n<thead><tr style="text-align: left;">'
+            f"{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>")
+
+
+def run_page_href(paper: str, table: str, variant: str, profile: str | None = None,
+                  from_dir: Path | str | None = None) -> str | None:
+    """Relative URL of a row's run page (the executed notebook
+    ``results/<profile>/executed/<paper>/<table>__<variant>.ipynb`` rendered as ``.html`` at
+    the same path of the built book) from the page in ``from_dir`` (a folder relative to the
+    book root; default: the page :func:`page_setup` ran in). None when the row has no executed
+    notebook at ``profile`` (no page to link to). Paths are read relative to the working
+    directory, the book root.
+
+    >>> run_page_href("ltnet", "table2", "i_d", "quick", from_dir="book/ltnet")  # doctest: +SKIP
+    '../../results/quick/executed/ltnet/table2__i_d.html'
+    """
+    profile = profile or current_profile()
+    nb = Path("results", profile, "executed", paper, f"{table}__{variant}.ipynb")
+    if not nb.exists():
+        return None
+    base = Path(from_dir) if from_dir is not None else _PAGE_DIR
+    return Path(os.path.relpath(nb.with_suffix(".html"), base)).as_posix()
+
+
+@functools.lru_cache(maxsize=16)
+def _table_specs(paper: str, notebooks_dir: str) -> dict[str, Any]:
+    path = Path(notebooks_dir, paper, "runs.yaml")
+    try:
+        return (yaml.safe_load(path.read_text()) or {}).get("tables") or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def row_title(paper: str, table: str, variant: str,
+              notebooks_dir: Path | str = reproduce.NOTEBOOKS_DIR) -> str:
+    """A row's name for readers: ``row_titles: {<variant>: <title>}`` of its table in
+    ``notebooks/<paper>/runs.yaml`` (a table-level key the runner does not read, so a title
+    changes no cache key), else the slug with spaces. A budget-check row
+    (``<variant>__x2``) is its row's title with "(2 x the budget)"."""
+    check = reproduce.budget_check_of(variant)
+    if check is not None:
+        return f"{row_title(paper, table, check[0], notebooks_dir)} ({check[1]:g} x the budget)"
+    titles = (_table_specs(paper, str(notebooks_dir)).get(table) or {}).get("row_titles") or {}
+    return str(titles.get(variant) or variant.replace("_", " "))
 
 
 def table_style() -> None:
@@ -217,6 +327,9 @@ def provenance_note(profile: str | None = None, paper: str | None = None) -> str
         text += (" Results on this page come from runs at commit(s) "
                  + ", ".join(f"`{c}`" for c in commits) + "." if commits
                  else " No results have been run for this page yet.")
+        if any(c.endswith("+") for c in commits):
+            text += (" A `+` after a commit: that run's code had uncommitted changes on top of "
+                     "the commit.")
     return text
 
 
@@ -322,9 +435,15 @@ def stale_words(why: str) -> str:
     return why if why.startswith("edited by hand") else f"out of date with the code now ({why})"
 
 
+#: What a Δ column means (its header's tooltip; the Metrics chapter states the convention).
+DELTA_NOTE = ("this row minus the reference row, signed so that positive means better (higher, "
+              "or lower where lower is better), as every difference in the book")
+
+
 def table_view(paper: str, table: str, metrics: list[str], profile: str | None = None,
                split: str | None = "validation",
-               borrow: dict[str, tuple[str, str, str]] | None = None) -> tuple["Any", list[str]]:
+               borrow: dict[str, tuple[str, str, str]] | None = None,
+               rank_by: str | None = None) -> tuple["Any", list[str]]:
     """A paper table as the book shows it: per row, the paper's number and ours (mean ± sd over
     seeds; 'n/a' with a reason when we could not compute it; '—' when not run).
 
@@ -332,6 +451,13 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
     LTNet's Table 1 row of MSR-Net from our MSR-Net chapter:
     ``{"msrnet": ("msrnet", "table1", "stacked_dmshn")}`` (row slug -> paper, table,
     variant of our run). Rows whose run does not exist yet stay '—'.
+
+    Columns, key columns first: the paper's number and ours on ``rank_by`` (the metric the
+    table ranks by; default ``score_l2`` where shown, else the first metric), our seeds, and
+    whether the training converged (trained rows); then the other metrics, then the
+    differences to the table's reference row (``reference:`` in runs.yaml), signed so that
+    positive means better, as the claims' differences are. ``view.attrs`` names the key
+    columns and links each row we ran to its run page (:func:`html_table` uses both).
 
     Returns the DataFrame (indexed by the row label) and the list of reasons for n/a values.
     """
@@ -343,6 +469,7 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
     ours = results.load_results("results", profile, paper=paper, table=table)
     if len(ours):  # budget checks (<row>__x2) are shown by budget_check_view, not as rows
         ours = ours[[reproduce.budget_check_of(v) is None for v in ours["variant"]]]
+    borrowed = {slug: src for slug, src in (borrow or {}).items()}
     for slug, (o_paper, o_table, o_variant) in (borrow or {}).items():
         other = results.load_results("results", profile, paper=o_paper, table=o_table)
         other = other[other["variant"] == o_variant].assign(paper=paper, table=table,
@@ -368,10 +495,16 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
             reasons.append(f"{STALE_MARK} {label[:-2]}: {stale_words(why)}; "
                            "`make reproduce` reruns it")
         labels.append(label)
-    view = pd.DataFrame(index=labels)
-    for m in metrics:
+    key = rank_by or ("score_l2" if "score_l2" in metrics else metrics[0])
+    order = [key, *[m for m in metrics if m != key]]
+    seeds = (ours.groupby("variant")["seed"].nunique().to_dict()
+             if len(ours) and "seed" in ours.columns else {})
+    conv = results.load_convergence("results", profile, paper, table)
+    words = {True: "yes", False: "no", None: "can't tell"}
+    cols: dict[str, list[str]] = {}
+    for m in order:
         d = DIGITS.get(m, 3)
-        view[f"{m.upper()} paper"] = [f"{v:.{d}f}" if pd.notna(v) else "—"
+        cols[f"{m.upper()} paper"] = [f"{v:.{d}f}" if pd.notna(v) else "—"
                                       for v in cmp[f"{m}_reported"]]
         col = []
         for _, r in cmp.iterrows():
@@ -385,13 +518,23 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
                     reasons.append(short_reason(m, note))
             else:
                 col.append(results.format_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"], d))
-        view[f"{m.upper()} ours"] = col
+        cols[f"{m.upper()} ours"] = col
+        if m == key:  # the key columns: the ranking metric, then seeds and convergence
+            cols["seeds"] = [str(seeds[v]) if v in seeds else "—" for v in cmp["variant"]]
+            if conv:  # trained rows: did the training reach its plateau?
+                cols["converged"] = [words[conv[v]["converged"]] if v in conv else ""
+                                     for v in cmp["variant"]]
+    keys = [f"{key.upper()} paper", f"{key.upper()} ours", "seeds",
+            *(["converged"] if conv else [])]
     ref = reproduce.table_reference(paper, table)
     if ref is not None and ref in set(cmp["variant"]):
-        # the claims are differences to a reference row: show them, the paper's and ours
+        # the claims are differences to a reference row: show them, the paper's and ours,
+        # signed as the claims are (positive = this row is better than the reference: higher,
+        # or lower for a metric where lower is better)
         base = cmp.set_index("variant").loc[ref]
-        for m in metrics:
+        for m in order:
             d = DIGITS.get(m, 3)
+            sign = -1.0 if m in results.LOWER_IS_BETTER else 1.0
             for who, col in (("paper", f"{m}_reported"), ("ours", f"{m}_mean")):
                 vals = []
                 for _, r in cmp.iterrows():
@@ -401,17 +544,18 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
                             who == "ours" and r["variant"] not in run_variants):
                         vals.append("—")
                     else:
-                        vals.append(f"{r[col] - base[col]:+.{d}f}")
-                view[f"Δ{m.upper()} {who}"] = vals
-    conv = results.load_convergence("results", profile, paper, table)
-    if conv:  # trained rows: did the training reach its plateau? (no verdict on those that did not)
-        words = {True: "yes", False: "no", None: "can't tell"}
-        view["converged"] = [words[conv[v]["converged"]] if v in conv else ""
-                             for v in cmp["variant"]]
-        if any(c["converged"] is not True for c in conv.values()):
-            reasons.append("converged: the plateau test of the learning curves (see the "
-                           "convergence table); the claims of rows that did not converge get "
-                           "no verdict")
+                        vals.append(f"{sign * (r[col] - base[col]):+.{d}f}")
+                cols[f"Δ{m.upper()} {who}"] = vals
+    view = pd.DataFrame(cols, index=labels)
+    if conv and any(c["converged"] is not True for c in conv.values()):
+        reasons.append("converged: the plateau test of the learning curves (see the "
+                       "convergence table); the claims of rows that did not converge get "
+                       "no verdict")
+    view.attrs["key_columns"] = keys
+    view.attrs["column_notes"] = {c: DELTA_NOTE for c in view.columns if c.startswith("Δ")}
+    view.attrs["row_links"] = {
+        label: href for label, v in zip(labels, cmp["variant"]) if v in run_variants
+        and (href := run_page_href(*(borrowed.get(v) or (paper, table, v)), profile=profile))}
     return view, sorted(set(reasons))
 
 
@@ -432,7 +576,8 @@ def convergence_view(paper: str, profile: str | None = None,
     first deciding seed's reason), and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
     transform for one-to-one rows; None: no comparison). A row out of date with the code is
-    marked :data:`STALE_MARK`, as in the tables."""
+    marked :data:`STALE_MARK`, as in the tables. The verdict and the PSNR come first
+    (``view.attrs["key_columns"]``); each row links to its run page."""
     import pandas as pd
 
     from relight_lib.harness import results
@@ -446,15 +591,17 @@ def convergence_view(paper: str, profile: str | None = None,
 
     ref = mean_psnr(*versus[:2]).get(versus[2]) if versus else None
     ref_name = f"vs {versus[2].replace('_', ' ')} (dB)" if versus else None
-    rows = []
+    rows, links = [], []
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
         psnr = mean_psnr(paper, table)
         for variant, c in results.load_convergence("results", profile, paper, table).items():
             gains = [g for g in c["tail_gains"] if g is not None]
             mine = psnr.get(variant)
             stale = out_of_date(profile, paper, table, variant) is not None
+            label = f"{variant} {STALE_MARK}" if stale else variant
+            links.append(run_page_href(paper, table, variant, profile=profile))
             row = {
-                "table": table, "row": f"{variant} {STALE_MARK}" if stale else variant,
+                "table": table, "row": label,
                 "seeds": c["seeds"], "steps": c["steps"],
                 "best step": ", ".join(str(b) for b in c["best_step"] if b is not None) or "—",
                 # one per seed, as the best steps: the verdict needs every seed on a plateau
@@ -467,10 +614,14 @@ def convergence_view(paper: str, profile: str | None = None,
             if ref_name:
                 row[ref_name] = "—" if mine is None or ref is None else f"{mine - ref:+.2f}"
             rows.append(row)
-    cols = ["table", "row", "seeds", "steps", "best step", "last-fifth gain (dB)",
-            "best − final (dB)", "tol (dB)", "converged",
-            "PSNR (dB)", *([ref_name] if ref_name else []), "why"]
-    return pd.DataFrame(rows, columns=cols)
+    # the verdict and the score first: a reader at 1400 px sees them without scrolling
+    cols = ["table", "row", "converged", "seeds", "PSNR (dB)", *([ref_name] if ref_name else []),
+            "steps", "best step", "last-fifth gain (dB)", "best − final (dB)", "tol (dB)", "why"]
+    view = pd.DataFrame(rows, columns=cols)
+    view.attrs["key_columns"] = ["table", "row", "converged", "PSNR (dB)"]
+    view.attrs["row_links"] = links  # one per row: a slug may name rows of two tables
+    view.attrs["link_column"] = "row"
+    return view
 
 
 def _seed_means(df: "Any", variant: str, metric: str) -> dict[int, float]:
@@ -530,7 +681,7 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
     profile = profile or current_profile()
     checks = [r for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)]
-    rows = []
+    rows, links = [], []
     for r in checks:
         ref, scale = reproduce.budget_check_of(r.variant)
         seed = int(r.params["seeds"][0])
@@ -542,6 +693,8 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             longer = _seed_means(df, r.variant, metric).get(seed)
             hw = sorted(widths.get(metric, []), key=lambda x: x[1])
             change = None if base is None or longer is None else longer - base
+            links.append(run_page_href(paper, r.table, r.variant, profile)
+                         or run_page_href(paper, r.table, ref, profile))
             rows.append({
                 "table": r.table, "row": ref, "seed": seed, "metric": metric.upper(),
                 "at the budget": "—" if base is None else f"{base:.{d}f}",
@@ -554,7 +707,10 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             *sorted({k for row in rows for k in row
                      if k.startswith("at ") and k != "at the budget"}),
             "change", "claims' half-widths", "change < smallest half-width"]
-    return pd.DataFrame(rows, columns=cols)
+    view = pd.DataFrame(rows, columns=cols)
+    view.attrs.update(row_links=links, link_column="row",  # the longer run's page, else the row's
+                      key_columns=["table", "row", "metric", "change"])
+    return view
 
 
 def runtime_view(paper: str, rows: dict[str, tuple[str, str]], profile: str | None = None
@@ -619,15 +775,25 @@ def short_reason(metric: str, note: str) -> str:
     return f"{metric.upper()}: {note.splitlines()[0]}"
 
 
-def claims_view(paper: str, profile: str | None = None) -> "Any":
+#: The columns of :func:`claims_view` a reader needs first (visible without scrolling).
+CLAIM_KEY_COLUMNS = ("claim", "metric", "verdict", "paper's difference",
+                     "our difference [95% CI]")
+
+
+def claims_view(paper: str, profile: str | None = None, verdicts: "Any" = None) -> "Any":
     """The verdict of every claim in ``notebooks/<paper>/claims.yaml`` for a profile, as the
     book shows it (:func:`relight_lib.harness.claims.paper_claims`, formatted): differences
-    are oriented so that a positive number agrees with the paper's direction."""
+    are oriented so that a positive number agrees with the paper's direction. The claim, its
+    verdict and the two differences come first (``view.attrs["key_columns"]``); ``runs``
+    links the run pages of the two rows compared (HTML, :func:`claim_run_links`).
+    ``verdicts``: the paper's rows of :func:`relight_lib.harness.claims.paper_claims` when
+    already computed (the scorecard computes every paper's once)."""
     import pandas as pd
 
     from relight_lib.harness import claims
 
-    t = claims.paper_claims(paper, profile or current_profile())
+    t = verdicts if verdicts is not None else claims.paper_claims(paper,
+                                                                  profile or current_profile())
 
     def fmt(v, metric):
         return "—" if pd.isna(v) else f"{v:+.{DIGITS.get(metric, 3)}f}"
@@ -637,25 +803,66 @@ def claims_view(paper: str, profile: str | None = None) -> "Any":
             return f"none (±{abs(r['margin']):.{DIGITS.get(r['metric'], 3)}f})"
         return fmt(r["reported_difference"], r["metric"])
 
-    return pd.DataFrame({
+    view = pd.DataFrame({
         "claim": t["text"],
         "metric": t["metric"].str.upper(),
+        "verdict": t["verdict"],
         "paper's difference": [paper_diff(r) for _, r in t.iterrows()],
         "our difference [95% CI]": [
             "—" if pd.isna(d) else fmt(d, m) if pd.isna(lo)
             else f"{fmt(d, m)} [{fmt(lo, m)}, {fmt(hi, m)}]"
             for d, lo, hi, m in zip(t["our_difference"], t["ci_low"], t["ci_high"], t["metric"])],
+        "seeds": t["n_seeds"].astype(int),
         "smallest resolved difference": [
             "—" if pd.isna(h) else f"±{h:.{DIGITS.get(m, 3)}f}"
             for h, m in zip(t["half_width"], t["metric"])],
-        "seeds": t["n_seeds"].astype(int),
         "split": t["split"],
-        "verdict": t["verdict"],
+        "runs": claim_run_links(paper, list(t["id"]), profile),
         "why": [r.split(";")[0] if isinstance(r, str) and r.startswith("not converged")
                 else short_reason(m, r) if isinstance(r, str) and ("LPIPS" in r or "not run" in r)
                 else (str(r).splitlines()[0] if isinstance(r, str) else "")
                 for r, m in zip(t["reason"], t["metric"])],
     })
+    view.attrs["key_columns"] = list(CLAIM_KEY_COLUMNS)
+    view.attrs["html_columns"] = ["runs"]
+    return view
+
+
+def claim_run_links(paper: str, ids: list[str], profile: str | None = None,
+                    notebooks_dir: Path | str = reproduce.NOTEBOOKS_DIR) -> list[str]:
+    """For each claim id of ``notebooks/<paper>/claims.yaml``, HTML links to the run pages of
+    its two rows ("better vs worse", each named by :func:`row_title`; a row without a run page
+    at ``profile`` is named without a link, followed by the links of the claim's
+    ``trained_by`` rows whose trainings it evaluates)."""
+    import html
+
+    from relight_lib.harness import claims as claims_mod
+
+    path = Path(notebooks_dir, paper, "claims.yaml")
+    found = {c.id: c for c in claims_mod.load_claims(path, paper=paper)} if path.is_file() else {}
+    out = []
+    for cid in ids:
+        c = found.get(cid)
+        if c is None:
+            out.append("")
+            continue
+        def link(p_: str | None, t_: str, v_: str) -> tuple[str, bool]:
+            name = html.escape(row_title(p_ or paper, t_, v_, notebooks_dir)
+                               + ("" if (p_ or paper) == paper else f" ({p_})"))
+            href = run_page_href(p_ or paper, t_, v_, profile)
+            return (f'<a href="{html.escape(href)}">{name}</a>', True) if href else (name, False)
+
+        sides = [link(*side) for side in c.sides]
+        text = " vs ".join(t for t, _ in sides)
+        if not all(ok for _, ok in sides):
+            # an evaluation table's side (any-to-any subsets) has no page of its own: the page
+            # of the row whose training it evaluates
+            trained = [link(*row) for row in c.trained_rows if row not in c.sides]
+            trained = [t for t, ok in trained if ok]
+            if trained:
+                text += f" (trained in {', '.join(trained)})"
+        out.append(text)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

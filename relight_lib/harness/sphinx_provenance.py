@@ -7,9 +7,10 @@ The executed papermill notebooks under ``results/<profile>/executed/`` are rende
 never re-executed, so they cannot: adding a cell to the source notebooks would change every
 row's cache key and rerun every result. Instead this extension inserts, under the title of each
 such page, a paragraph built from the row's ``run.json`` files (library version, git commit and
-profile of the run, device, date) and the commit the book itself was built from. It also
-labels the notebook's default ``parameters`` cell, which papermill keeps above the row's
-injected values.
+profile of the run, device, date) and the commit the book itself was built from; it adds the
+row's name (:func:`relight_lib.harness.book.row_title`) to the heading, which every row of a
+table shares. It also labels the notebook's default ``parameters`` cell, which papermill keeps
+above the row's injected values.
 
 The work-around: Sphinx 7.x (which Jupyter Book 1 requires) registers an inline script added
 with ``filename=None`` and again with ``filename=''`` as two scripts, so the thebe and
@@ -60,8 +61,11 @@ def run_provenance(root: Path, profile: str, paper: str, table: str, variant: st
         if prov.get("timestamp_utc"):
             dates.append(str(prov["timestamp_utc"])[:10])
         seeds.append(str(r.get("seed", "?")))
+    plus = (" ('+': the run's code had uncommitted changes on top of the commit)"
+            if any(c.endswith("+") for c in commits) else "")
     return (f"Executed with relight_lib {', '.join(sorted(versions))} at commit "
-            f"{', '.join(sorted(commits))}, profile {profile}, seed(s) {', '.join(seeds)}, on "
+            f"{', '.join(sorted(commits))}{plus}, profile {profile}, "
+            f"seed(s) {', '.join(seeds)}, on "
             f"{', '.join(sorted(devices))}" + (f", {max(dates)}" if dates else "") + ".")
 
 
@@ -105,7 +109,31 @@ def _on_doctree_read(app: Any, doctree: nodes.document) -> None:
         titles = [i for i, child in enumerate(section.children)
                   if isinstance(child, nodes.title)]
         section.insert(titles[0] + 1 if titles else 0, para)
+        if titles:
+            _name_the_row(app, section[titles[0]], root, m["paper"], m["table"], m["variant"])
     _label_parameter_cells(doctree)
+
+
+def _name_the_row(app: Any, title: nodes.title, root: Path, paper: str, table: str,
+                  variant: str) -> None:
+    """Add the row's name to a run page's heading ("Table 2: losses and training stages ·
+    DMSHN, L2 loss only"): the notebook's heading is its table's, shared by every row of the
+    table, so the pages (and the browser's tab) would otherwise all read alike. The page
+    title Sphinx already collected from the heading is updated too."""
+    from relight_lib.harness.book import row_title
+
+    name = row_title(paper, table, variant, root / "notebooks")
+    heading = title.astext()
+    if name in heading:
+        return
+    text = f"{heading} · {name}"
+    title.children = []
+    title += nodes.Text(text)
+    env = getattr(app, "env", None)
+    for store in ("titles", "longtitles"):
+        collected = getattr(env, store, None)
+        if isinstance(collected, dict) and getattr(env, "docname", None) in collected:
+            collected[env.docname] = nodes.title(text, text)
 
 
 #: Put before a run notebook's ``parameters`` cell when papermill injected the row's values.

@@ -29,14 +29,99 @@ def test_refresh_committed_toc_rewrites_only_a_stale_toc(tmp_path, monkeypatch):
     assert book.refresh_committed_toc(toc) is False
 
 
-def test_run_notebooks_have_distinct_sidebar_titles():
+def test_run_notebooks_have_distinct_human_sidebar_titles():
+    os.chdir(REPO)
     toc = book.make_toc("quick")
     for chapter in toc["chapters"]:
         titles = [s["title"] for s in chapter.get("sections", [])]
         assert len(titles) == len(set(titles)), chapter["file"]
         for s in chapter.get("sections", []):
-            variant = s["file"].rsplit("__", 1)[1]
-            assert s["title"].endswith(f" · {variant}"), s
+            paper = s["file"].split("/")[3]
+            table, variant = s["file"].rsplit("/", 1)[1].split("__", 1)
+            assert s["title"].endswith(f" · {book.row_title(paper, table, variant)}"), s
+            # a name, not the slug (nor the slug with spaces, row_title's fallback)
+            name = s["title"].split(" · ", 1)[1]
+            assert name not in (variant, variant.replace("_", " ")), s
+
+
+def test_every_row_has_a_title_and_titles_name_rows():
+    """``row_titles`` of runs.yaml: one per row, none for a row that does not exist."""
+    import yaml
+
+    for runs in sorted((REPO / "notebooks").glob("*/runs.yaml")):
+        for table, spec in yaml.safe_load(runs.read_text())["tables"].items():
+            titles = spec.get("row_titles") or {}
+            assert set(titles) <= set(spec["variants"]), (runs, table)
+            assert set(spec["variants"]) <= set(titles), (runs, table, "rows without a title")
+            assert len(set(titles.values())) == len(titles), (runs, table, "titles repeat")
+    assert book.row_title("ltnet", "table2", "i_d", REPO / "notebooks") == "image + depth"
+    assert book.row_title("ltnet", "table2", "i_d__x2", REPO / "notebooks") == (
+        "image + depth (2 x the budget)")
+    assert book.row_title("nopaper", "t", "some_row", REPO / "notebooks") == "some row"
+
+
+def test_run_page_links_are_relative_to_the_page(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nb = tmp_path / "results" / "quick" / "executed" / "ltnet" / "table2__i_d.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    href = book.run_page_href("ltnet", "table2", "i_d", "quick", from_dir="book/ltnet")
+    assert href == "../../results/quick/executed/ltnet/table2__i_d.html"
+    assert book.run_page_href("ltnet", "table2", "i_d", "quick", from_dir="book") == (
+        "../results/quick/executed/ltnet/table2__i_d.html")
+    # the page in the built book and the run page it names: the link resolves
+    page = tmp_path / "book" / "ltnet" / "index.html"
+    assert (page.parent / href).resolve() == nb.with_suffix(".html").resolve()
+    assert book.run_page_href("ltnet", "table2", "gone", "quick", from_dir="book") is None
+
+
+def test_html_table_marks_key_columns_links_rows_and_escapes():
+    import pandas as pd
+
+    df = pd.DataFrame({"PSNR ours": ["1 < 2"], "other": ["x"], "Δ": ["+1"],
+                       "raw": ['<a href="r.html">r</a>']}, index=pd.Index(["row a"]))
+    df.attrs.update(key_columns=["PSNR ours"], row_links={"row a": "../run.html"},
+                    column_notes={"Δ": "positive = better"}, html_columns=["raw"])
+    out = book.html_table(df)
+    assert '<th class="key"></th><th class="key">PSNR ours</th><th>other</th>' in out
+    assert '<th title="positive = better">Δ</th>' in out
+    assert '<td><a href="../run.html" title="the run page of this row">row a</a></td>' in out
+    assert "<td>1 &lt; 2</td>" in out and '<td><a href="r.html">r</a></td>' in out
+    # one link per row by position, in a named column (convergence_view: slugs may repeat)
+    conv = pd.DataFrame({"table": ["t1", "t2"], "row": ["a", "a"]})
+    conv.attrs.update(row_links=[None, "t2.html"], link_column="row")
+    out = book.html_table(conv)
+    assert "<td>t1</td><td>a</td>" in out and '<td>t2</td><td><a href="t2.html"' in out
+
+
+def test_table_view_key_columns_first_and_differences_signed_better_positive():
+    """Swapnet's any-to-any table: Score_l2 (its ranking metric) next to the row, then seeds
+    and converged; Δ of a lower-is-better metric (MSE) is the reference minus the row."""
+    import pandas as pd
+
+    from relight_lib.harness import results
+
+    os.chdir(REPO)
+    metrics = ["psnr", "mse", "score_l2"]
+    view, _ = book.table_view("swapnet", "table1", metrics, "quick")
+    assert list(view.columns[:4]) == ["SCORE_L2 paper", "SCORE_L2 ours", "seeds", "converged"]
+    assert view.attrs["key_columns"] == list(view.columns[:4])
+    ours = results.load_results("results", "quick", paper="swapnet", table="table1")
+    means = ours.groupby(["variant", "metric"])["value"].mean()
+    ref = reproduce.table_reference("swapnet", "table1")
+    cmp = results.compare_table(ours, results.load_reported("swapnet", "table1"), metrics)
+    checked = 0
+    for label, variant in zip(view.index, cmp["variant"]):
+        if variant == ref or pd.isna(means.get((variant, "mse"), float("nan"))):
+            continue
+        want = -(means[(variant, "mse")] - means[(ref, "mse")])
+        assert view.loc[label, "ΔMSE ours"] == f"{want:+.4f}", label
+        want = means[(variant, "psnr")] - means[(ref, "psnr")]
+        assert view.loc[label, "ΔPSNR ours"] == f"{want:+.2f}", label
+        assert view.attrs["row_links"][label].endswith(f"table1__{variant}.html")
+        checked += 1
+    assert checked >= 1
+    assert pd.notna(view.loc[view.index[0], "seeds"])
 
 
 def test_every_glue_key_used_is_glued():
@@ -118,10 +203,11 @@ def test_paper_pages_show_reported_and_ours(smoke_book):
         assert set(claims["verdict"]) <= set(VERDICTS)
         # one smoke seed: no claim gets a verdict, and the reason gives the count
         assert set(claims["verdict"]) == {"not testable here"}
-        assert list(claims.columns) == ["claim", "metric", "paper's difference",
-                                        "our difference [95% CI]",
-                                        "smallest resolved difference", "seeds", "split",
-                                        "verdict", "why"]
+        assert list(claims.columns) == ["claim", "metric", "verdict", "paper's difference",
+                                        "our difference [95% CI]", "seeds",
+                                        "smallest resolved difference", "split", "runs",
+                                        "why"]
+        assert claims["runs"].str.contains("table2__i_d_n.html").any()
         assert len(claims) == len(results_claims(root))
     finally:
         os.chdir(old)

@@ -17,7 +17,15 @@ like any page, and ``search.html`` is opened with a query (the longest word of t
 heading), which must find something. The root ``index.html`` is Sphinx's redirect page: the
 redirect is followed and its target checked.
 
-Screenshots (full page, 1280 px wide) of the front page and of a page with a results table
+Tables readers can read: at a 1400 px wide window, the key columns of every table (the header
+cells marked ``<th class="key">`` by :func:`relight_lib.harness.book.html_table`: the row, the
+metric the table ranks by, seeds, converged; for any other table its first column) must be
+visible without scrolling sideways: inside the table's scroll box and the window. The build
+must have the pages this is about: a paper chapter, the scorecard and a run page
+(:func:`missing_page_kinds`), and the scorecard must link every claim to its run pages and show
+the forest plot (:func:`scorecard_problems`, read from the HTML file).
+
+Screenshots (full page, 1400 px wide) of the front page and of a page with a results table
 (the baselines chapter, else the first page with a ``<table>``) are written to
 ``_build/browser/<profile>-front.png`` and ``<profile>-results-table.png`` and their paths
 printed.
@@ -56,6 +64,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 # templates, _sources/ the page sources, _images/ the figures.
 NOT_PAGES = {"_static", "_sources", "_images", "_downloads"}
 PREFERRED_TABLE_PAGE = "book/baselines/index.html"
+VIEWPORT_WIDTH = 1400  # the window the key columns of every table must fit without scrolling
+SCORECARD_PAGE = "book/scorecard.html"
+FOREST_SECTION = "every-claim-at-a-glance"  # the scorecard's section with the forest plot
 MAX_PER_PAGE = 25
 COMMON = 3  # a problem on more pages than this is reported once, with its pages
 SKIP_SCHEMES = ("mailto", "javascript", "tel", "data", "blob")
@@ -186,10 +197,36 @@ async () => {
     }
     return 'first cell ' + JSON.stringify(clean((t.querySelector('th,td') || {textContent: ''}).textContent));
   };
+  // the part of the window a table's cells show in without scrolling sideways: the window,
+  // narrowed by every ancestor that clips or scrolls horizontally (scrolled to its left end)
+  const viewWidth = document.documentElement.clientWidth;
+  const visibleBox = el => {
+    let left = 0, right = viewWidth;
+    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      if (/(auto|scroll|hidden|clip)/.test(getComputedStyle(a).overflowX)) {
+        const r = a.getBoundingClientRect();
+        left = Math.max(left, r.left);
+        right = Math.min(right, r.left + a.clientLeft + a.clientWidth);
+      }
+    }
+    return [left, right];
+  };
+  const hiddenKeys = t => {
+    let cells = Array.from(new Set(t.querySelectorAll('th.key')));
+    if (!cells.length && t.rows.length && t.rows[0].cells.length) cells = [t.rows[0].cells[0]];
+    const [left, right] = visibleBox(t);
+    return cells.map(c => ({name: clean(c.textContent) || '(row label)',
+                            box: c.getBoundingClientRect()}))
+      .filter(c => c.box.width > 0 && (c.box.right > right + 1 || c.box.left < left - 1))
+      .map(c => ({name: c.name, left: Math.round(c.box.left), right: Math.round(c.box.right),
+                  from: Math.round(left), to: Math.round(right)}));
+  };
+  window.scrollTo(0, 0);
   const tables = Array.from(document.querySelectorAll('table')).map((t, k) => {
     const body = Array.from(t.rows).filter(r => r.parentElement.tagName !== 'THEAD'
       && r.parentElement.tagName !== 'TFOOT' && r.cells.length > 0);
-    return {index: k + 1, label: label(t), bodyRows: body.length, rows: t.rows.length};
+    return {index: k + 1, label: label(t), bodyRows: body.length, rows: t.rows.length,
+            hiddenKeys: hiddenKeys(t)};
   });
   return {
     images: imgs.map(i => ({src: i.currentSrc || i.src || i.getAttribute('src') || '',
@@ -264,7 +301,7 @@ def check_site(html_dir: Path, base: str, shots_dir: Path | None = None) -> Find
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport={"width": VIEWPORT_WIDTH, "height": 900})
 
             def route(r):
                 # nothing leaves 127.0.0.1: an external load is recorded and aborted, so the
@@ -346,6 +383,12 @@ def check_site(html_dir: Path, base: str, shots_dir: Path | None = None) -> Find
                         problems[name].append(
                             f"table {t['index']} ({t['label']}) has no body row with cells "
                             f"({t['rows']} row(s), all in <thead>/<tfoot> or empty)")
+                    for k in t["hiddenKeys"]:
+                        problems[name].append(
+                            f"table {t['index']} ({t['label']}): key column {k['name']!r} is "
+                            f"not visible without scrolling sideways at {VIEWPORT_WIDTH} px "
+                            f"(it spans {k['left']}-{k['right']} px, the table shows "
+                            f"{k['from']}-{k['to']} px)")
                 if info["tables"] and table_page is None:
                     table_page = page.url  # after a redirect, the page it led to
                 for link in info["links"]:
@@ -402,6 +445,100 @@ def check_site(html_dir: Path, base: str, shots_dir: Path | None = None) -> Find
     return found
 
 
+# --------------------------------------------------------------------------- the book's pages
+
+def missing_page_kinds(pages: list[str]) -> list[str]:
+    """The kinds of page the browser check must cover that a build lacks: a paper chapter
+    (``book/<paper>/index.html``), the scorecard, a run page
+    (``results/<profile>/executed/<paper>/<table>__<variant>.html``)."""
+    kinds = {
+        "a paper chapter (book/<paper>/index.html)":
+            lambda p: re.fullmatch(r"book/[^/]+/index\.html", p) is not None,
+        f"the scorecard ({SCORECARD_PAGE})": lambda p: p == SCORECARD_PAGE,
+        "a run page (results/<profile>/executed/<paper>/<table>__<variant>.html)":
+            lambda p: re.fullmatch(r"results/[^/]+/executed/[^/]+/[^/]+__[^/]+\.html", p)
+            is not None,
+    }
+    return [kind for kind, match in kinds.items() if not any(match(p) for p in pages)]
+
+
+class _Claims(HTMLParser):
+    """The scorecard's claims: for each body row of a ``table.claims`` and each
+    ``p.lpips-only`` paragraph, the hrefs it links; and the images in the forest plot's
+    section."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.lpips: list[list[str]] = []
+        self.forest_images = 0
+        self._table = self._body = self._row = self._para = False
+        self._section_depth = 0  # > 0 inside the forest plot's <section>
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "section":
+            if self._section_depth:
+                self._section_depth += 1
+            elif a.get("id") == FOREST_SECTION:
+                self._section_depth = 1
+        elif tag == "img" and self._section_depth:
+            self.forest_images += 1
+        elif tag == "table" and "claims" in classes:
+            self._table = True
+        elif tag == "tbody" and self._table:
+            self._body = True
+        elif tag == "tr" and self._body:
+            self._row = True
+            self.rows.append([])
+        elif tag == "p" and "lpips-only" in classes:
+            self._para = True
+            self.lpips.append([])
+        elif tag == "a" and a.get("href"):
+            if self._row:
+                self.rows[-1].append(a["href"])
+            elif self._para:
+                self.lpips[-1].append(a["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "section" and self._section_depth:
+            self._section_depth -= 1
+        elif tag == "table":
+            self._table = self._body = self._row = False
+        elif tag == "tbody":
+            self._body = False
+        elif tag == "tr":
+            self._row = False
+        elif tag == "p":
+            self._para = False
+
+
+_RUN_PAGE = re.compile(r"(^|/)results/[^/]+/executed/[^/]+/[^/]+__[^/#]+\.html(#.*)?$")
+
+
+def scorecard_problems(html: str) -> list[str]:
+    """What the built scorecard lacks: a claim (a body row of a ``table.claims``) or a group of
+    LPIPS-only claims (``p.lpips-only``) without a link to a run page
+    (``results/<profile>/executed/<paper>/<table>__<variant>.html``), any claim at all, or an
+    image (the forest plot) in its section ``#every-claim-at-a-glance``. That the links resolve
+    is the browser check's part."""
+    parser = _Claims()
+    parser.feed(html)
+    problems = []
+    if not parser.rows and not parser.lpips:
+        problems.append("no claims: no body row of a table.claims, no p.lpips-only paragraph")
+    for i, hrefs in enumerate(parser.rows, 1):
+        if not any(_RUN_PAGE.search(h) for h in hrefs):
+            problems.append(f"claims row {i}: no link to a run page (links: {hrefs})")
+    for i, hrefs in enumerate(parser.lpips, 1):
+        if not any(_RUN_PAGE.search(h) for h in hrefs):
+            problems.append(f"LPIPS-only paragraph {i}: no link to a run page")
+    if parser.forest_images == 0:
+        problems.append(f"no image in section #{FOREST_SECTION} (the forest plot)")
+    return problems
+
+
 # --------------------------------------------------------------------------- tests
 
 @pytest.fixture
@@ -427,6 +564,10 @@ def test_every_page_of_the_book_works_in_a_browser(html_dir, capsys):
     with _serve(html_dir) as base:
         found = check_site(html_dir, base, shots_dir=SHOTS)
     assert "index.html" in found.pages, f"no index.html in {html_dir}"
+    missing = missing_page_kinds(found.pages)
+    assert not missing, f"the build at {html_dir} has no {', no '.join(missing)}"
+    card = scorecard_problems((html_dir / SCORECARD_PAGE).read_text(errors="replace"))
+    assert not card, f"{SCORECARD_PAGE}:\n  " + "\n  ".join(card)
     with capsys.disabled():
         print(f"\nbrowser: {len(found.pages)} pages of {html_dir} in {found.seconds:.1f} s; "
               f"{found.internal_links} internal links checked, {found.external_links} "
@@ -453,12 +594,19 @@ def test_the_browser_check_finds_each_kind_of_problem(tmp_path):
         "<html><head><title>Good</title></head><body><h1 id='top'>Good page</h1>"
         "<img src='ok.png'><table><thead><tr><th>a</th></tr></thead>"
         "<tbody><tr><td>1</td></tr></tbody></table>"
+        "<div style='overflow-x:auto;width:500px'><table><thead><tr>"
+        "<th class='key'>row</th><th class='key'>PSNR</th>" + "<th>wide column</th>" * 30
+        + "</tr></thead><tbody><tr><td>a</td><td>1</td>" + "<td>some value</td>" * 30
+        + "</tr></tbody></table></div>"
         "<a href='sub/bad.html#here'>ok</a> <a href='#top'>top</a> <a href='#'>x</a>"
         "<a href='mailto:a@b.c'>mail</a> <a href='https://example.org/'>web</a></body></html>")
     (site / "sub" / "bad.html").write_text(
         "<html><head><title>Bad</title><script src='https://cdn.example.org/x.js'></script>"
         "</head><body><h2 id='here'>Bad</h2><img src='missing.png'>"
         "<table><thead><tr><th>only a head</th></tr></thead><tbody></tbody></table>"
+        "<div style='overflow-x:auto;width:400px'><table><thead><tr><th>row</th>"
+        + "<th>wide column</th>" * 30 + "<th class='key'>Score_l2</th></tr></thead><tbody><tr>"
+        + "<td>a</td>" + "<td>some value</td>" * 30 + "<td>1.5</td></tr></tbody></table></div>"
         "<a href='../nowhere.html'>gone</a> <a href='../good.html#nope'>no such id</a>"
         "<script>console.error('boom'); undefinedFunction();</script></body></html>")
     with _serve(site) as base:
@@ -472,6 +620,40 @@ def test_the_browser_check_finds_each_kind_of_problem(tmp_path):
                      "table 1 (after heading \"Bad\") has no body row",
                      "broken link '../nowhere.html'", "-> 404",
                      "no element with id or name 'nope'", "console error: boom",
-                     "uncaught page error", "undefinedFunction"):
+                     "uncaught page error", "undefinedFunction",
+                     "table 2 (after heading \"Bad\"): key column 'Score_l2' is not visible "
+                     "without scrolling sideways at 1400 px"):
         assert expected in bad, f"{expected!r} not reported:\n{bad}"
     assert found.external_links == 1 and "sub/bad.html:" in found.report(base, site)
+    # the first column of a table without key marks is its key column, and it is visible
+    assert "key column 'row'" not in bad
+
+
+def test_the_pages_the_browser_check_must_cover():
+    pages = ["index.html", "book/intro.html", "book/ltnet/index.html", "book/scorecard.html",
+             "results/smoke/executed/ltnet/table2__i_d.html"]
+    assert missing_page_kinds(pages) == []
+    missing = missing_page_kinds(["index.html", "book/intro.html"])
+    assert len(missing) == 3 and "the scorecard" in missing[1]
+    assert missing_page_kinds(pages[:2] + pages[3:]) == [
+        "a paper chapter (book/<paper>/index.html)"]
+
+
+def test_scorecard_problems_finds_unlinked_claims_and_a_missing_forest_plot():
+    run = "../results/smoke/executed/ltnet/table2__i_d.html"
+    good = (f"<section id='{FOREST_SECTION}'><h2>x</h2><img src='f.png'></section>"
+            "<section id='every-claim'><table class='dataframe relight-table claims'><thead>"
+            "<tr><th class='key'>claim</th><th>runs</th></tr></thead><tbody>"
+            f"<tr><td>c1</td><td><a href='{run}'>a</a> vs <a href='{run}'>b</a></td></tr>"
+            "</tbody></table>"
+            f"<p class='lpips-only'>2 more: x (<a href='{run}'>a</a>)</p></section>")
+    assert scorecard_problems(good) == []
+    bad = (good.replace("<img src='f.png'>", "")
+           .replace("</tbody>", "<tr><td>c2</td><td><a href='ltnet/index.html'>ch</a></td></tr>"
+                                "</tbody>")
+           .replace(f"(<a href='{run}'>a</a>)", "(a)"))
+    problems = scorecard_problems(bad)
+    assert problems[0].startswith("claims row 2: no link to a run page")
+    assert problems[1] == "LPIPS-only paragraph 1: no link to a run page"
+    assert problems[2].startswith(f"no image in section #{FOREST_SECTION}")
+    assert scorecard_problems("<p>nothing</p>")[0].startswith("no claims")

@@ -88,3 +88,88 @@ def test_the_suite_needs_no_url(tmp_path):
     path.write_text(yaml.safe_dump({"repositories": [_entry(paper="suite", url=None)]}))
     (r,) = scorecard.load_code_completeness(path)
     assert scorecard.completeness_table([r])["repository"].iloc[0] == "o/r"
+
+
+def _synthetic_claims():
+    """Four claims of two papers: one supported, one with no difference of ours (LPIPS), one
+    "no difference" claim with its margin, one where the paper's table goes against the claim."""
+    nan = float("nan")
+    return pd.DataFrame([
+        dict(paper="msrnet", id="a", text="Stacking raises PSNR", metric="psnr",
+             reported_difference=0.5, our_difference=1.0, ci_low=0.25, ci_high=1.75,
+             verdict="supported", margin=nan, reason="95% Student-t interval"),
+        dict(paper="ltnet", id="b", text="Normals lower LPIPS", metric="lpips",
+             reported_difference=0.01, our_difference=nan, ci_low=nan, ci_high=nan,
+             verdict="not testable here", margin=nan,
+             reason="lpips not computed: LPIPS unavailable: no alexnet weights"),
+        dict(paper="swapnet", id="c", text="B and C do not differ", metric="psnr",
+             reported_difference=0.2, our_difference=0.1, ci_low=-0.3, ci_high=0.5,
+             verdict="inconclusive", margin=0.4, reason="no difference if inside ±0.4"),
+        dict(paper="ltnet", id="d", text="LTNet* beats MSR-Net on PSNR", metric="psnr",
+             reported_difference=-1.0, our_difference=-0.5, ci_low=-2.0, ci_high=1.0,
+             verdict="not testable here", margin=nan, reason="not converged: x"),
+    ])
+
+
+def test_forest_data_scales_each_claim_by_the_papers_difference():
+    f = scorecard.forest_data(_synthetic_claims()).set_index("id")
+    a = f.loc["a"]  # ours twice the paper's, interval [0.5, 3.5] of it
+    assert (a["paper_x"], a["ours_x"], a["low_x"], a["high_x"]) == (1.0, 2.0, 0.5, 3.5)
+    assert a["why_missing"] == ""
+    b = f.loc["b"]  # the paper's difference is drawn, ours is missing and says why
+    assert b["paper_x"] == 1.0 and pd.isna(b["ours_x"])
+    assert b["why_missing"] == "not drawn: needs LPIPS (no AlexNet weights here)"
+    c = f.loc["c"]  # a no-difference claim: scaled by its margin, the band is ±1
+    assert c["margin_x"] == 1.0 and c["paper_x"] == pytest.approx(0.5)
+    assert (c["low_x"], c["high_x"]) == pytest.approx((-0.75, 1.25))
+    d = f.loc["d"]  # the paper's own table against its claim: -1, honestly
+    assert d["paper_x"] == -1.0 and d["ours_x"] == pytest.approx(-0.5)
+
+
+def test_forest_plot_draws_every_claim_grouped_by_paper():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = scorecard.forest_plot(_synthetic_claims())
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    # papers in the book's order, each followed by its claims
+    assert labels[0] == "LTNet" and labels[3] == "MSR-Net" and labels[5] == "2DSceneRelighting"
+    assert labels[1].startswith("Normals lower LPIPS [LPIPS]")
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["needs LPIPS"]  # the one claim without a difference of ours says why
+    crosses = [ln for ln in ax.lines if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [0]
+    # the paper's diamonds: one per claim with a number (the no-difference claim's too)
+    diamonds = [ln for ln in ax.lines if ln.get_marker() == "D"]
+    assert len(diamonds) == 4
+    plt.close(fig)
+
+
+def test_lpips_only_claims_are_grouped_on_one_line():
+    raw = _synthetic_claims()
+    assert scorecard.lpips_only(raw).tolist() == [False, True, False, False]
+    view = pd.DataFrame({"claim": raw["text"], "metric": raw["metric"].str.upper(),
+                         "verdict": raw["verdict"],
+                         "why": ["", "LPIPS: n/a because the AlexNet weights that LPIPS needs "
+                                 "are not on this machine", "", "not converged"]})
+    assert scorecard.lpips_only(view).tolist() == [False, True, False, False]
+    line = scorecard.lpips_line(view.assign(runs=["", '<a href="r.html">r</a>', "", ""]))
+    assert line.startswith('<p class="lpips-only"><strong>1 more claim(s)')
+    assert 'Normals lower LPIPS (LPIPS: <a href="r.html">r</a>)' in line
+    assert scorecard.lpips_line(view[~scorecard.lpips_only(view)]) == ""
+
+
+def test_claims_html_links_runs_and_puts_key_columns_first():
+    from relight_lib.harness import book
+
+    view = book.claims_view("msrnet", "quick")
+    out = scorecard.claims_html(view.assign(paper="msrnet"))
+    head = out.split("</thead>")[0]
+    for col in book.CLAIM_KEY_COLUMNS:
+        assert f'<th class="key">{col.replace(chr(39), "&#x27;")}</th>' in head, col
+    assert "<th>runs</th>" in head and "paper</th>" not in head.replace("difference", "")
+    assert 'href="' in out and "table1__stacked_dmshn.html" in out
+    assert 'font-weight:600">not testable here</span>' in out or "supported" in out

@@ -26,6 +26,7 @@ def test_run_provenance_reads_every_seed(tmp_path):
     text = sp.run_provenance(tmp_path, "quick", "msrnet", "table2", "dmshn_mse")
     assert "relight_lib 0.1.0" in text and "profile quick" in text
     assert "aaaaaaaaaa, bbbbbbbbbb+" in text and "seed(s) 0, 1" in text
+    assert "'+': the run's code had uncommitted changes" in text
     assert "AMD EPYC (2 cores)" in text and text.endswith("2026-11-21.")
 
 
@@ -54,6 +55,23 @@ def test_paragraph_goes_under_the_title_of_executed_notebooks_only(tmp_path):
     app.env.docname = "book/intro"
     sp._on_doctree_read(app, other)
     assert not any("relight-provenance" in n["classes"] for n in other.findall(nodes.paragraph))
+
+
+def test_run_pages_headings_and_page_titles_name_the_row(tmp_path):
+    _run(tmp_path, 0, "c" * 40)
+    (tmp_path / "notebooks" / "msrnet").mkdir(parents=True)
+    (tmp_path / "notebooks" / "msrnet" / "runs.yaml").write_text(
+        "tables:\n  table2:\n    notebook: t.ipynb\n"
+        "    row_titles: {dmshn_mse: \"DMSHN, L2 only\"}\n"
+        "    variants: {dmshn_mse: {}}\n")
+    doc = _doc("Table 2: losses\n===============\n\nBody.\n")
+    docname = "results/quick/executed/msrnet/table2__dmshn_mse"
+    env = SimpleNamespace(docname=docname, titles={docname: nodes.title("x", "x")},
+                          longtitles={docname: nodes.title("x", "x")})
+    sp._on_doctree_read(SimpleNamespace(srcdir=str(tmp_path), env=env), doc)
+    title = next(iter(doc.findall(nodes.title)))
+    assert title.astext() == "Table 2: losses · DMSHN, L2 only"
+    assert env.titles[docname].astext() == env.longtitles[docname].astext() == title.astext()
 
 
 def _cell(tag):
