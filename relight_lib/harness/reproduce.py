@@ -15,7 +15,9 @@ Rows live in ``notebooks/<paper>/runs.yaml``::
 as skipped and the book shows it as not run. Every run gets the parameters ``profile``, ``paper``, ``table``, ``variant``, ``results_root``
 and ``cache_key`` plus the row's own; a name that the notebook's ``parameters`` cell does not
 define is an error (papermill only warns). The executed notebook goes to
-``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``.
+``results/<profile>/executed/<paper>/<table>__<variant>.ipynb``, the row's run page: without
+stderr and without folders of the machine that ran it
+(:func:`relight_lib.harness.run_page.sanitise_notebook`).
 
 Cache: a row is up to date when every committed ``run.json`` of it (one per seed)
 
@@ -460,7 +462,8 @@ def ensure_kernel() -> str:
                  "--IPKernelApp.log_level=ERROR"],
         "display_name": "Python (relight)",
         "language": "python",
-        "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning"},
+        # RELIGHT_RUN_PAGE: the notebook runs as a run page (relight_lib.harness.run_page.quiet)
+        "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning", "RELIGHT_RUN_PAGE": "1"},
     }
     path = kdir / "kernel.json"
     if not path.exists() or json.loads(path.read_text()) != spec:
@@ -534,6 +537,13 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
                        "\n".join(msg[-12:]) or traceback.format_exc(limit=2),
                        failed if failed.exists() else None)
     clean_notebook(tmp_nb)
+    from relight_lib.harness.run_page import sanitise_notebook
+
+    # the page shows no stderr and no folder of this machine; what was dropped is said here
+    dropped = sanitise_notebook(tmp_nb)
+    if dropped:
+        log(f"[run] {row.name}: {len(dropped)} stderr line(s) left off its page, the first: "
+            f"{dropped[0][:160]}")
     os.replace(tmp_nb, out_nb)
     return Outcome(row, "ran", time.perf_counter() - t0)
 

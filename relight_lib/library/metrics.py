@@ -632,8 +632,10 @@ class LPIPSMetric(nn.Module):
         self.model = model
         self.available = True
         self.weights = _weights.WeightsInfo(
-            name=trunk_name, source="file", path=str(path), sha256=_weights.file_sha256(path),
-            reason=f"LPIPS v{self.version} {net} trunk loaded from {path}; heads from {heads}",
+            name=trunk_name, source="file", path=_weights.display_path(path),
+            sha256=_weights.file_sha256(path),
+            reason=(f"LPIPS v{self.version} {net} trunk loaded from {_weights.display_path(path)}; "
+                    f"heads from the lpips package's weights/v{self.version}/{net}.pth"),
         )
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

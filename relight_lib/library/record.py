@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relight_lib.library.data.imageio import sha256_file
+from relight_lib.library.data.imageio import atomic_write, sha256_file
 
 
 __all__ = [
@@ -56,8 +56,10 @@ __all__ = [
     "precision_entry",
     "precision_here",
     "provenance",
+    "relocate_paths",
     "run_dir",
     "run_precision",
+    "save_figure",
     "verify_run",
     "write_run",
 ]
@@ -629,6 +631,105 @@ def verify_run(path: str | os.PathLike[str]) -> str | None:
     if missing:
         parts.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
     return f"{EDITED} ({path.name}: {'; '.join(parts)})"
+
+
+#: The text files of a run that :func:`relocate_paths` may rewrite (figures are images).
+_TEXT_FILES = ("run.json", "metrics.csv", "per_image.csv", "history.csv")
+
+
+def relocate_paths(path: str | os.PathLike[str], replacements: Mapping[str, str]) -> list[str]:
+    """Replace machine folders in the text of one run's files (``run.json``, ``metrics.csv``,
+    ``per_image.csv``, ``history.csv``), e.g. ``{"/root/.cache": "~/.cache"}``, and record the
+    new sha256 of the hashed files in ``run.json``, so that :func:`verify_run` still holds.
+
+    Only text changes: every number of the CSVs and every value of ``run.json`` that is not a
+    string must come out identical, or nothing is written. A run that does not verify first
+    (edited by hand) is refused: rehashing it would launder the edit.
+
+    Returns:
+        The names of the files rewritten (empty when no replacement applied).
+
+    Raises:
+        ValueError: the run does not verify, or a replacement would change a number.
+    """
+    import io
+
+    path = Path(path)
+    why = verify_run(path)
+    if why is not None:
+        raise ValueError(f"{path}: {why}; not rewriting it")
+
+    def sub(text: str) -> str:
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        return text
+
+    def strings(obj: Any) -> Any:
+        if isinstance(obj, str):
+            return sub(obj)
+        if isinstance(obj, dict):
+            return {sub(k): strings(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [strings(v) for v in obj]
+        return obj
+
+    new_text: dict[str, str] = {}
+    for name in _TEXT_FILES:
+        f = path / name
+        if not f.is_file():
+            continue
+        old = f.read_text(encoding="utf-8")
+        if name == "run.json":
+            text = json.dumps(strings(json.loads(old)), indent=2, allow_nan=False) + "\n"
+        else:
+            text = sub(old)
+            before, after = pd.read_csv(io.StringIO(old)), pd.read_csv(io.StringIO(text))
+            numeric = before.select_dtypes(include="number").columns
+            if list(before.columns) != list(after.columns) or not before[numeric].equals(
+                    after[numeric]):
+                raise ValueError(f"{f}: the replacements would change its numbers")
+        if text != old:
+            new_text[name] = text
+    if not new_text:
+        return []
+    for name, text in new_text.items():
+        if name != "run.json":
+            with atomic_write(path / name) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+    rec = json.loads(new_text.get("run.json") or (path / "run.json").read_text(encoding="utf-8"))
+    if isinstance(rec.get("sha256"), dict):
+        for name in rec["sha256"]:
+            rec["sha256"][name] = sha256_file(path / name)
+    with atomic_write(path / "run.json") as tmp:
+        _write_json(rec, tmp)
+    return sorted(set(new_text) | {"run.json"})
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 80,
+                colours: int | None = 256) -> Path:
+    """Save a matplotlib figure as a compact PNG, close it and return the path.
+
+    The figure is rendered at ``dpi`` (80: a 6-inch figure is 480 px, about what it gets of the
+    book's text column), reduced to a palette of ``colours`` (256 by default, dithered: plots
+    lose nothing visible, photographs little; None keeps full RGB) and written with the PNG
+    optimiser. A run's figures are stored once, here; the run page shows them from this file.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB")
+    if colours is not None:
+        img = img.quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
+                           dither=Image.Dither.FLOYDSTEINBERG)
+    with atomic_write(path, suffix=".png") as tmp:
+        img.save(tmp, format="PNG", optimize=True)
+    return Path(path)
 
 
 def edited_rows(run_dirs: Sequence[str | os.PathLike[str]]) -> dict[Path, str]:

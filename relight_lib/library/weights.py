@@ -14,7 +14,9 @@ digits of the file's SHA-256; a found file is checked against that prefix and a 
 error (:class:`WeightsHashMismatch`), never a silent fallback.
 
 When no file is found, :func:`fetch_weights` tries torchvision's own download address once per
-process, with a short timeout and a message on stderr (never silently), into the torch cache;
+process, with a short timeout and a warning on the ``relight_lib.library.weights`` logger (never
+silently: stderr unless logging is configured otherwise; a run page collects it, and the failure
+joins the not-found reason that goes into ``run.json``), into the torch cache;
 ``RELIGHT_OFFLINE=1`` turns that off. On a user's online machine this is torchvision's usual
 download; on ours it fails at once (no DNS) and the lookup result stands.
 
@@ -37,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -59,6 +62,7 @@ __all__ = [
     "WeightsNotFound",
     "WeightsSpec",
     "backbone",
+    "display_path",
     "file_sha256",
     "find_weights",
     "load_backbone_state",
@@ -68,6 +72,8 @@ __all__ = [
 ENV_VAR = "RELIGHT_WEIGHTS"
 #: torchvision's download address for its checkpoint files.
 DOWNLOAD_URL = "https://download.pytorch.org/models/{file}"
+_log = logging.getLogger(__name__)
+
 #: What a profile does when a training backbone's weights are missing.
 POLICIES = ("require", "allow_random")
 
@@ -81,6 +87,27 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
     from kornia.enhance import normalize
 
     return normalize(x, x.new_tensor(IMAGENET_MEAN), x.new_tensor(IMAGENET_STD))
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as run records and messages show it: relative to the working directory (the
+    repository root when the runner runs) when inside it, ``~/...`` when inside the home folder,
+    else as given. A record written on one machine then names no folder of that machine.
+
+    >>> display_path(Path.home() / ".cache" / "torch")
+    '~/.cache/torch'
+    >>> display_path(Path.cwd() / "data" / "w.pth")
+    'data/w.pth'
+    """
+    p = Path(path).expanduser().absolute()
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        for a, b in ((p, base.absolute()), (p.resolve(), base.resolve())):  # as given, resolved
+            try:
+                rel = a.relative_to(b)
+            except ValueError:
+                continue
+            return prefix + rel.as_posix() if rel.parts else (prefix.rstrip("/") or ".")
+    return str(path)
 
 
 class RandomInitWarning(UserWarning):
@@ -103,11 +130,11 @@ def fetch_weights(name: str, timeout: float = 10.0) -> Path | None:
     """Try to download a registered checkpoint into the torch cache (once per process).
 
     Returns the verified file, or None when downloads are off (``RELIGHT_OFFLINE=1``) or the
-    network does not allow it (the reason is kept for :func:`fetch_failure`). A message goes to
-    stderr before any download: nothing is fetched silently.
+    network does not allow it (the reason is kept for :func:`fetch_failure` and joins the
+    not-found reason of the run). A warning goes to this module's logger before any download:
+    nothing is fetched silently.
     """
     import socket
-    import sys
     import urllib.request
 
     if os.environ.get("RELIGHT_OFFLINE", "") not in ("", "0"):
@@ -118,8 +145,8 @@ def fetch_weights(name: str, timeout: float = 10.0) -> Path | None:
     dest_dir = Path(torch.hub.get_dir()) / "checkpoints"
     dest = dest_dir / spec.files[0]
     url = DOWNLOAD_URL.format(file=spec.files[0])
-    print(f"relight: {spec.files[0]} not found locally; trying {url} (timeout {timeout:g} s)",
-          file=sys.stderr)
+    _log.warning("relight: %s not found locally; trying %s (timeout %g s)", spec.files[0], url,
+                 timeout)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".part")
@@ -130,7 +157,7 @@ def fetch_weights(name: str, timeout: float = 10.0) -> Path | None:
         _verify(dest)
     except (OSError, socket.timeout, WeightsHashMismatch) as e:
         _FETCH_FAILED[name] = f"download from {url} failed ({type(e).__name__}: {e})"
-        print(f"relight: {_FETCH_FAILED[name]}", file=sys.stderr)
+        _log.warning("relight: %s", _FETCH_FAILED[name])
         if dest.exists():
             try:
                 _verify(dest)
@@ -336,15 +363,20 @@ def find_weights(name: str) -> Path | None:
     return None
 
 
+def _fetch_note(name: str) -> str:
+    why = fetch_failure(name)
+    return f" ({why})" if why else ""
+
+
 def _not_found_message(spec: WeightsSpec) -> str:
     dirs = search_dirs()
-    listing = "\n".join(f"  - {d}" for d in dirs)
+    listing = "\n".join(f"  - {display_path(d)}" for d in dirs)
     names = " or ".join(spec.files)
     return (
         f"weights for {spec.name!r} ({spec.note}) not found: no file {names} in\n{listing}\n"
         f"To supply them, copy the torchvision checkpoint {spec.files[0]} (from an online "
         f"machine's ~/.cache/torch/hub/checkpoints) into one of these folders, or set "
-        f"{ENV_VAR}=/path/to/folder."
+        f"{ENV_VAR}=/path/to/folder.{_fetch_note(spec.name)}"
     )
 
 
@@ -417,18 +449,19 @@ def backbone(name: str, allow_random: bool | None = None, seed: int = 0,
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
         return model, WeightsInfo(
-            name=name, source="file", path=str(path), sha256=file_sha256(path),
-            reason=f"ImageNet weights loaded from {path}",
+            name=name, source="file", path=display_path(path), sha256=file_sha256(path),
+            reason=f"ImageNet weights loaded from {display_path(path)}",
         )
     import warnings
 
-    dirs = ", ".join(str(d) for d in search_dirs())
+    dirs = ", ".join(display_path(d) for d in search_dirs())
     warnings.warn(f"{name}: ImageNet weights not found ({spec.files[0]}); using a random init "
                   f"with seed {seed}, as this profile allows", RandomInitWarning, stacklevel=2)
     return model, WeightsInfo(
         name=name, source="random", path=None, sha256=None,
         reason=(
-            f"{spec.files[0]} not found in {dirs}; random init with seed {seed} "
-            "(allowed by this profile; results are not comparable to ImageNet-initialised runs)"
+            f"{spec.files[0]} not found in {dirs}{_fetch_note(name)}; random init with seed "
+            f"{seed} (allowed by this profile; results are not comparable to "
+            "ImageNet-initialised runs)"
         ),
     )

@@ -1077,6 +1077,9 @@ class EvaluatedSeed:
     lpips_weights: Any = None
     evaluate_s: float = 0.0
     run_time_s: float = 0.0
+    #: ``batch -> image``, the prediction the row scored (ensemble and post-process included):
+    #: what its example figure shows.
+    predict_fn: Any = None
 
 
 def evaluate_seed(plan: OneToOnePlan, trained: TrainedSeed, post,
@@ -1112,7 +1115,8 @@ def evaluate_seed(plan: OneToOnePlan, trained: TrainedSeed, post,
         timing["inference_s_1024px"] = time_inference(trained.net, 1024, device, repeats=1,
                                                       fn=predict_fn)
     return EvaluatedSeed(per_image, notes, ensemble_val, timing, res.lpips_weights,
-                         evaluate_s=t_time - t_eval, run_time_s=time.perf_counter() - t_time)
+                         evaluate_s=t_time - t_eval, run_time_s=time.perf_counter() - t_time,
+                         predict_fn=predict_fn)
 
 
 def record_seed(plan: OneToOnePlan, trained: TrainedSeed, evaluated: EvaluatedSeed, post, *,
@@ -1158,7 +1162,8 @@ def record_seed(plan: OneToOnePlan, trained: TrainedSeed, evaluated: EvaluatedSe
                "seconds": {k: round(v, 1) for k, v in seconds.items()}})
     if history:
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
-        _figures(out, history, trained.net, data.eval_set, post, trained.device)
+        _figures(out, history, trained.net, data.eval_set, post, trained.device,
+                 examples=trained.seed == cfg.seeds[0], predict_fn=evaluated.predict_fn)
     per_image = evaluated.per_image
     summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
         if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
@@ -1194,21 +1199,28 @@ def learning_curves(h: pd.DataFrame, path: Path | None = None, title: str = ""):
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
+        from relight_lib.library import record  # imported by every row before it trains
+
+        record.save_figure(fig, path)
     return fig
 
 
-def _figures(out: Path, history: list[dict], model, eval_set, post, device: str) -> None:
-    """Training curve and a few input / prediction / target triplets, saved under figures/."""
+def _figures(out: Path, history: list[dict], model, eval_set, post, device: str,
+             examples: bool = True, predict_fn=None) -> None:
+    """Training curve and, with ``examples`` (the profile's first seed: the only one a page
+    shows), a few input / prediction / target triplets of ``predict_fn`` (the row's scored
+    prediction: an ensemble's fused output; default the model, then ``post``), saved under
+    figures/."""
     (out / "figures").mkdir(exist_ok=True)
     learning_curves(pd.DataFrame(history), out / "figures" / "loss.png")
+    if not examples:
+        return
 
     def relight(batch):
         pred = predict(model, batch, device=device)
         return post(pred) if post is not None else pred
 
-    _example_figure(out, eval_set, relight, "prediction")
+    _example_figure(out, eval_set, predict_fn or relight, "prediction")
 
 
 #: Fitted parameters of each floor baseline (for plans and tables).
@@ -1276,7 +1288,8 @@ def run_baseline(*, paper: str, table: str, variant: str, profile: str, method: 
                    "data": _data_record(scfg, scfg.track1_root, len(eval_set))},
             wall_time_s=time.perf_counter() - t0, peak_memory_mb=utils.peak_memory_mb(),
             cache_key=cache_key, data_manifest_sha256=profiles.data_manifest_sha256(scfg))
-        _example_figure(out, eval_set, model.predict, method)
+        if seed == cfg.seeds[0]:  # the one a page shows
+            _example_figure(out, eval_set, model.predict, method)
         first = res if first is None else first
     return first.summary()
 
@@ -1300,5 +1313,6 @@ def _example_figure(out: Path, eval_set, predict_fn, title: str) -> None:
             if r == 0:
                 axes[r][c].set_title(name, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "figures" / "examples.png", dpi=80)
-    plt.close(fig)
+    from relight_lib.library import record
+
+    record.save_figure(fig, out / "figures" / "examples.png")

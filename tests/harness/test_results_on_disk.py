@@ -242,3 +242,36 @@ def test_a_row_not_run_here_has_no_precision():
     assert record.run_precision({**rec, "extra": {"train_steps": 400}}) == {
         "requested": "bf16", "used": "bf16"}
     assert record.run_precision({**rec, "precision": None, "extra": {"train_steps": 400}}) is None
+
+
+def test_relocate_paths_rewrites_text_keeps_numbers_and_rehashes(tmp_path):
+    home_note = {"lpips": "weights not found in /home/someone/.cache/torch/hub/checkpoints"}
+    run = record.write_run(tmp_path, paper="demo", table="table1", variant="a", profile="smoke",
+                           seed=0, dataset="SynVIDIT", split="validation",
+                           per_image=_per_image(0), params={"data": "/home/someone/repo/data"},
+                           notes=home_note)
+    before = pd.read_csv(run / "metrics.csv")
+    changed = record.relocate_paths(run, {"/home/someone/repo/": "", "/home/someone/": "~/"})
+    assert "run.json" in changed
+    for name in ("run.json", "metrics.csv"):
+        assert "/home/someone" not in (run / name).read_text()
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["params"]["data"] == "data"
+    assert "~/.cache/torch/hub/checkpoints" in rec["notes"]["lpips"]
+    assert record.verify_run(run) is None  # the hashes were recorded again
+    after = pd.read_csv(run / "metrics.csv")
+    pd.testing.assert_series_equal(before["value"], after["value"])
+    assert record.relocate_paths(run, {"/home/someone/": "~/"}) == []  # nothing left to do
+
+
+def test_relocate_paths_refuses_an_edited_run_and_a_change_of_numbers(tmp_path):
+    run = record.write_run(tmp_path, paper="demo", table="table1", variant="a", profile="smoke",
+                           seed=0, dataset="SynVIDIT", split="validation",
+                           per_image=_per_image(0), params={})
+    value = str(pd.read_csv(run / "metrics.csv")["value"].iloc[0])
+    with pytest.raises(ValueError, match="would change its numbers"):
+        record.relocate_paths(run, {value: "1"})
+    assert record.verify_run(run) is None  # nothing was written
+    (run / "per_image.csv").write_text("image,metric,value\n")
+    with pytest.raises(ValueError, match="edited by hand"):
+        record.relocate_paths(run, {"x": "y"})

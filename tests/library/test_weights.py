@@ -221,7 +221,7 @@ def _fake_spec(monkeypatch, data: bytes) -> str:
     return name
 
 
-def test_fetch_downloads_verifies_and_announces(monkeypatch, tmp_path, capsys):
+def test_fetch_downloads_verifies_and_announces(monkeypatch, tmp_path, caplog):
     import urllib.request
 
     monkeypatch.delenv("RELIGHT_OFFLINE", raising=False)
@@ -233,7 +233,8 @@ def test_fetch_downloads_verifies_and_announces(monkeypatch, tmp_path, capsys):
     path = W.fetch_weights("alexnet", timeout=3)
     assert path is not None and path.name == name and path.read_bytes() == b"weights"
     assert seen == [(W.DOWNLOAD_URL.format(file=name), 3)]
-    assert "trying https://download.pytorch.org/models/" in capsys.readouterr().err
+    # announced on the module's logger (stderr by default; a run page collects it)
+    assert "trying https://download.pytorch.org/models/" in caplog.text
 
 
 def test_fetch_failure_is_remembered_and_bad_content_removed(monkeypatch, tmp_path):
@@ -273,3 +274,17 @@ def test_policies_and_random_init_warning(monkeypatch, tmp_path):
         W.backbone("alexnet", policy="maybe")
     with pytest.raises(ValueError, match="contradicts"):
         W.backbone("alexnet", allow_random=True, policy="require")
+
+
+def test_display_path_names_no_machine_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert W.display_path(tmp_path / "results" / "x.png") == "results/x.png"
+    assert W.display_path(Path.home() / ".cache" / "torch" / "hub") == "~/.cache/torch/hub"
+    assert W.display_path("/elsewhere/w.pth") == "/elsewhere/w.pth"
+
+
+def test_not_found_message_has_no_absolute_home_and_names_the_failed_download(monkeypatch):
+    monkeypatch.delenv(W.ENV_VAR, raising=False)
+    monkeypatch.setattr(W, "_FETCH_FAILED", {"alexnet": "download from X failed (URLError: no)"})
+    msg = W._not_found_message(W.REGISTRY["alexnet"])
+    assert str(Path.home()) + "/" not in msg and "download from X failed" in msg

@@ -205,7 +205,7 @@ def record_seed(plan: AnyToAnyPlan, trained: TrainedSeed, evaluated: EvaluatedSe
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
     if trained.net is not None and trained.reason is None:
         write_figures(out, history, trained.net, plan.eval_sets[table], trained.objective,
-                      device, rows)
+                      device, rows, examples=seed == cfg.seeds[0])
     summ = rows.groupby("metric")["value"].agg(["mean", "std", "count"]) \
         if len(rows) else pd.DataFrame(columns=["mean", "std", "count"])
     summ["seed"] = seed

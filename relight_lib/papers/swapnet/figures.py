@@ -11,14 +11,18 @@ import torch
 __all__ = ["write_figures"]
 
 
-def write_figures(out: Path, history, net, eval_set, objective, device, rows) -> None:
-    """Learning curves (training loss and, when validated, validation PSNR), relit examples,
-    latent distances and (models B/C) envmaps under figures/."""
+def write_figures(out: Path, history, net, eval_set, objective, device, rows,
+                  examples: bool = True) -> None:
+    """Learning curves (training loss and, when validated, validation PSNR) and latent
+    distances under figures/; with ``examples`` (the profile's first seed: the only one a page
+    shows), also the relit examples and (models B/C) the envmaps. Saved compact
+    (:func:`relight_lib.library.record.save_figure`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from relight_lib.library import record
     from relight_lib.library.train import collate, to_device
 
     figs = out / "figures"
@@ -37,8 +41,19 @@ def write_figures(out: Path, history, net, eval_set, objective, device, rows) ->
     for ax in axes[0]:
         ax.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(figs / "loss.png", dpi=80)
-    plt.close(fig)
+    record.save_figure(fig, figs / "loss.png")
+
+    lat = rows[rows["metric"].str.startswith(("scene_latent", "light_latent"))]
+    if len(lat):
+        fig, ax = plt.subplots(figsize=(5, 2.8))
+        for m, g in lat.groupby("metric"):
+            ax.hist(np.log10(g["value"].clip(lower=1e-12)), bins=20, alpha=0.5, label=m)
+        ax.set_xlabel("log10 latent MSE between two images of a pair")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        record.save_figure(fig, figs / "latents.png")
+    if not examples:
+        return
 
     n = min(3, len(eval_set))
     batch = to_device(collate([eval_set[i] for i in range(n)]), device)
@@ -55,19 +70,7 @@ def write_figures(out: Path, history, net, eval_set, objective, device, rows) ->
             if r == 0:
                 axes[r][c].set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(figs / "examples.png", dpi=80)
-    plt.close(fig)
-
-    lat = rows[rows["metric"].str.startswith(("scene_latent", "light_latent"))]
-    if len(lat):
-        fig, ax = plt.subplots(figsize=(5, 2.8))
-        for m, g in lat.groupby("metric"):
-            ax.hist(np.log10(g["value"].clip(lower=1e-12)), bins=20, alpha=0.5, label=m)
-        ax.set_xlabel("log10 latent MSE between two images of a pair")
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(figs / "latents.png", dpi=80)
-        plt.close(fig)
+    record.save_figure(fig, figs / "examples.png")
 
     if objective is not None and objective.setting in ("B", "C"):
         gt = objective.envmap_targets(batch, "guide", device)
@@ -82,5 +85,4 @@ def write_figures(out: Path, history, net, eval_set, objective, device, rows) ->
                 if r == 0:
                     axes[r][c].set_title(f"envmap of T, {title}", fontsize=8)
         fig.tight_layout()
-        fig.savefig(figs / "envmaps.png", dpi=80)
-        plt.close(fig)
+        record.save_figure(fig, figs / "envmaps.png")
