@@ -116,8 +116,9 @@ def step_times(machine: str = DEFAULT_MACHINE, bench_dir: Path = BENCH_DIR
                ) -> dict[str, dict[str, Any]]:
     """Measured seconds per training step on ``machine``, per bench model: ``s`` (the loss as
     the bench trains it), ``s_no_vgg`` (without its VGG term, where measured), ``source`` (the
-    file and how many steps), ``load`` (1-min load average before, where recorded). The
-    steps file (many steps, ``relight bench --costs``) wins over the FLOPs file (a few)."""
+    file and how many steps), ``load`` (1-min load average before, where recorded). The FLOPs
+    file times every paper model in one run (one load for all, ``relight bench
+    --training-flops``); the steps file (``relight bench --costs``) adds the models it lacks."""
     out: dict[str, dict[str, Any]] = {}
     flops = bench_dir / f"{machine}-training-flops.csv"
     for r in _read_csv(flops):
@@ -130,17 +131,35 @@ def step_times(machine: str = DEFAULT_MACHINE, bench_dir: Path = BENCH_DIR
             if ratio > 1:  # below 1 the VGG term is within the noise: no saving modelled
                 out[r["model"]]["s_no_vgg"] = out[r["model"]]["s"] / ratio
     steps = bench_dir / f"{machine}-training-steps.csv"
-    for r in _read_csv(steps):
+    # a model the FLOPs run lacks is put on its load: its step over the step of a model of the
+    # FLOPs run timed next to it (the nearest in time) in the same file, times that model's
+    # step in the FLOPs run
+    rows = [r for r in _read_csv(steps) if r["arm"] == "loss as trained"]
+    refs = [r for r in rows if r["model"] in out]
+    extra = {}
+    for r in rows:
         m = r["model"]
-        if r["arm"] == "loss as trained":
-            prev = out.get(m, {})
-            out[m] = {"s": float(r["s_per_step_median"]), "s_no_vgg": prev.get("s_no_vgg"),
-                      "source": f"{steps.name} ({r['precision']}, {r['steps']} steps)",
-                      "load": float(r["load_1min_before"]) if r["load_1min_before"] else None}
-    for r in _read_csv(steps):
-        if r["arm"] != "loss as trained" and r["model"] in out:
-            out[r["model"]]["s_no_vgg"] = float(r["s_per_step_median"])
-    return out
+        if m in out:
+            continue
+        raw = float(r["s_per_step_median"])
+        src = f"{steps.name} ({r['precision']}, {r['steps']} steps, load {r['load_1min_before']})"
+        ref = min(refs, key=lambda q: abs(_when(q) - _when(r)), default=None)
+        if ref is not None:
+            factor = out[ref["model"]]["s"] / float(ref["s_per_step_median"])
+            raw *= factor
+            src += f", scaled by {ref['model']}'s step in the FLOPs run over its step there"
+        extra[m] = {"s": raw, "s_no_vgg": None, "source": src,
+                    "load": float(r["load_1min_before"]) if r["load_1min_before"] else None}
+    return {**out, **extra}
+
+
+def _when(r: Mapping[str, str]) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(r["timestamp_utc"]).timestamp()
+    except (KeyError, ValueError):
+        return 0.0
 
 
 def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RESULTS_DIR
@@ -248,6 +267,9 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
                 frac = perceptual_fraction(plan)
                 lo = t["s_no_vgg"] if t["s_no_vgg"] is not None else t["s"]
                 s_step = frac * t["s"] + (1 - frac) * lo
+                if any(term.startswith("discriminator") for term in plan.get("loss") or []):
+                    stand_in = "; ".join(x for x in (stand_in, "timed without the "
+                                                     "discriminator's step") if x)
                 note = "; ".join(x for x in (stand_in, t["source"]) if x)
         sig = training_signature(plan) if "error" not in plan else None
         shares = ""
@@ -357,3 +379,91 @@ def write_readme(path: Path = Path("README.md"), block: str | None = None,
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text
+
+
+def _training_path(bench_dir: Path, model: str) -> dict[str, Any]:
+    """The ``relight bench-train`` measurements of ``model`` on a CPU with native bf16: fp32
+    and bf16 + channels_last step times (data in memory), the machine and its threads."""
+    for p in sorted(bench_dir.glob("*-training-path.csv")):
+        got: dict[str, Any] = {}
+        for r in _read_csv(p):
+            if r["model"] != model or r["section"] != "training_path" or not r["value"]:
+                continue
+            got["machine"] = f"{r['device_name']} ({r['threads']} threads)"
+            if r["measure"] == "step_s_memory":
+                got[f"{r['precision']}_s"] = float(r["value"])
+        if "fp32_s" in got and "bf16_cl_s" in got:
+            return got
+    return {}
+
+
+def bf16_explanation(model: str = "dmshn", machine: str = DEFAULT_MACHINE,
+                     bench_dir: Path = BENCH_DIR, results_root: Path = reproduce.RESULTS_DIR,
+                     profile: str = "quick") -> dict[str, Any]:
+    """Where the factor between the committed quick rows (trained in bf16 on a CPU with AMX)
+    and the same rows here (fp32, AVX2) comes from, for ``model`` (MSR-Net's DMSHN: the row
+    timed here over many steps). Every value is a measurement, with its machine:
+
+    - ``there_row_s``: seconds per step of the committed L2 row (``msrnet/table2/<model>_mse``,
+      its seeds' ``extra.seconds.train`` over the steps), ``there_cl_s`` the L_CL row's;
+    - ``there_fp32_s``, ``there_bf16_s``: the same machine's fp32 and bf16 + channels_last
+      steps (``relight bench-train``, L1 loss), ``bf16_gain`` their ratio;
+    - ``here_s``: the step here without the VGG term (from the FLOPs run: its step over the
+      perceptual lever's ratio), ``here_vgg_s`` with it; ``here20_s``, ``here20_vgg_s`` and
+      ``here20_load`` the 20-step measurement of ``relight bench --costs`` (another load);
+    - ``machine_factor`` = ``here_s / there_fp32_s`` (fp32 against fp32: the cores, AVX2
+      against AVX-512, the load); ``total`` = ``here_s / there_row_s`` (about ``bf16_gain x
+      machine_factor``); ``vgg_here``, ``vgg_there``: the stage with the VGG term over the
+      stage without it, here and there;
+    - ``bf16_peak_ratio``: this machine's measured fp32 over bf16 convolution rate (its bf16 is
+      emulated: autocast would slow it down), ``omp_gain`` the median default / PASSIVE ratio,
+      ``threads_gain`` LTNet*'s 2-thread / 1-thread step under load.
+    Missing measurements are None.
+    """
+    out: dict[str, Any] = {"model": model, "machine": machine}
+    done = committed_seconds(profile, results_root)
+    for key, variant in (("there_row_s", f"{model}_mse"), ("there_cl_s", f"{model}_cl")):
+        rec = done.get(f"msrnet/table2/{variant}")
+        train = [t for t in (rec or {}).get("train", []) if t > 0]
+        steps = 800 if rec else None  # overwritten below from the row's plan when possible
+        try:
+            row = next(r for r in reproduce.load_rows() if r.name == f"msrnet/table2/{variant}")
+            steps = reproduce.effective_budget(row, profile).get("steps", steps)
+        except (StopIteration, reproduce.PlanError):
+            pass
+        out[key] = statistics.median(train) / steps if train and steps else None
+        out.setdefault("there", rec["machine"] if rec else None)
+    tp = _training_path(bench_dir, model)
+    out["there_fp32_s"], out["there_bf16_s"] = tp.get("fp32_s"), tp.get("bf16_cl_s")
+    out["there_path_machine"] = tp.get("machine")
+    out["bf16_gain"] = (tp["fp32_s"] / tp["bf16_cl_s"]) if tp else None
+    t = step_times(machine, bench_dir).get(model, {})
+    out["here_vgg_s"], out["here_s"] = t.get("s"), t.get("s_no_vgg")
+    for r in _read_csv(bench_dir / f"{machine}-training-steps.csv"):
+        if r["model"] == model and r["steps"] and int(r["steps"]) >= 10:
+            k = "here20_vgg_s" if r["arm"] == "loss as trained" else "here20_s"
+            out[k] = float(r["s_per_step_median"])
+            out["here20_steps"] = int(r["steps"])
+            out["here20_load"] = float(r["load_1min_before"])
+    out["machine_factor"] = (out["here_s"] / out["there_fp32_s"]
+                             if out["here_s"] and out["there_fp32_s"] else None)
+    out["total"] = (out["here_s"] / out["there_row_s"]
+                    if out["here_s"] and out["there_row_s"] else None)
+    out["vgg_here"] = (out["here_vgg_s"] / out["here_s"]
+                       if out["here_vgg_s"] and out["here_s"] else None)
+    # there, the L_CL row's second half carries the VGG term: 2 x cl - l2 is its step
+    out["vgg_there"] = ((2 * out["there_cl_s"] - out["there_row_s"]) / out["there_row_s"]
+                        if out["there_cl_s"] and out["there_row_s"] else None)
+    peak = {(r["kernel"], r["precision"]): float(r["gflops"])
+            for r in _read_csv(bench_dir / f"{machine}-training-peak.csv") if r["gflops"]}
+    fp, bf = peak.get(("conv3x3", "fp32")), peak.get(("conv3x3", "bf16"))
+    out["bf16_peak_ratio"] = fp / bf if fp and bf else None
+    omp = [float(r["ratio"]) for r in _read_csv(bench_dir / f"{machine}-training-omp.csv")
+           if r["ratio"]]
+    out["omp_gain"] = statistics.median(omp) if omp else None
+    out["omp_min"], out["omp_max"] = (min(omp), max(omp)) if omp else (None, None)
+    lev = {(r["model"], r["lever"]): r for r in
+           _read_csv(bench_dir / f"{machine}-training-levers.csv")}
+    th = lev.get(("ltnet", "threads"))
+    out["threads_gain"] = float(th["ratio"]) if th and th["ratio"] else None
+    return out

@@ -28,13 +28,20 @@ def _bench(tmp_path: Path, steps: bool = True) -> Path:
     return d
 
 
-def test_step_times_prefer_the_long_measurement(tmp_path):
-    t = costs.step_times("m", _bench(tmp_path))
-    assert t["dmshn"]["s"] == 3.0 and t["dmshn"]["s_no_vgg"] == 1.0
-    assert "training-steps" in t["dmshn"]["source"] and t["dmshn"]["load"] == 1.5
+def test_step_times_read_one_run_for_all_and_add_the_missing(tmp_path):
+    d = _bench(tmp_path)
+    with open(d / "m-training-steps.csv", "a") as f:
+        f.write("ltnet,loss as trained,fp32,2,3,4.0,4.0,PASSIVE,9.0,9.5,2026-01-01T10:00:00\n"
+                "ltnet_4_32,loss as trained,fp32,2,3,5.0,5.0,PASSIVE,9.0,9.5,"
+                "2026-01-01T10:01:00\n")
+    t = costs.step_times("m", d)
+    # the FLOPs run times every model under one load: it wins where it has the model
+    assert t["dmshn"]["s"] == 4.0 and t["dmshn"]["s_no_vgg"] == 1.0
+    assert "training-flops" in t["dmshn"]["source"]
     assert t["ltnet"]["s"] == 2.0 and t["ltnet"]["s_no_vgg"] is None
-    only_flops = costs.step_times("m", _bench(tmp_path / "b", steps=False))
-    assert only_flops["dmshn"]["s"] == 4.0 and only_flops["dmshn"]["s_no_vgg"] == 1.0
+    # timed at twice LTNet*'s step here, where LTNet* took 4.0 s against 2.0 in the FLOPs run
+    assert t["ltnet_4_32"]["s"] == pytest.approx(5.0 * 2.0 / 4.0)
+    assert t["ltnet_4_32"]["load"] == 9.0 and "scaled by ltnet" in t["ltnet_4_32"]["source"]
 
 
 def test_model_mapping_and_perceptual_share():
@@ -74,8 +81,8 @@ def test_cost_table_prices_rows_and_shares_trainings(tmp_path):
     df = costs.cost_table(bench_dir=_bench(tmp_path), machine="m", row_plans=plans,
                           results_root=tmp_path / "none").set_index("row")
     cl_row, mse = df.loc["msrnet/table2/dmshn_cl"], df.loc["msrnet/table2/dmshn_mse"]
-    assert cl_row["s/step"] == pytest.approx(0.5 * 3.0 + 0.5 * 1.0)
-    assert cl_row["training (min)"] == pytest.approx(2.0 * 800 * 5 / 60)
+    assert cl_row["s/step"] == pytest.approx(0.5 * 4.0 + 0.5 * 1.0)
+    assert cl_row["training (min)"] == pytest.approx(2.5 * 800 * 5 / 60)
     assert mse["s/step"] == pytest.approx(1.0) and mse["seeds"] == 5
     shared = df.loc["msrnet/table1/dmshn"]
     assert shared["training (min)"] == 0 and shared["shares training with"] == "msrnet/table2/dmshn_cl"
@@ -119,3 +126,36 @@ def test_write_readme_fills_only_its_block(tmp_path):
     q.write_text("no block\n")
     with pytest.raises(ValueError, match="R.md: no"):
         costs.write_readme(q, "x")
+
+
+def test_bf16_explanation_multiplies_out(tmp_path):
+    d = _bench(tmp_path)
+    (d / "m-training-peak.csv").write_text(
+        "kernel,precision,shape,gflop,seconds,gflops\nconv3x3,fp32,x,1,1,36.0\n"
+        "conv3x3,bf16,x,1,1,3.6\n")
+    (d / "m-training-omp.csv").write_text(
+        "model,round,steps,threads,s_per_step_default,s_per_step_passive,ratio,"
+        "load_1min_before,load_1min_after\nltnet,0,2,2,8,2,4.0,1,1\ndmshn,0,2,2,10,2,5.0,1,1\n"
+        "dmshn,1,2,2,12,2,6.0,1,1\n")
+    (d / "x-training-path.csv").write_text(
+        "section,model,size,precision,measure,value,unit,note,profile,device,device_name,"
+        "threads\ntraining_path,dmshn,64,fp32,step_s_memory,0.3,s,,quick,cpu,Xeon,2\n"
+        "training_path,dmshn,64,bf16_cl,step_s_memory,0.1,s,,quick,cpu,Xeon,2\n")
+    root = tmp_path / "results"
+    for variant, train in (("dmshn_mse", 80.0), ("dmshn_cl", 120.0)):
+        seed = root / "quick" / "msrnet" / "table2" / variant / "seed=0"
+        seed.mkdir(parents=True)
+        (seed / "run.json").write_text(json.dumps({
+            "extra": {"seconds": {"train": train, "evaluate": 1.0, "run_time": 5.0}},
+            "wall_time_s": train + 6, "provenance": {"device": "cpu", "device_name": "Xeon",
+                                                      "cpu_count": 2}}))
+    w = costs.bf16_explanation("dmshn", "m", d, root)
+    assert w["there_row_s"] == pytest.approx(80.0 / 800) and w["there"] == "Xeon (2 cores)"
+    assert w["bf16_gain"] == pytest.approx(3.0) and w["here_s"] == pytest.approx(1.0)
+    assert w["machine_factor"] == pytest.approx(1.0 / 0.3)
+    assert w["total"] == pytest.approx(10.0)
+    assert w["vgg_here"] == pytest.approx(4.0)
+    assert w["vgg_there"] == pytest.approx((2 * 0.15 - 0.1) / 0.1)
+    assert w["here20_s"] == 1.0 and w["here20_vgg_s"] == 3.0 and w["here20_load"] == 1.6
+    assert w["bf16_peak_ratio"] == pytest.approx(10.0)
+    assert (w["omp_gain"], w["omp_min"], w["omp_max"]) == (5.0, 4.0, 6.0)
