@@ -24,6 +24,11 @@ the number of cores this process may use, e.g. ``cpu-amd-epyc-2c``):
 - ``<machine>-training-flops.json``: the run's metadata (load average before and after,
   threads, versions, commit, what each model's loss holds here).
 
+``relight bench --costs`` (:func:`run_costs`) writes what the cost table of the how-to-rerun
+page reads besides: ``<machine>-training-omp.csv`` (:data:`OMP_COLUMNS`, the OpenMP wait policy
+per model and round), ``<machine>-training-steps.csv`` (:data:`STEP_COLUMNS`, a model's step over
+many steps, and the models of :data:`COST_MODELS`) and ``<machine>-training-steps.json``.
+
 Measured on a shared machine the absolute numbers move with the load (recorded); the ratios of
 arms timed in one run are what to read. FLOPs count a multiply-add as 2 and only what
 ``FlopCounterMode`` knows (convolutions, matrix products): element-wise work, normalisation,
