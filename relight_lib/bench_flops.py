@@ -24,6 +24,11 @@ the number of cores this process may use, e.g. ``cpu-amd-epyc-2c``):
 - ``<machine>-training-flops.json``: the run's metadata (load average before and after,
   threads, versions, commit, what each model's loss holds here).
 
+``relight bench --costs`` (:func:`run_costs`) writes what the cost table of the how-to-rerun
+page reads besides: ``<machine>-training-omp.csv`` (:data:`OMP_COLUMNS`, the OpenMP wait policy
+per model and round), ``<machine>-training-steps.csv`` (:data:`STEP_COLUMNS`, a model's step over
+many steps, and the models of :data:`COST_MODELS`) and ``<machine>-training-steps.json``.
+
 Measured on a shared machine the absolute numbers move with the load (recorded); the ratios of
 arms timed in one run are what to read. FLOPs count a multiply-add as 2 and only what
 ``FlopCounterMode`` knows (convolutions, matrix products): element-wise work, normalisation,
@@ -73,6 +78,14 @@ PEAK_COLUMNS: tuple[str, ...] = ("kernel", "precision", "shape", "gflop", "secon
 #: The models of the table (registry names; ``ltnet_large`` is LTNet† (8,32), Table 5's largest).
 MODELS: tuple[str, ...] = ("ltnet", "ltnet_large", "dmshn", "stacked_dmshn", "mbnet",
                            "swapnet_illum")
+
+#: LTNet's sizes of Table 5 by bench name (``(f1, nc)`` labels of
+#: :func:`relight_lib.papers.ltnet.recipe.ltnet_row`); the first two are in :data:`MODELS`, the
+#: others are timed for the cost table (``relight bench --costs``).
+LTNET_SIZES: dict[str, str] = {"ltnet": "2,16", "ltnet_large": "8,32", "ltnet_4_32": "4,32",
+                               "ltnet_4_16": "4,16", "ltnet_4_4": "4,4"}
+#: Models the cost table times besides :data:`MODELS` (their steps, not their FLOPs).
+COST_MODELS: tuple[str, ...] = ("ltnet_4_32", "ltnet_4_16", "ltnet_4_4", "swapnet_envmap")
 
 #: Phases of a training step, in the order they run (see :class:`PhaseClock`).
 PHASES: tuple[str, ...] = ("data", "forward", "loss", "backward", "optimiser", "other")
@@ -231,6 +244,7 @@ def random_items(n: int, size: int, needs: Sequence[str] = (), swap: bool = Fals
     memory (:class:`relight_lib.library.data.memory.InMemoryPairs`): the engine's in-memory path,
     as the quick rows train (their sets fit in memory). The model's arithmetic does not depend
     on the values."""
+    from relight_lib.library.data.layout import DIRECTIONS, DIRECTION_ANGLES as ANGLES
     from relight_lib.library.data.memory import InMemoryPairs
 
     g = torch.Generator().manual_seed(seed)
@@ -245,8 +259,9 @@ def random_items(n: int, size: int, needs: Sequence[str] = (), swap: bool = Fals
             for who in ("input", "guide"):
                 it[f"{who}_temperature"] = torch.tensor(float(2500 + 1000 * int(
                     torch.randint(0, 5, (1,), generator=g))))
-                it[f"{who}_angle"] = torch.tensor(float(45 * int(
-                    torch.randint(0, 8, (1,), generator=g))))
+                d = int(torch.randint(0, 8, (1,), generator=g))
+                it[f"{who}_angle"] = torch.tensor(float(ANGLES[DIRECTIONS[d]]))
+                it[f"{who}_direction"] = DIRECTIONS[d]
         items.append(it)
     return InMemoryPairs(items)
 
@@ -302,12 +317,12 @@ def quick_specs(names: Sequence[str] = MODELS) -> list[TrainSpec]:
     quick = "quick"
     out = []
     for name in names:
-        if name in ("ltnet", "ltnet_large"):
-            row = lt.ltnet_row(table5_label="2,16" if name == "ltnet" else "8,32",
-                               profile=quick)
+        if name in LTNET_SIZES:
+            label = LTNET_SIZES[name]
+            row = lt.ltnet_row(table5_label=label, profile=quick)
             spec = _one_to_one_spec(name, row["model"], row["model_kwargs"], row["loss"],
                                     {**lt.LTNET_SHORT_BUDGETS[quick]}, row["train"],
-                                    f"ltnet_row(table5_label={'2,16' if name == 'ltnet' else '8,32'})")
+                                    f"ltnet_row(table5_label={label})")
         elif name in ("dmshn", "stacked_dmshn"):
             row = msrnet.msrnet_row(name, "cl", profile=quick)
             spec = _one_to_one_spec(name, name, row["model_kwargs"], row["stages"][-1]["loss"],
@@ -320,6 +335,8 @@ def quick_specs(names: Sequence[str] = MODELS) -> list[TrainSpec]:
                 "MBNET_LOSS, MBNET_SHORT_BUDGETS['quick']")
         elif name == "swapnet_illum":
             spec = _swap_a_spec()
+        elif name == "swapnet_envmap":
+            spec = _swap_b_spec()
         else:
             raise KeyError(f"no training recipe for {name!r}; known: {list(MODELS)}")
         out.append(spec)
@@ -368,6 +385,30 @@ def _swap_a_spec() -> TrainSpec:
                      make_data=lambda n, size, seed: random_items(n, size, swap=True, seed=seed),
                      source=f"run_any_to_any(loss_setting='A'), temperature head {head!r}",
                      extra={"loss": ["mse", "colour_temperature", "direction"]})
+
+
+def _swap_b_spec() -> TrainSpec:
+    """Any-to-any model B ("Envmap") with loss B (L1 + the log-L2 of the RGB envmaps of I
+    and T), as the any-to-any loop trains it (no predicter)."""
+    from relight_lib.papers import profiles
+    from relight_lib.papers.swapnet import any2any
+
+    from relight_lib.papers.swapnet import objective
+
+    prof = profiles.PROFILES["quick"]
+
+    def build():
+        torch.manual_seed(0)
+        net = objective.build_swap_model("swapnet_envmap")
+        step = SwapAStep(net, None, objective.SwapObjective("B"))
+        return step, step.loss, []
+
+    lr = inspect_default(any2any.run_any_to_any, "lr", 1e-3)
+    return TrainSpec(name="swapnet_envmap", build=build, batch=prof.batch_size, size=prof.size,
+                     amp=prof.amp, channels_last=False, lr=float(lr),
+                     make_data=lambda n, size, seed: random_items(n, size, swap=True, seed=seed),
+                     source="run_any_to_any(loss_setting='B')",
+                     extra={"loss": ["l1", "envmap_log_l2", "envmap_log_l2"]})
 
 
 def inspect_default(fn: Callable[..., Any], name: str, fallback: Any) -> Any:
@@ -614,17 +655,21 @@ _SUBPROCESS_SNIPPET = """
 import json, sys
 from relight_lib import bench_flops as b
 spec = b.quick_specs([sys.argv[1]])[0]
-r = b.time_spec(spec, steps=int(sys.argv[2]), warmup=1, compile=sys.argv[3] == "compile")
+arms = {"without_perceptual": True} if sys.argv[4:] == ["without_perceptual"] else {}
+r = b.time_spec(spec, steps=int(sys.argv[2]), warmup=1, compile=sys.argv[3] == "compile",
+                **arms)
 print("RESULT " + json.dumps(r["times"]))
 """
 
 
 def time_in_subprocess(name: str, steps: int, env: Mapping[str, str | None] | None = None,
-                       timeout: float = 300, compile: bool = False) -> list[float]:
+                       timeout: float = 300, compile: bool = False,
+                       without_perceptual: bool = False) -> list[float]:
     """Step times of ``name`` (after one untimed step) measured in a fresh Python process with
     ``env`` applied to the environment (a None value unsets the variable): for settings read once when the OpenMP runtime starts
     (``OMP_WAIT_POLICY``), and for ``torch.compile``, whose compilation can then be cut off by
-    ``timeout`` (``subprocess.TimeoutExpired``)."""
+    ``timeout`` (``subprocess.TimeoutExpired``). ``without_perceptual`` times the loss without
+    its VGG term (:func:`_fit_steps`)."""
     full = dict(os.environ)
     for k, v in dict(env or {}).items():
         if v is None:
@@ -632,7 +677,8 @@ def time_in_subprocess(name: str, steps: int, env: Mapping[str, str | None] | No
         else:
             full[k] = v
     proc = subprocess.run([sys.executable, "-c", _SUBPROCESS_SNIPPET, name, str(steps),
-                           "compile" if compile else "eager"],
+                           "compile" if compile else "eager"]
+                          + (["without_perceptual"] if without_perceptual else []),
                           capture_output=True, text=True, timeout=timeout, env=full,
                           cwd=Path(__file__).resolve().parents[1])
     for line in proc.stdout.splitlines():
@@ -875,6 +921,121 @@ def run(models: Sequence[str] = MODELS, out_dir: str | os.PathLike[str] = "resul
             "schedule": "constant learning rate at the recipe's peak (the schedule only scales "
                         "the rate)", "models": details}
     meta_path = out / f"{slug}-training-flops.json"
+    meta_path.write_text(json.dumps(meta, indent=1, default=str) + "\n")
+    paths["meta"] = meta_path
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# what the cost table reads (``relight bench --costs``): the OpenMP wait policy and a row's steps
+
+#: Columns of ``<machine>-training-omp.csv``: one line per model and round, the two policies
+#: timed in fresh processes one after the other; ``ratio`` = default s/step / passive s/step
+#: (> 1: PASSIVE is faster).
+OMP_COLUMNS: tuple[str, ...] = ("model", "round", "steps", "threads", "s_per_step_default",
+                                "s_per_step_passive", "ratio", "load_1min_before",
+                                "load_1min_after")
+#: Columns of ``<machine>-training-steps.csv``: a model's training step at the quick recipe
+#: timed over many steps (the cost table's fp32 measurement of a row); ``arm`` is the loss as
+#: the bench spec trains it or without its VGG term.
+STEP_COLUMNS: tuple[str, ...] = ("model", "arm", "precision", "threads", "steps",
+                                 "s_per_step_median", "s_per_step_mean", "omp_wait_policy",
+                                 "load_1min_before", "load_1min_after", "timestamp_utc")
+
+
+def _load1() -> float | None:
+    la = load_average()
+    return la[0] if la else None
+
+
+def measure_omp_wait_policy(models: Sequence[str] = ("ltnet", "dmshn"), steps: int = 2,
+                            rounds: int = 3, threads: int = 2,
+                            log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+    """The OpenMP wait policy: for each model and round, ``steps`` steps (after one untimed
+    step) in a fresh process with ``OMP_WAIT_POLICY`` unset (the runtime's default: waiting
+    threads spin), then in one with ``PASSIVE`` (they sleep); rounds alternate the order so
+    that a change of load falls on both. Rows of :data:`OMP_COLUMNS`."""
+    rows = []
+    for name in models:
+        for k in range(rounds):
+            before = _load1()
+            env_d = {"OMP_WAIT_POLICY": None, "OMP_NUM_THREADS": str(threads)}
+            env_p = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
+            if k % 2 == 0:
+                td = time_in_subprocess(name, steps, env_d, timeout=900)
+                tp = time_in_subprocess(name, steps, env_p, timeout=900)
+            else:
+                tp = time_in_subprocess(name, steps, env_p, timeout=900)
+                td = time_in_subprocess(name, steps, env_d, timeout=900)
+            d, p = statistics.median(td), statistics.median(tp)
+            rows.append({"model": name, "round": k, "steps": steps, "threads": threads,
+                         "s_per_step_default": d, "s_per_step_passive": p, "ratio": d / p,
+                         "load_1min_before": before, "load_1min_after": _load1()})
+            log(f"omp {name} round {k}: default {d:.3f} s/step, passive {p:.3f} s/step "
+                f"(x{d / p:.2f})")
+    return rows
+
+
+def measure_steps(name: str = "dmshn", steps: int = 20, threads: int = 2,
+                  wait_policy: str | None = "PASSIVE", log: Callable[[str], Any] = print
+                  ) -> list[dict[str, Any]]:
+    """``steps`` training steps of ``name`` at the quick recipe through
+    :func:`relight_lib.library.train.fit` (after one untimed step) in a fresh process with
+    ``threads`` threads and ``OMP_WAIT_POLICY=wait_policy``, with the loss as the spec trains
+    it and, where it has one, without its VGG term (e.g. MSR-Net's stage 1 is L2 alone). The
+    precision is the quick profile's on this machine. Rows of :data:`STEP_COLUMNS`."""
+    from datetime import datetime, timezone
+
+    from relight_lib.library.utils import bf16_native
+
+    spec = quick_specs([name])[0]
+    arms = [("loss as trained", False)]
+    if spec.build_without_perceptual is not None:
+        arms.append(("without the VGG term", True))
+    env = {"OMP_WAIT_POLICY": wait_policy, "OMP_NUM_THREADS": str(threads)}
+    rows = []
+    for arm, no_vgg in arms:
+        before = _load1()
+        times = time_in_subprocess(name, steps, env, timeout=1800, without_perceptual=no_vgg)
+        rows.append({"model": name, "arm": arm,
+                     "precision": "bf16" if spec.amp and bf16_native("cpu") else "fp32",
+                     "threads": threads, "steps": len(times),
+                     "s_per_step_median": statistics.median(times),
+                     "s_per_step_mean": statistics.fmean(times),
+                     "omp_wait_policy": wait_policy or "default",
+                     "load_1min_before": before, "load_1min_after": _load1(),
+                     "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        log(f"steps {name} ({arm}): {rows[-1]['s_per_step_median']:.3f} s/step")
+    return rows
+
+
+def run_costs(out_dir: str | os.PathLike[str] = "results/bench", step_model: str = "dmshn",
+              steps: int = 20, omp_models: Sequence[str] = ("ltnet", "dmshn"),
+              omp_steps: int = 2, omp_rounds: int = 3,
+              extra_models: Sequence[str] = COST_MODELS, extra_steps: int = 3,
+              log: Callable[[str], Any] = print) -> dict[str, Path]:
+    """Write ``<machine>-training-omp.csv`` (:func:`measure_omp_wait_policy`),
+    ``<machine>-training-steps.csv`` (:func:`measure_steps`: ``steps`` steps of
+    ``step_model``, then ``extra_steps`` of each of ``extra_models``, the models the cost table
+    needs that ``--training-flops`` does not time) and their sidecar
+    ``<machine>-training-steps.json`` (load average before and after, versions, commit)."""
+    from relight_lib.bench import run_context
+
+    slug = machine_slug("cpu")
+    out = Path(out_dir)
+    t0, before = time.perf_counter(), load_average()
+    omp = measure_omp_wait_policy(omp_models, omp_steps, omp_rounds, log=log)
+    stp = measure_steps(step_model, steps, log=log)
+    for name in extra_models:
+        stp += measure_steps(name, extra_steps, log=log)[:1]
+    paths = {"omp": write_table(out / f"{slug}-training-omp.csv", omp, OMP_COLUMNS),
+             "steps": write_table(out / f"{slug}-training-steps.csv", stp, STEP_COLUMNS)}
+    meta = {**run_context(torch.device("cpu"), "training-costs", "quick"), "machine": slug,
+            "load_average_before": before, "load_average_after": load_average(),
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "data": "random tensors in memory (the engine's in-memory path)",
+            "note": "fresh processes; other processes shared the machine (see the load)"}
+    meta_path = out / f"{slug}-training-steps.json"
     meta_path.write_text(json.dumps(meta, indent=1, default=str) + "\n")
     paths["meta"] = meta_path
     return paths

@@ -15,6 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+from relight_lib import omp
+
+# before anything imports torch: the OpenMP runtime reads its settings once, when it starts
+omp.apply_defaults()
+
 DEFAULT_DATA_DIR = Path("data/synvidit")
 
 
@@ -252,6 +257,11 @@ def _add_bench_models(sub) -> None:
                    help="instead: training efficiency of the paper models at the quick recipe "
                    "(GFLOP per step, s/step, the machine's measured peak, top operators, "
                    "levers); writes results/bench/<machine>-training-*.csv (a few minutes)")
+    p.add_argument("--costs", action="store_true",
+                   help="instead: what the cost table reads: the OpenMP wait policy (default "
+                   "vs PASSIVE, fresh processes, LTNet* and DMSHN) and 20 training steps of "
+                   "DMSHN at the quick recipe; writes results/bench/<machine>-training-omp.csv "
+                   "and -training-steps.csv (about 15 minutes on 2 cores)")
 
 
 def _cmd_bench_models(args) -> int:
@@ -261,6 +271,12 @@ def _cmd_bench_models(args) -> int:
     unknown = sorted(set(args.models or ()) - set(list_models()))
     if unknown:
         raise KeyError(f"unknown model(s) {unknown}; registered: {list_models()}")
+    if args.costs:
+        from relight_lib import bench_flops
+
+        paths = bench_flops.run_costs(steps=args.train_steps or 20)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        return 0
     if args.training_flops:
         from relight_lib import bench_flops
 

@@ -59,6 +59,7 @@ from typing import Any
 
 import yaml
 
+from relight_lib import omp
 from relight_lib.papers import profiles
 
 KERNEL_NAME = "relight"
@@ -516,6 +517,9 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
     import papermill as pm
 
     params["cache_key"] = key
+    # the kernel inherits this process's environment: its OpenMP runtime starts with the
+    # suite's defaults unless the user set them (relight_lib.omp)
+    omp.apply_defaults()
     tmp_nb = out_nb.with_name(f".{out_nb.stem}.running.ipynb")
     tmp_nb.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
