@@ -18,8 +18,8 @@ A row's cost is estimated from three measurements, each labelled with the machin
   :func:`relight_lib.papers.profiles.render_cost`).
 
 The seed counts are :data:`TABLE_SEEDS` (5, MBNet 3: the next issue's), a budget-check row its own
-(one). :func:`cost_table` is the table of the how-to-rerun page; :func:`readme_block` the
-README's short generated block (:func:`write_readme`).
+(one). :func:`cost_table` is the table of the how-to-rerun page; :func:`readme_text` the
+README's short generated block.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ BENCH_DIR = Path("results/bench")
 DEFAULT_MACHINE = "cpu-amd-epyc-2c"
 #: Seeds per row in the cost table, by paper (``default`` for the others).
 TABLE_SEEDS: dict[str, int] = {"default": 5, "mbnet": 3}
-#: README block markers (:func:`write_readme`).
-README_START, README_END = "<!-- generated: costs -->", "<!-- end generated -->"
 
 #: Bench names of the models that are timed (``relight_lib.bench_flops``); the plans' other
 #: models map to them in :func:`bench_model`.
@@ -342,11 +340,14 @@ def summary(df: "Any", profile: str = "quick", seeds: Mapping[str, int] = TABLE_
             "steps_on": df.attrs.get("steps_on"), "overhead_on": df.attrs.get("overhead_on")}
 
 
-def readme_block(s: Mapping[str, Any]) -> str:
-    """The README's cost lines (between :data:`README_START` and :data:`README_END`), indented
-    to continue a list item."""
+def readme_text(s: Mapping[str, Any] | None = None, profile: str = "quick") -> str:
+    """The README's cost lines (its generated ``costs`` block, written by
+    :func:`relight_lib.harness.readme.refresh_readme`), indented to continue a list item;
+    ``s`` is a :func:`summary` (by default of ``profile``'s :func:`cost_table`)."""
     import textwrap
 
+    if s is None:
+        s = summary(cost_table(profile), profile)
     render = ("" if s["render_h"] is None else
               f", of which {s['render_h'] * 60:.0f} min render SynVIDIT")
     text = (f"Estimated, the whole quick profile at {s['seeds']} seeds (MBNet "
@@ -357,29 +358,7 @@ def readme_block(s: Mapping[str, Any]) -> str:
             f"{s['overhead_on']}. The {s['committed_rows']} committed rows that trained took "
             f"{s['committed_h']:.1f} h on that CPU in bf16 (AMX); at the same seeds they are "
             f"estimated at {s['estimate_h']:.0f} h here, {s['slowdown']:.1f} times as long.")
-    return "\n".join([README_START, textwrap.fill(text, 96, initial_indent="  ",
-                                                   subsequent_indent="  "), README_END])
-
-
-def write_readme(path: Path = Path("README.md"), block: str | None = None,
-                 profile: str = "quick") -> bool:
-    """Replace the generated cost block of ``path`` (between the markers) by ``block`` (by
-    default :func:`readme_block` of the quick profile's :func:`cost_table`). Returns whether
-    the file changed.
-
-    Raises:
-        ValueError: ``path`` has no cost block (one line naming the file and the markers).
-    """
-    text = path.read_text(encoding="utf-8")
-    pat = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.S)
-    if not pat.search(text):
-        raise ValueError(f"{path}: no '{README_START}' ... '{README_END}' block to fill")
-    if block is None:
-        block = readme_block(summary(cost_table(profile), profile))
-    new = pat.sub(lambda m: block, text, count=1)
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
+    return textwrap.fill(text, 96, initial_indent="  ", subsequent_indent="  ") + "\n"
 
 
 def _training_path(bench_dir: Path, model: str) -> dict[str, Any]:

@@ -179,7 +179,15 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "first-run": first_run_block,
     "presets": presets_block,
     "render-speed": render_speed_block,
+    "costs": lambda: _costs().readme_text(),
 }
+
+
+def _costs():
+    # imported when the block is written: the cost table plans every row (seconds)
+    from relight_lib.harness import costs
+
+    return costs
 
 
 def render(text: str, blocks: dict[str, Callable[[], str]] | None = None) -> str:

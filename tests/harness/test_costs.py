@@ -116,16 +116,16 @@ def test_committed_overhead_is_used_per_seed(tmp_path):
     assert df.attrs["overhead_on"] == "X (2 cores)"
 
 
-def test_write_readme_fills_only_its_block(tmp_path):
-    p = tmp_path / "README.md"
-    p.write_text(f"a\n{costs.README_START}\nold\n{costs.README_END}\nb\n")
-    assert costs.write_readme(p, f"{costs.README_START}\nnew\n{costs.README_END}")
-    assert p.read_text() == f"a\n{costs.README_START}\nnew\n{costs.README_END}\nb\n"
-    assert not costs.write_readme(p, f"{costs.README_START}\nnew\n{costs.README_END}")
-    q = tmp_path / "R.md"
-    q.write_text("no block\n")
-    with pytest.raises(ValueError, match="R.md: no"):
-        costs.write_readme(q, "x")
+def test_readme_text_states_the_summary():
+    s = {"render_h": 0.5, "seeds": 5, "mbnet_seeds": 3, "rows": 55, "trainings": 29,
+         "total_h": 125.4, "steps_on": "m", "training_h": 124.0, "overhead_h": 1.04,
+         "overhead_on": "X (2 cores)", "committed_rows": 21, "committed_h": 5.21,
+         "estimate_h": 48.0, "slowdown": 9.21}
+    text = costs.readme_text(s)
+    flat = " ".join(text.split())
+    assert "at 5 seeds (MBNet 3)" in flat and "(55 rows, 29 trainings)" in flat
+    assert "**125 h**" in flat and "30 min render" in flat and "9.2 times as long" in flat
+    assert all(line.startswith("  ") and len(line) <= 96 for line in text.splitlines())
 
 
 def test_bf16_explanation_multiplies_out(tmp_path):
