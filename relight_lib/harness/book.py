@@ -115,19 +115,24 @@ def check_toc(toc: dict[str, Any], profile: str, repo: Path = Path(".")) -> list
 
 
 _GLUE_USE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
-_GLUE_DEF = re.compile(r"glue\(\s*[\"']([^\"']+)[\"']")
+_GLUE_DEF = re.compile(r"glue\(\s*(f?)[\"']([^\"']+)[\"']")
 
 
 def check_glue(pages: list[Path]) -> list[str]:
     """Problems: a ``{glue}`key``` used in a page whose code never glues ``key`` (keys resolve
-    within a page since MyST-NB 0.14)."""
+    within a page since MyST-NB 0.14). A key glued from an f-string (``glue(f"cost_{k}", ...)``)
+    stands for every key its literal parts match."""
     problems = []
     for page in pages:
         text = page.read_text()
         used = set(_GLUE_USE.findall(text))
-        defined = set(_GLUE_DEF.findall(text))
-        for key in sorted(used - defined):
-            problems.append(f"{page}: glue key {key!r} is used but never glued")
+        plain = {key for f, key in _GLUE_DEF.findall(text) if not f}
+        patterns = [re.compile("".join(r"\w+" if part.startswith("{") else re.escape(part)
+                                       for part in re.split(r"(\{[^}]*\})", key)))
+                    for f, key in _GLUE_DEF.findall(text) if f]
+        for key in sorted(used - plain):
+            if not any(p.fullmatch(key) for p in patterns):
+                problems.append(f"{page}: glue key {key!r} is used but never glued")
     return problems
 
 

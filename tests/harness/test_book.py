@@ -135,6 +135,14 @@ def test_check_glue_finds_a_missing_key(tmp_path):
     assert "'b'" in problem
 
 
+def test_check_glue_reads_keys_glued_from_an_f_string(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text('```{code-cell}\nfor k in ("x", "y"):\n    glue(f"cost_{k}", 1)\n```\n'
+                    '{glue:text}`cost_x` {glue:text}`cost_y:.1f` {glue:text}`costs`\n')
+    (problem,) = book.check_glue([page])
+    assert "'costs'" in problem
+
+
 def test_check_toc_finds_missing_and_unlisted(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# x\n")
