@@ -578,6 +578,34 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
     assert [h.get("val_psnr") for h in h_res] == [h.get("val_psnr") for h in h_val]
 
 
+def test_any_to_any_training_writes_the_runners_progress(tmp_path, data_root, monkeypatch):
+    """Through fit, an any-to-any seed writes the same progress status as a one-to-one row,
+    and trains on in-memory pairs to the weights of the streamed set."""
+    from relight_lib.library import train
+    from relight_lib.library.data.memory import InMemoryPairs
+    from relight_lib.library.data.vidit import AnyToAnyDataset, any_pair
+    from relight_lib.library.models.swapnet import SwapNetIllum
+
+    path = tmp_path / "status.json"
+    monkeypatch.setenv(train.PROGRESS_ENV, str(path))
+    train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=4, seed=0)
+
+    def run(data, name):
+        torch.manual_seed(0)
+        net = SwapNetIllum()
+        loop.train_loop(net, net.make_predicter(32), None, SwapObjective("A"), data, steps=2,
+                        batch_size=2, seed=3, device=torch.device("cpu"), lr=1e-3,
+                        ckpt=tmp_path / f"{name}.pt", ckpt_every=0, progress=False)
+        return net.state_dict()
+
+    streamed = run(train_set, "streamed")
+    got = train.read_progress(path)
+    assert {k: got[k] for k in ("seed", "stage", "step", "total", "phase")} == \
+        {"seed": 3, "stage": "train", "step": 2, "total": 2, "phase": "trained"}
+    in_memory = run(InMemoryPairs(train_set), "memory")
+    assert all(torch.equal(v, in_memory[k]) for k, v in streamed.items())
+
+
 def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, data_root):
     """Below the paper budget both optimisers follow the warm-up + cosine curve (a closed form
     of the step, so a resumed run follows it too); at the paper budget the code's constant
