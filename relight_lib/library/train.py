@@ -2,7 +2,9 @@
 
 ``fit`` trains any registered model (:mod:`relight_lib.library.models`) with any loss, for a budget in
 steps or epochs, with Adam and a step / exponential / cosine schedule, periodic validation, a
-history for plots, a progress bar, atomic checkpoints and exact resume.
+history for plots, a progress bar, atomic checkpoints and exact resume. A training that is not
+one model on one loss (several networks and optimisers, a GAN's discriminator updated after the
+generator) gives fit a :class:`TrainStep` instead of the loss and keeps everything else.
 
 Determinism. The order of the training data is a function of ``(seed, epoch)`` only, and any
 random augmentation gets a generator seeded with ``(seed, step)``; the global torch RNG (dropout
@@ -48,6 +50,90 @@ SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine", "warmup_c
 
 LossFn = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
 Augment = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
+
+
+class StepContext:
+    """What a :class:`TrainStep` gets at every step of :func:`fit`: the step (0-based), the
+    device, the optimisers by name, bf16 autocast as the run asks it, and :meth:`update`."""
+
+    def __init__(self, step: int, device: torch.device, amp: bool,
+                 optimizers: Mapping[str, torch.optim.Optimizer], cfg: TrainConfig) -> None:
+        self.step, self.device, self.amp = step, device, amp
+        self.optimizers, self.cfg = optimizers, cfg
+
+    def autocast(self):
+        """bf16 autocast where the run trains under it (``amp`` and native bf16), else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def update(self, loss: torch.Tensor, name: str | None = None) -> None:
+        """One optimiser step on ``loss``: zero the optimiser's gradients, backward, clip its
+        parameters' gradient norm (``grad_clip``), step. ``name``: which optimiser (None: the
+        only one)."""
+        if name is None:
+            if len(self.optimizers) != 1:
+                raise ValueError(f"update: name one of the optimisers {sorted(self.optimizers)}")
+            name = next(iter(self.optimizers))
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip is not None:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        opt.step()
+
+
+class TrainStep:
+    """A training step that a plain ``loss_fn(pred, batch)`` does not describe -- several
+    networks held in one module (an ``nn.ModuleDict``), several optimisers, a forward pass other
+    than ``model(batch)``, a discriminator updated after the generator -- for :func:`fit`, which
+    keeps everything else: the data order and in-memory batches, the schedule (every optimiser
+    follows it), autocast, validation cadence, checkpoints with exact resume, progress.
+
+    Subclasses define :meth:`__call__`; :meth:`parameter_sets` and :meth:`validate` have
+    defaults (one Adam over every trainable parameter; fit's own metrics on ``predict``).
+    """
+
+    def parameter_sets(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """The parameters of each optimiser, by name (each gets its own Adam with the config's
+        ``lr``, ``betas`` and ``weight_decay``; the first one's rate goes into the history)."""
+        return {"model": [p for p in model.parameters() if p.requires_grad]}
+
+    def __call__(self, model: nn.Module, batch: dict[str, Any], ctx: StepContext
+                 ) -> Mapping[str, float | torch.Tensor]:
+        """Forward, backward and every optimiser's update of one step (:meth:`StepContext.
+        update`); returns the history row's values: ``loss`` (required; a non-finite one stops
+        the training) and any named parts (scalars)."""
+        raise NotImplementedError
+
+    def validate(self, model: nn.Module, val_data, device: torch.device
+                 ) -> dict[str, float] | None:
+        """The validation row (``{"val_psnr": ...}``) of ``model`` (in eval mode; put back in
+        training mode by fit), or None: fit's own ``val_metrics`` on :func:`predict`."""
+        return None
+
+
+class _Optimisers:
+    """Optimisers (or schedulers) by name as one object for checkpoints: a single one keeps
+    the plain ``state_dict`` (checkpoints of a plain fit read as before)."""
+
+    def __init__(self, items: Mapping[str, Any]) -> None:
+        self.items = dict(items)
+
+    def state_dict(self) -> dict[str, Any]:
+        if len(self.items) == 1:
+            return next(iter(self.items.values())).state_dict()
+        return {"by_name": {k: v.state_dict() for k, v in self.items.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if len(self.items) == 1:
+            next(iter(self.items.values())).load_state_dict(state)
+            return
+        by_name = state.get("by_name", {})
+        if set(by_name) != set(self.items):
+            raise ValueError(f"the checkpoint's optimisers are {sorted(by_name)}, not "
+                             f"{sorted(self.items)}")
+        for k, v in self.items.items():
+            v.load_state_dict(by_name[k])
 
 
 @dataclass
@@ -523,6 +609,9 @@ class FitResult:
     device: str
     resumed_from: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Seconds of each step trained in this call (batch, forward, backward, updates;
+    #: validation and checkpoints excluded).
+    step_times: list[float] = field(default_factory=list)
 
     def history_frame(self):
         import pandas as pd
@@ -536,7 +625,7 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
+def fit(model: nn.Module, loss_fn: LossFn | TrainStep, train_data, val_data=None,
         config: TrainConfig | None = None, *, checkpoint: str | os.PathLike | None = None,
         resume: bool = False, augment: Augment | None = None,
         val_metrics: Sequence[str] = ("psnr", "ssim"), val_limit: int | None = None,
@@ -546,8 +635,12 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     """Train ``model`` on ``train_data`` (a map-style dataset of dict items).
 
     Args:
-        model: A :class:`~relight_lib.library.models.RelightModel` (forward takes the batch dict).
-        loss_fn: ``loss_fn(pred, batch) -> scalar`` (the batch holds ``target``, ``input``...).
+        model: A :class:`~relight_lib.library.models.RelightModel` (forward takes the batch dict),
+            or with a :class:`TrainStep` whatever module it trains (e.g. an ``nn.ModuleDict``
+            of a generator and a discriminator).
+        loss_fn: ``loss_fn(pred, batch) -> scalar`` (the batch holds ``target``, ``input``...),
+            or a :class:`TrainStep` that runs the whole step (its optimisers, its validation).
+            A TrainStep runs on the model itself: not under DDP or ``compile``.
         train_data: Training dataset.
         val_data: Validation dataset (None: no validation).
         config: :class:`TrainConfig`.
@@ -563,8 +656,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         model_spec: ``{'name': registry name, 'kwargs': {...}}`` stored in checkpoints so that
             ``relight predict`` can rebuild the model.
         progress: Show a tqdm progress bar.
-        on_step: Called as ``on_step(step, loss)`` after every step (tests use it to simulate
-            an interruption).
+        on_step: Called as ``on_step(step, loss)`` after every step (snapshots; tests use it to
+            simulate an interruption).
         progress_info: Fields added to the progress status (:class:`ProgressStatus`, written
             when ``$RELIGHT_PROGRESS`` names a file), e.g. ``{"stage": "stage2_combined"}``;
             without a ``stage`` the status says ``train``.
@@ -598,13 +691,24 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     total = cfg.total_steps(n)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    custom = isinstance(loss_fn, TrainStep)
+    if custom and (world > 1 or cfg.compile):
+        raise ValueError("fit: a TrainStep runs its own forward pass on the model; DDP and "
+                         "compile wrap a plain model's forward only")
 
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     use_amp = cfg.amp and bf16_native(device)
-    opt = make_optimizer(model, cfg)
-    sched = make_scheduler(opt, cfg, total)
+    if custom:
+        opts = {k: torch.optim.Adam(ps, lr=cfg.lr, betas=cfg.betas,
+                                    weight_decay=cfg.weight_decay)
+                for k, ps in loss_fn.parameter_sets(model).items()}
+    else:
+        opts = {"model": make_optimizer(model, cfg)}
+    scheds = {k: make_scheduler(o, cfg, total) for k, o in opts.items()}
+    opt = next(iter(opts.values()))  # whose rate the history reports
+    opt_all, sched_all = _Optimisers(opts), _Optimisers(scheds)
     history: list[dict[str, float]] = []
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -630,8 +734,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
             if state["optimizer"] is None:
                 raise ValueError(f"{ckpt_path}: an unfinished checkpoint without optimiser "
                                  "state cannot be resumed; delete it to train afresh")
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
+            opt_all.load_state_dict(state["optimizer"])
+            sched_all.load_state_dict(state["scheduler"])
         for name in state.get("modules", ()):  # what the training used, for provenance
             if name not in sys.modules:
                 importlib.import_module(name)
@@ -651,13 +755,17 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
             # a finished training keeps only its weights: Adam's two moments would double or
             # triple the file (MBNet: 1.8 GB) and nothing resumes from them
             done = step >= total
-            save_checkpoint(ckpt_path, model, None if done else opt, None if done else sched,
-                            step, history, model_spec, cfg_dict)
+            save_checkpoint(ckpt_path, model, None if done else opt_all,
+                            None if done else sched_all, step, history, model_spec, cfg_dict)
 
     def validate(step: int) -> dict[str, float]:
         from relight_lib.library import metrics
 
         model.eval()
+        own = loss_fn.validate(model, val_data, device) if custom else None
+        if own is not None:
+            model.train()
+            return dict(own)
         # validated in fp32, as the final evaluation is: the curve and the table agree
         res = metrics.evaluate(lambda b: predict(model, b, device=device),
                                val_data, metrics=tuple(val_metrics), progress=False,
@@ -679,28 +787,43 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
     model.train()
     completed = start  # optimiser steps whose update is in the weights
     loader = _Loader(train_data, cfg, world, rank)
+    step_times: list[float] = []
     try:
         for step in range(start, total):
+            t_step = time.perf_counter()
             batch = loader.get(step)
             if augment is not None:
                 g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
                 batch = augment(batch, g)
             batch = to_device(batch, device, cfg.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                pred = train_model(batch)
-                loss = loss_fn(pred.float(), batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at step {step}; stopping "
-                                         "(check the learning rate and the loss inputs)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            if custom:
+                parts = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+                         for k, v in loss_fn(model, batch, StepContext(step, device, use_amp,
+                                                                       opts, cfg)).items()}
+                if "loss" not in parts:
+                    raise ValueError("fit: a TrainStep must return the step's 'loss'")
+                if not np.isfinite(parts["loss"]):
+                    raise FloatingPointError(f"loss is {parts['loss']} at step {step}; stopping "
+                                             "(check the learning rate and the loss inputs)")
+            else:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    pred = train_model(batch)
+                    loss = loss_fn(pred.float(), batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss is {loss.item()} at step {step}; stopping "
+                                             "(check the learning rate and the loss inputs)")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                parts = {"loss": float(loss.detach())}
             lr = opt.param_groups[0]["lr"]
-            sched.step()
+            for sched in scheds.values():
+                sched.step()
             done = completed = step + 1
-            rec = {"step": done, "loss": float(loss.detach()), "lr": lr}
+            step_times.append(time.perf_counter() - t_step)
+            rec = {"step": done, "loss": parts.pop("loss"), "lr": lr, **parts}
             if val_data is not None and ((cfg.val_every and done % cfg.val_every == 0)
                                          or done == total):
                 rec.update(validate(done))
@@ -721,13 +844,15 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data, val_data=None,
         bar.close()
         raise
     bar.close()
-    save(total)
+    if start < total:  # a reused finished checkpoint is not written again
+        save(total)
     if status is not None:
         status.update(force=True, step=total + cfg.schedule_offset,
                       fit_elapsed_s=time.perf_counter() - t0, phase="trained")
     return FitResult(model=_unwrap(model).eval(), history=history, steps=total,
                      wall_time_s=time.perf_counter() - t0, peak_memory_mb=peak_memory_mb(device),
-                     checkpoint=ckpt_path, device=str(device), resumed_from=start)
+                     checkpoint=ckpt_path, device=str(device), resumed_from=start,
+                     step_times=step_times)
 
 
 class _Loader:

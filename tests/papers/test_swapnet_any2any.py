@@ -526,8 +526,9 @@ def test_val_set_is_spread_over_the_evaluation_set():
 
 
 def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
-    """Training with validation (and resuming in the middle) gives the weights, BatchNorm
-    statistics and losses of training without it, and leaves the global RNG stream alone."""
+    """Training with validation (and interrupted in the middle, then resumed: exact resume)
+    gives the weights, BatchNorm statistics and losses of training without it, and leaves the
+    global RNG stream alone."""
     from relight_lib.library.data.vidit import AnyToAnyDataset, any_pair
     from relight_lib.library.models.patchgan import PatchGAN
     from relight_lib.library.models.swapnet import SwapNetIllum
@@ -536,7 +537,7 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
     val_set = AnyToAnyDataset(data_root, "validation", any_pair, size=32, n_pairs=3, seed=0)
     objective = SwapObjective("A")
 
-    def train(name, steps, val_every, fresh=True, modules=None):
+    def train(name, steps, val_every, fresh=True, modules=None, on_step=None):
         if fresh:
             torch.manual_seed(0)
             net = SwapNetIllum()
@@ -545,7 +546,7 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
             *modules, objective, train_set, steps=steps, batch_size=2, seed=0,
             device=torch.device("cpu"), lr=1e-3, ckpt=tmp_path / f"{name}.pt", ckpt_every=0,
             progress=False, gan="pix2pix", val_set=val_set if val_every else None,
-            val_every=val_every)
+            val_every=val_every, on_step=on_step)
         return modules, history, torch.rand(4)  # the next draws of the global stream
 
     def state(modules):
@@ -553,8 +554,16 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
 
     plain, h_plain, r_plain = train("plain", 4, 0)
     valid, h_val, r_val = train("val", 4, 2)
-    train("resumed", 2, 2)
-    resumed, h_res, _ = train("resumed", 4, 2)  # fresh modules: resumes from step 2
+    def interrupt(step, loss):
+        if step == 3:
+            raise KeyboardInterrupt  # Ctrl-C: fit keeps the 3 steps done
+
+    with pytest.raises(KeyboardInterrupt):
+        train("resumed", 4, 2, on_step=interrupt)
+    from relight_lib.library.train import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "resumed.pt")["step"] == 3
+    resumed, h_res, _ = train("resumed", 4, 2)  # fresh modules: resumes from step 3
     assert torch.equal(r_plain, r_val)
     ref = state(plain)
     assert any("running_mean" in k for k in ref)
@@ -567,6 +576,34 @@ def test_validation_changes_neither_weights_nor_rng(tmp_path, data_root):
     assert not any("val_psnr" in h for h in h_plain)
     assert [h["step"] for h in h_val if "val_psnr" in h] == [2, 4]
     assert [h.get("val_psnr") for h in h_res] == [h.get("val_psnr") for h in h_val]
+
+
+def test_any_to_any_training_writes_the_runners_progress(tmp_path, data_root, monkeypatch):
+    """Through fit, an any-to-any seed writes the same progress status as a one-to-one row,
+    and trains on in-memory pairs to the weights of the streamed set."""
+    from relight_lib.library import train
+    from relight_lib.library.data.memory import InMemoryPairs
+    from relight_lib.library.data.vidit import AnyToAnyDataset, any_pair
+    from relight_lib.library.models.swapnet import SwapNetIllum
+
+    path = tmp_path / "status.json"
+    monkeypatch.setenv(train.PROGRESS_ENV, str(path))
+    train_set = AnyToAnyDataset(data_root, "train", any_pair, size=32, n_pairs=4, seed=0)
+
+    def run(data, name):
+        torch.manual_seed(0)
+        net = SwapNetIllum()
+        loop.train_loop(net, net.make_predicter(32), None, SwapObjective("A"), data, steps=2,
+                        batch_size=2, seed=3, device=torch.device("cpu"), lr=1e-3,
+                        ckpt=tmp_path / f"{name}.pt", ckpt_every=0, progress=False)
+        return net.state_dict()
+
+    streamed = run(train_set, "streamed")
+    got = train.read_progress(path)
+    assert {k: got[k] for k in ("seed", "stage", "step", "total", "phase")} == \
+        {"seed": 3, "stage": "train", "step": 2, "total": 2, "phase": "trained"}
+    in_memory = run(InMemoryPairs(train_set), "memory")
+    assert all(torch.equal(v, in_memory[k]) for k, v in streamed.items())
 
 
 def test_short_profiles_warm_up_and_decay_the_rate_the_paper_keeps_it(tmp_path, data_root):

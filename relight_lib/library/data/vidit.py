@@ -925,6 +925,74 @@ class _ImageItemDataset(Dataset):
         return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
 
 
+class _EntryDataset(_ImageItemDataset):
+    """A fixed list of items, each a key and its files (:class:`OneToOneDataset`,
+    :class:`PairedAnyToAnyDataset`): length, keys, ``limit``, index checks, the optional
+    target, reading an item, and decoding the whole set into memory.
+
+    Subclasses fill ``entries`` (frozen dataclasses with ``key`` and ``target``, plus the fields
+    :attr:`IMAGES` and :attr:`DEPTHS` name) and ``has_target``; :meth:`_extra` adds per-item
+    values that are not files.
+    """
+
+    #: Entry fields read as RGB images (the target follows them when the entry has one).
+    IMAGES: tuple[str, ...] = ("input",)
+    #: Item names of the depth maps -> entry fields.
+    DEPTHS: dict[str, str] = {"depth": "depth"}
+
+    entries: list[Any]
+    has_target: bool
+
+    def _require_target(self, require_target: bool | None) -> bool:
+        """Targets are required except for the test split (whose ground truth is private)."""
+        return self.split != "test" if require_target is None else bool(require_target)
+
+    def _settle_targets(self, t_dir: Path | None, missing: Sequence[Path], found: bool,
+                        stacklevel: int = 3) -> None:
+        """Targets that are not required: every item carries one, or none does (a warning when
+        some exist), so batches collate uniformly."""
+        if not self.require_target and missing and found:
+            warnings.warn(f"{len(missing)} targets missing in {t_dir}; items carry no target",
+                          stacklevel=stacklevel + 1)
+        self.has_target = t_dir is not None and not missing
+
+    def _keep(self, limit: int | None) -> None:
+        if limit is not None:
+            self.entries = self.entries[: max(0, int(limit))]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+    def _extra(self, entry: Any) -> dict[str, Any]:
+        return {}
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} items")
+        i %= len(self)
+        e = self.entries[i]
+        images = {n: getattr(e, n) for n in self.IMAGES}
+        if e.target is not None:
+            images["target"] = e.target
+        out = self._load(images, {n: getattr(e, f) for n, f in self.DEPTHS.items()}, e.key, i)
+        out.update(self._extra(e))
+        out["key"] = e.key
+        return out
+
+    def in_memory(self, device: str | torch.device = "cpu", limit_bytes: int = 4 << 30,
+                  progress: bool = False):
+        """The set decoded once into memory when it fits under ``limit_bytes``, else itself
+        (:func:`relight_lib.library.data.memory.to_memory`; ``(data, how)``). Random crops are
+        then fixed at their epoch-0 windows."""
+        from relight_lib.library.data.memory import to_memory
+
+        return to_memory(self, device, limit_bytes, progress=progress)
+
+
 @dataclass(frozen=True)
 class _OneToOneEntry:
     key: str
@@ -933,7 +1001,7 @@ class _OneToOneEntry:
     target: Path | None
 
 
-class OneToOneDataset(_ImageItemDataset):
+class OneToOneDataset(_EntryDataset):
     """One-to-one relighting pairs (NTIRE 2021 Track 1 by default): input, target and depth.
 
     Reads the Track 1 packaging (``input/ImageNNN.png`` + ``ImageNNN.npy``, ``target/ImageNNN.png``)
@@ -998,7 +1066,7 @@ class OneToOneDataset(_ImageItemDataset):
         self.split = canonical_split(split)
         self.input_condition = _as_condition(input_condition)
         self.target_condition = _as_condition(target_condition)
-        self.require_target = self.split != "test" if require_target is None else require_target
+        self.require_target = self._require_target(require_target)
         self.skipped: list[str] = []
         is_track1 = (self.input_condition, self.target_condition) == (TRACK1_INPUT, TRACK1_TARGET)
         if source not in ("auto", "track1", "any2any"):
@@ -1028,8 +1096,7 @@ class OneToOneDataset(_ImageItemDataset):
         else:
             self._init_any2any()
         self.source = source
-        if limit is not None:
-            self.entries = self.entries[: max(0, int(limit))]
+        self._keep(limit)
 
     def _init_track1(self, input_dir: Any, target_dir: Any) -> None:
         in_dir, t_dir = find_track1_dirs(self.root, self.split, input_dir, target_dir)
@@ -1066,11 +1133,7 @@ class OneToOneDataset(_ImageItemDataset):
                     f"{len(missing)} Track 1 target(s) missing in {t_dir}, e.g. "
                     + ", ".join(str(p) for p in missing[:5])
                 )
-        elif missing and targets:
-            warnings.warn(
-                f"{len(missing)} targets missing in {t_dir}; items carry no target", stacklevel=3
-            )
-        self.has_target = t_dir is not None and not missing
+        self._settle_targets(t_dir, missing, bool(targets), stacklevel=3)
         self.input_dir, self.target_dir, self.folder = in_dir, t_dir, None
         self.entries = [
             _OneToOneEntry(p.stem, p, p.with_suffix(".npy"),
@@ -1117,25 +1180,6 @@ class OneToOneDataset(_ImageItemDataset):
                            index.path(s, ct) if self.has_target else None)
             for s in scenes
         ]
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    @property
-    def keys(self) -> list[str]:
-        return [e.key for e in self.entries]
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} items")
-        i %= len(self)
-        e = self.entries[i]
-        images = {"input": e.input}
-        if e.target is not None:
-            images["target"] = e.target
-        out = self._load(images, {"depth": e.depth}, e.key, i)
-        out["key"] = e.key
-        return out
 
     def __repr__(self) -> str:
         where = self.folder if self.source == "any2any" else self.input_dir
@@ -1275,7 +1319,7 @@ UNKNOWN_IN_PAIRS = (
 )
 
 
-class PairedAnyToAnyDataset(_ImageItemDataset):
+class PairedAnyToAnyDataset(_EntryDataset):
     """NTIRE 2021 Track 2 (any-to-any) validation/test pairs: ``input/`` + ``guide/`` folders.
 
     Pair ``PairNNN`` relights ``input/PairNNN.png`` (depth ``input/PairNNN.npy``) to the lighting of
@@ -1330,7 +1374,7 @@ class PairedAnyToAnyDataset(_ImageItemDataset):
         super().__init__(size, crop, random_crop, crop_seed, antialias)
         self.root = _check_root(root)
         self.split = canonical_split(split)
-        self.require_target = self.split != "test" if require_target is None else require_target
+        self.require_target = self._require_target(require_target)
         in_dir, g_dir, t_dir = find_pair_dirs(self.root, self.split, input_dir, guide_dir,
                                               target_dir)
         inputs = _pair_files(in_dir, "png")
@@ -1368,12 +1412,7 @@ class PairedAnyToAnyDataset(_ImageItemDataset):
                     + ", ".join(str(p) for p in no_target[:5])
                     + (" ..." if len(no_target) > 5 else "")
                 )
-        elif no_target and targets:
-            warnings.warn(
-                f"{len(no_target)} targets missing in {t_dir}; items carry no target",
-                stacklevel=2,
-            )
-        self.has_target = t_dir is not None and not no_target
+        self._settle_targets(t_dir, no_target, bool(targets), stacklevel=2)
         self.input_dir, self.guide_dir = in_dir, g_dir
         self.target_dir = t_dir if self.has_target else None
         self.entries = [
@@ -1381,29 +1420,13 @@ class PairedAnyToAnyDataset(_ImageItemDataset):
                        targets[s] if self.has_target else None)
             for s, p in inputs.items()
         ]
-        if limit is not None:
-            self.entries = self.entries[: max(0, int(limit))]
+        self._keep(limit)
 
-    def __len__(self) -> int:
-        return len(self.entries)
+    IMAGES = ("input", "guide")
+    DEPTHS = {"input_depth": "input_depth", "guide_depth": "guide_depth"}
 
-    @property
-    def keys(self) -> list[str]:
-        return [e.key for e in self.entries]
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} items")
-        i %= len(self)
-        e = self.entries[i]
-        images = {"input": e.input, "guide": e.guide}
-        if e.target is not None:
-            images["target"] = e.target
-        out = self._load(images, {"input_depth": e.input_depth, "guide_depth": e.guide_depth},
-                         e.key, i)
-        out.update(dict.fromkeys(UNKNOWN_IN_PAIRS))
-        out["key"] = e.key
-        return out
+    def _extra(self, entry: _PairEntry) -> dict[str, Any]:
+        return dict.fromkeys(UNKNOWN_IN_PAIRS)  # this packaging does not name the lighting
 
     def __repr__(self) -> str:
         return (

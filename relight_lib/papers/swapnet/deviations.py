@@ -165,9 +165,9 @@ def row_notes(row: AnyToAnyPlan, *, setting, lr, table) -> list[str]:
         out.append("the profile asks for CUDA, which is not available here: the row would run "
                    "on the CPU" + (" (in bf16: this CPU runs it natively)" if row.amp
                                    else ""))
-    if cfg.channels_last or cfg.compile:
-        out.append("the profile's channels_last / torch.compile settings are not used by "
-                   "any-to-any rows")
+    if cfg.compile:
+        out.append("the profile's torch.compile setting is not used by any-to-any rows (a "
+                   "step runs the swap model's own passes and the PatchGAN's, not one forward)")
     if b is not None:
         if b.read_step is not None:
             out.append(f"training runs all {b.steps:,} steps (the learning curve); the "

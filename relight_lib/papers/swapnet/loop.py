@@ -1,5 +1,13 @@
 """Training an any-to-any row (2DSceneRelighting), one seed at a time: the models of the row,
-its training key (the checkpoint cache) and the generator (+ PatchGAN) loop.
+its training key (the checkpoint cache) and the generator (+ PatchGAN) step.
+
+The row trains through the engine's :func:`~relight_lib.library.train.fit`, like the
+one-to-one rows: :class:`SwapStep` is its step (the generator and model A's predicter under one
+Adam, then the PatchGAN under its own, both following the schedule), and fit brings the rest:
+the training pairs decoded once into memory (on the training device when they fit,
+:mod:`relight_lib.library.data.memory`), bf16 autocast and channels_last where the profile asks
+them, the data order of :func:`~relight_lib.library.train.batch_indices`, checkpoints with exact
+resume (the RNG state included; Ctrl-C keeps the steps done), and the runner's progress status.
 
 Validation PSNR and SSIM (fp32, eval mode; model A also its L_c as ``val_lc``) on up to
 :data:`~relight_lib.papers.swapnet.budget.VAL_PAIRS` protocol pairs of the profile's
@@ -12,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +27,20 @@ import numpy as np
 import torch
 from torch import nn
 
-# imported before the training key is made, so that every seed's key hashes the same files
-# (the losses are otherwise first imported inside train_loop, after the first seed's key)
-import relight_lib.library.losses  # noqa: F401
 from relight_lib.library import utils
+from relight_lib.library.data.memory import to_memory
+# imported at the top, before the training key is made, so that every seed's key hashes the
+# same files
+from relight_lib.library.losses import lsgan_discriminator_loss, lsgan_generator_loss
 from relight_lib.library.models.patchgan import PatchGAN
-from relight_lib.library.train import ProgressStatus, training_key
+from relight_lib.library.train import StepContext, TrainStep, training_key
 from relight_lib.papers import profiles
 from relight_lib.papers.swapnet.budget import train_config
 from relight_lib.papers.swapnet.evaluate import validate
 from relight_lib.papers.swapnet.objective import NotRunnable, SwapObjective, build_swap_model
 from relight_lib.papers.swapnet.plan import AnyToAnyPlan
 
-__all__ = ["CHECKPOINT_DIR", "Optimisers", "TrainedSeed", "train_loop", "train_seed"]
+__all__ = ["CHECKPOINT_DIR", "SwapStep", "TrainedSeed", "train_loop", "train_seed"]
 
 CHECKPOINT_DIR = Path("_build/checkpoints")
 
@@ -91,19 +99,24 @@ def train_seed(plan: AnyToAnyPlan, seed: int, device: torch.device, val_set=None
         loss_setting=plan.loss_setting, discriminator=plan.discriminator, lr=plan.lr,
         envmap_recipe=plan.envmap_recipe, lpips_form=plan.lpips_form,
         train_pairs=plan.train_pairs, size=size, steps=b.steps, batch_size=b.batch_size,
-        read_step=b.read_step, amp=plan.amp, schedule=schedule.schedule, seed=seed,
+        read_step=b.read_step, amp=plan.amp, channels_last=cfg.channels_last,
+        schedule=schedule.schedule, seed=seed,
         data=profiles.data_key(cfg, cfg.any2any_root),
         # model A's predicter head decides its weights (B and C have no predicter)
         **({"temperature_head": plan.temperature_head} if plan.temperature_head else {}))
     extra["training_key"], extra["training_files"] = key, training_files
     ckpt = CHECKPOINT_DIR / cfg.name / key / f"seed={seed}.pt"
     t_train = time.perf_counter()
+    # decoded once, in memory on the training device when it fits (the same batches as
+    # streaming from disk: the data order and the weights do not depend on it)
+    data, extra["training_data"] = to_memory(train_set, device, int(cfg.in_memory_gb * 2**30),
+                                             progress=progress)
     out.history, step_times = train_loop(
-        out.net, out.predicter, out.disc, out.objective, train_set, steps=b.steps,
+        out.net, out.predicter, out.disc, out.objective, data, steps=b.steps,
         batch_size=b.batch_size, seed=seed, device=device, lr=plan.lr, ckpt=ckpt,
         ckpt_every=max(50, b.steps // 50), progress=progress, gan=plan.discriminator,
         amp=plan.amp, read_step=b.read_step, val_set=val_set, val_every=plan.val_every,
-        schedule=schedule)
+        schedule=schedule, channels_last=cfg.channels_last)
     extra["n_train_pairs"] = len(train_set)
     extra["read_step"] = b.read_step
     extra["timing"] = {
@@ -113,27 +126,74 @@ def train_seed(plan: AnyToAnyPlan, seed: int, device: torch.device, val_set=None
     return out
 
 
-class Optimisers:
-    """Generator and discriminator optimisers as one object for save_checkpoint."""
+class SwapStep(TrainStep):
+    """One step of an any-to-any row for :func:`~relight_lib.library.train.fit`: the generator
+    (the swap model and model A's predicter, one Adam) on the row's objective, then the
+    PatchGAN (its own Adam), on the modules of an ``nn.ModuleDict`` (``net``, ``predicter``,
+    ``disc``).
 
-    def __init__(self, g: torch.optim.Optimizer, d: torch.optim.Optimizer | None) -> None:
-        self.g, self.d = g, d
+    Args:
+        objective: the row's :class:`~relight_lib.papers.swapnet.objective.SwapObjective`.
+        gan: the discriminator mode (:data:`~relight_lib.papers.swapnet.objective.
+            DISCRIMINATORS`): ``"pix2pix"`` adds the LSGAN generator term.
+    """
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"g": self.g.state_dict(), "d": self.d.state_dict() if self.d else None}
+    def __init__(self, objective: SwapObjective, gan: str = "none") -> None:
+        self.objective, self.gan = objective, gan
+        # the code encodes G only where its loss needs G's light latent (model A's predicter)
+        self.encode_target = objective.setting == "A"
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.g.load_state_dict(state["g"])
-        if self.d is not None and state.get("d") is not None:
-            self.d.load_state_dict(state["d"])
+    def parameter_sets(self, model: nn.ModuleDict) -> dict[str, list[nn.Parameter]]:
+        sets = {"g": list(model["net"].parameters())
+                + (list(model["predicter"].parameters()) if "predicter" in model else [])}
+        if "disc" in model:
+            sets["d"] = list(model["disc"].parameters())
+        return sets
+
+    def __call__(self, model: nn.ModuleDict, batch: dict[str, Any], ctx: StepContext
+                 ) -> dict[str, float | torch.Tensor]:
+        t0 = time.perf_counter()
+        net = model["net"]
+        predicter = model["predicter"] if "predicter" in model else None
+        disc = model["disc"] if "disc" in model else None
+        with ctx.autocast():
+            out = net.outputs(batch, with_target=self.encode_target)
+            loss, parts = self.objective(out, batch, predicter)
+            if self.gan == "pix2pix":
+                fool = lsgan_generator_loss(disc(out["relit"]).float())
+                loss = loss + fool
+                parts["gan_generator"] = float(fool.detach())
+        ctx.update(loss, "g")
+        if disc is not None:
+            # as the official train.py: the fake images come from a second generator pass after
+            # the generator's step (in training mode, so BatchNorm statistics move again)
+            with ctx.autocast():
+                with torch.no_grad():
+                    fake = net.outputs(batch, with_target=self.encode_target)["relit"]
+                d_loss = lsgan_discriminator_loss(disc(batch["target"]).float(),
+                                                  disc(fake).float())
+            ctx.update(d_loss, "d")
+            parts["d_loss"] = float(d_loss.detach())
+        # the step's own seconds (the batch fetch excluded), as history.csv's ``seconds``
+        return {"loss": loss, **parts, "seconds": time.perf_counter() - t0}
+
+    def validate(self, model: nn.ModuleDict, val_data, device: torch.device) -> dict[str, float]:
+        t_val = time.perf_counter()
+        rec = validate(model["net"], val_data, device,
+                       model["predicter"] if "predicter" in model else None, self.objective)
+        return {**rec, "val_seconds": time.perf_counter() - t_val}
 
 
 def train_loop(net, predicter, disc, objective, train_set, *, steps, batch_size, seed, device,
                lr, ckpt: Path, ckpt_every: int, progress: bool, gan: str = "none",
                amp: bool = False, read_step: int | None = None, val_set=None,
-               val_every: int = 0, schedule=None):
-    """Train for ``steps`` steps (resuming ``ckpt``); with ``read_step``, also keep that step's
-    weights and load them back at the end (the checkpoint Table 1 evaluates).
+               val_every: int = 0, schedule=None, channels_last: bool = False,
+               on_step=None):
+    """Train for ``steps`` steps with :func:`~relight_lib.library.train.fit` and
+    :class:`SwapStep` (resuming ``ckpt``: exact resume, the in-memory batches of an
+    :class:`~relight_lib.library.data.memory.InMemoryPairs` ``train_set``, the runner's
+    progress status); with ``read_step``, also keep that step's weights and load them back at
+    the end (the checkpoint Table 1 evaluates).
 
     ``schedule`` (a :class:`~relight_lib.library.train.TrainConfig`, :func:`train_config`)
     sets both optimisers' rate at every step from its closed form (so a resumed run follows the
@@ -144,109 +204,47 @@ def train_loop(net, predicter, disc, objective, train_set, *, steps, batch_size,
     weights, BatchNorm statistics and the data order do not change, so neither does the
     training key) and ``val_seconds``.
 
-    Returns:
-        (history, step_times): one dict per step (``step``, ``loss``, the loss parts, ...) and
-        the seconds of each step trained here (validation excluded).
-    """
-    from tqdm.auto import tqdm
+    ``on_step(step, loss)`` is called after every step (fit's hook; tests interrupt with it).
 
-    from relight_lib.library.losses import lsgan_discriminator_loss, lsgan_generator_loss
-    from relight_lib.library.train import (batch_indices, collate, load_cached_checkpoint,
-                                           load_checkpoint, lr_at, save_checkpoint, to_device)
+    Returns:
+        (history, step_times): one dict per step (``step``, ``loss``, ``lr``, the loss parts,
+        ``seconds``, ...) and the seconds of each step trained here (validation excluded).
+    """
+    from relight_lib.library.train import (TrainConfig, fit, load_cached_checkpoint,
+                                           load_checkpoint, save_checkpoint)
 
     modules = nn.ModuleDict({"net": net})
     if predicter is not None:
         modules["predicter"] = predicter
     if disc is not None:
         modules["disc"] = disc
-    modules.to(device)
-    g_params = list(net.parameters()) + (list(predicter.parameters()) if predicter else [])
-    opts = Optimisers(torch.optim.Adam(g_params, lr=lr),
-                       torch.optim.Adam(disc.parameters(), lr=lr) if disc is not None else None)
-    # the code encodes G only where its loss needs G's light latent (model A's predicter)
-    encode_target = objective.setting == "A"
-    use_amp = bool(amp) and utils.bf16_native(device)
+    base = schedule if schedule is not None else TrainConfig(steps=steps, batch_size=batch_size,
+                                                             lr=lr)
+    cfg = dataclasses.replace(base, steps=steps, epochs=None, batch_size=batch_size, lr=lr,
+                              seed=seed, device=str(device), amp=bool(amp),
+                              channels_last=channels_last, compile=False,
+                              ckpt_every=ckpt_every, val_every=val_every if val_set else 0)
     snapshot = ckpt.with_name(f"{ckpt.stem}-step{read_step}.pt") if read_step else None
-    history: list[dict[str, float]] = []
-    start = 0
-    # an unloadable checkpoint (truncated, foreign) or read-step snapshot is a cache miss
-    state = load_cached_checkpoint(ckpt, modules, device, needs=("model", "optimizer",
-                                                                 "history", "step"))
-    if (state is not None and snapshot is not None and int(state["step"]) >= read_step
-            and load_cached_checkpoint(snapshot, modules, device) is None):
-        state = None  # the snapshot is saved only on the way: train again to keep it
-    if state is not None:
-        modules.load_state_dict(state["model"])
-        opts.load_state_dict(state["optimizer"])
-        history, start = list(state["history"]), int(state["step"])
-    modules.train()
-    step_times = []
-    # the runner's progress line (relight_lib.library.train.ProgressStatus; None outside a run)
-    status = ProgressStatus.from_env()
-    t_start = time.perf_counter()
-    if status is not None:
-        last_val = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), None)
-        status.update(force=True, stage="train", seed=seed, step=start, total=steps,
-                      fit_start_step=start, fit_elapsed_s=0.0, val_psnr=last_val, phase="train")
-    for step in tqdm(range(start, steps), desc="train", disable=not progress,
-                     initial=start, total=steps):
-        t0 = time.perf_counter()
-        rate = lr_at(schedule, steps, step) if schedule is not None else lr
-        for opt in (opts.g, opts.d):
-            for group in (opt.param_groups if opt is not None else ()):
-                group["lr"] = rate
-        idx = batch_indices(len(train_set), batch_size, seed, step)
-        batch = to_device(collate([train_set[i] for i in idx]), device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = net.outputs(batch, with_target=encode_target)
-            loss, parts = objective(out, batch, predicter)
-            if gan == "pix2pix":
-                fool = lsgan_generator_loss(disc(out["relit"]).float())
-                loss = loss + fool
-                parts["gan_generator"] = float(fool.detach())
-        rec: dict[str, float] = {}
-        opts.g.zero_grad(set_to_none=True)
-        loss.backward()
-        opts.g.step()
-        if disc is not None:
-            # as the official train.py: the fake images come from a second generator pass after
-            # the generator's step (in training mode, so BatchNorm statistics move again)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                with torch.no_grad():
-                    fake = net.outputs(batch, with_target=encode_target)["relit"]
-                d_loss = lsgan_discriminator_loss(disc(batch["target"]).float(),
-                                                  disc(fake).float())
-            opts.d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opts.d.step()
-            rec["d_loss"] = float(d_loss.detach())
-        dt = time.perf_counter() - t0
-        step_times.append(dt)
-        if val_set is not None and val_every and ((step + 1) % val_every == 0
-                                                  or step + 1 == steps):
-            t_val = time.perf_counter()
-            modules.eval()
-            rec.update(validate(net, val_set, device, predicter, objective))
-            modules.train()
-            rec["val_seconds"] = time.perf_counter() - t_val
-        history.append({"step": step + 1, "loss": float(loss.detach()), "lr": rate, **parts,
-                        **rec, "seconds": dt})
-        if not np.isfinite(history[-1]["loss"]):
-            raise FloatingPointError(f"training loss is {history[-1]['loss']} at step {step + 1}")
-        if snapshot is not None and step + 1 == read_step:
-            save_checkpoint(snapshot, modules, None, step=step + 1)
-        if ckpt_every and (step + 1) % ckpt_every == 0 and step + 1 < steps:
-            save_checkpoint(ckpt, modules, opts, step=step + 1, history=history)
-        if status is not None:
-            extra = {"val_psnr": rec["val_psnr"]} if "val_psnr" in rec else {}
-            status.update(force=bool(extra), step=step + 1,
-                          fit_elapsed_s=time.perf_counter() - t_start, **extra)
-    if steps > start:
-        save_checkpoint(ckpt, modules, opts, step=steps, history=history)
-    if status is not None:
-        status.update(force=True, step=steps, fit_elapsed_s=time.perf_counter() - t_start,
-                      phase="trained")
+    resume = True
+    if snapshot is not None and ckpt.exists():
+        # the snapshot is saved only on the way: a checkpoint past it whose snapshot cannot be
+        # loaded trains again (an unloadable checkpoint is fit's own cache miss, said once)
+        state = load_cached_checkpoint(ckpt, modules, device, log=lambda _: None)
+        if (state is not None and int(state["step"]) >= read_step
+                and load_cached_checkpoint(snapshot, modules, device) is None):
+            resume = False
+
+    def keep(step: int, loss: float) -> None:
+        if snapshot is not None and step == read_step:
+            save_checkpoint(snapshot, modules, None, step=step)
+        if on_step is not None:
+            on_step(step, loss)
+
+    fitted = fit(modules, SwapStep(objective, gan), train_set,
+                 val_set if val_every else None, cfg, checkpoint=ckpt, resume=resume,
+                 progress=progress, on_step=keep)
+    history = fitted.history
     if snapshot is not None:
         modules.load_state_dict(load_checkpoint(snapshot, map_location=device)["model"])
     modules.eval()
-    return history, step_times
+    return history, fitted.step_times

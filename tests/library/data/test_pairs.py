@@ -276,3 +276,27 @@ def test_check_pairs_split_unknown_without_target_is_a_warning(tmp_path, tools):
     (tree.root / "track2_test").rename(tmp_path / "pairs" / "unpacked")
     report = check_data(tmp_path / "pairs")
     assert report.ok and [w.path for w in report.warnings] == ["unpacked/target"]
+
+
+def test_pairs_and_one_to_one_share_their_base_and_go_in_memory(pairs_tree, vidit_tree):
+    """Both entry datasets read items the same way (one base class), and either decodes into
+    memory to exactly the batches the streamed set collates to."""
+    from relight_lib.library.data.memory import InMemoryPairs
+    from relight_lib.library.data.vidit import _EntryDataset
+    from relight_lib.library.train import collate
+
+    pairs = PairedAnyToAnyDataset(pairs_tree.root)
+    one = OneToOneDataset(vidit_tree.root, "train")
+    for ds in (pairs, one):
+        assert isinstance(ds, _EntryDataset) and len(ds) == len(ds.keys)
+        with pytest.raises(IndexError, match="out of range"):
+            ds[len(ds)]
+        assert ds[-1]["key"] == ds.keys[-1]
+        mem, how = ds.in_memory()
+        assert isinstance(mem, InMemoryPairs) and how.startswith("memory:")
+        ref, got = collate([ds[i] for i in (1, 0)]), mem.batch([1, 0])
+        assert list(got) == list(ref)
+        assert all(torch.equal(got[k], ref[k]) if isinstance(ref[k], torch.Tensor)
+                   else list(got[k]) == list(ref[k]) for k in ref)
+        same, how = ds.in_memory(limit_bytes=1)
+        assert same is ds and how.startswith("stream:")
