@@ -46,11 +46,12 @@ MBNET_TRAIN: dict[str, Any] = {"lr": 1e-4, "betas": (0.5, 0.999), "gamma": 0.1,
 #: (:func:`short_row_budget` turns epochs into steps). With random encoders at the paper's 1e-4
 #: (cosine) the baseline reached 18.91 dB after 300 steps and 18.90 after 400 (2-core CPU,
 #: 64 px, batch 8, the quick validation scenes); 11 epochs of its 300 quick pairs keep it at
-#: about those 400 steps. One seed: a baseline seed cost about 15 minutes here, and an
-#: extra-data row trains three times its steps.
+#: about those 400 steps. Three seeds, the fewest a verdict takes (spec/evidence.md): a baseline
+#: seed cost about 15 minutes on a CPU with AMX, and an extra-data row trains three times its
+#: steps, so the profile's five seeds would cost hours per row.
 MBNET_SHORT_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {**{k: v for k, v in SMOKE_BUDGET.items() if k != "steps"}, "epochs": 1},
-    "quick": {"epochs": 11, "lr": 1e-4, "final_lr": 1e-6, "seeds": 1, **COSINE},
+    "quick": {"epochs": 11, "lr": 1e-4, "final_lr": 1e-6, "seeds": 3, **COSINE},
 }
 
 #: The paper's own budget (§4.1), used at the paper profile only: 200 epochs of batch 3 over

@@ -8,7 +8,7 @@ value; :func:`resolve` merges the two and the result goes into ``run.json``.
 | profile | data | size | budget | seeds | random backbone allowed |
 |---|---|---|---|---|---|
 | smoke | SynVIDIT ``smoke`` (8 scenes, fixed) | 64 px | a few steps | 1 | yes |
-| quick | SynVIDIT drawn per seed, ``quick-s<k>-{track1,any2any}`` (300 / 45 / 150 and 76 / 12 / 50 scenes) | 64 px | per model (each paper's ``*_SHORT_BUDGETS``): 300-600 steps of batch 8, to a plateau | 3 | yes |
+| quick | SynVIDIT drawn per seed, ``quick-s<k>-{track1,any2any}`` (300 / 45 / 150 and 76 / 12 / 50 scenes) | 64 px | per model (each paper's ``*_SHORT_BUDGETS``), to a plateau | 5 (MBNet 3) | yes |
 | gpu | SynVIDIT drawn per seed, ``gpu-s<k>-*`` (as quick) | 256 px | about a GPU-hour for the suite | 3 | yes |
 | paper | real VIDIT (``data_root`` or ``$RELIGHT_VIDIT``) | 1024 px | the paper's own | 1 | no |
 
@@ -148,7 +148,7 @@ PROFILES: dict[str, Profile] = {
         name="quick", render_preset="quick", scene_seed="per_seed",
         track1_root=_seed_template("quick", "track1"),
         any2any_root=_seed_template("quick", "any2any"),
-        size=64, train_steps=400, batch_size=8, seeds=(0, 1, 2), eval_limit=None,
+        size=64, train_steps=400, batch_size=8, seeds=(0, 1, 2, 3, 4), eval_limit=None,
         amp=True, channels_last=True,
     ),
     "gpu": Profile(
