@@ -456,11 +456,12 @@ def ensure_kernel() -> str:
     notebooks' kernelspec name), so papermill never depends on a user-level kernel."""
     kdir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec = {
-        # log level ERROR: the kernel app's warnings are about its own plumbing (that its
-        # local TCP transport is not encrypted), not the notebook, whose errors papermill
-        # raises; they would be the only thing a row printed besides its progress
+        # log level CRITICAL: the kernel app's own log is about its plumbing (that its local
+        # TCP transport is not encrypted; "KeyboardInterrupt caught in kernel" when the
+        # client shuts an idle kernel down), not the notebook, whose errors papermill raises
+        # from the cell outputs; it would be the only thing a row printed besides its progress
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--IPKernelApp.log_level=ERROR"],
+                 "--IPKernelApp.log_level=CRITICAL"],
         "display_name": "Python (relight)",
         "language": "python",
         # RELIGHT_RUN_PAGE: the notebook runs as a run page (relight_lib.harness.run_page.quiet)

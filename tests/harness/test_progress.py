@@ -196,7 +196,7 @@ def test_the_kernel_spec_silences_the_kernel_apps_warnings():
 
     spec = json.loads((Path(sys.prefix) / "share/jupyter/kernels" / reproduce.ensure_kernel()
                        / "kernel.json").read_text())
-    assert "--IPKernelApp.log_level=ERROR" in spec["argv"]
+    assert "--IPKernelApp.log_level=CRITICAL" in spec["argv"]
 
 
 def test_a_render_is_announced_with_its_estimated_time(monkeypatch):
