@@ -162,11 +162,13 @@ def show_metrics(row: str | os.PathLike[str]) -> None:
     from IPython.display import Markdown, display
 
     t = metrics_table(row)
-    if t.empty and not t.attrs.get("not computed"):
-        display(Markdown("*No metrics were written for this row.*"))
-        return
-    display(t)
     missing = t.attrs.get("not computed") or {}
+    if t.empty:
+        # an empty table is a header with no rows: say it in words instead
+        display(Markdown("*No metrics were written for this row.*" if not missing else
+                         "*No metric could be computed for this row:*"))
+    else:
+        display(t)
     if missing:
         display(Markdown("\n".join(f"- **{k}** not computed: {why}" for k, why in missing.items())))
 

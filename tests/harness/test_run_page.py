@@ -48,6 +48,19 @@ def test_metrics_table_has_one_row_per_computed_metric_and_fixed_digits(tmp_path
     assert why.startswith("LPIPS unavailable") and "\n" not in why
 
 
+def test_a_row_with_no_computed_metric_shows_words_not_an_empty_table(tmp_path, monkeypatch):
+    per_image = pd.DataFrame({"image": ["i0"], "psnr": np.nan})
+    record.write_run(tmp_path, paper="demo", table="table1", variant="b", profile="smoke",
+                     seed=0, dataset="SynVIDIT", split="test", per_image=per_image, params={},
+                     notes={"psnr": "not run here: LPIPS unavailable"})
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    run_page.show_metrics(run_page.row_dir(tmp_path, "smoke", "demo", "table1", "b"))
+    assert all(not isinstance(o, pd.DataFrame) for o in shown)
+    assert "No metric could be computed" in shown[0].data
+    assert "**psnr** not computed: not run here" in shown[1].data
+
+
 def test_figures_are_linked_relative_to_the_page_with_the_caption_under_each(tmp_path,
                                                                              monkeypatch):
     row = _row(tmp_path)
