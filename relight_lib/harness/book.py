@@ -838,7 +838,8 @@ def claim_run_links(paper: str, ids: list[str], profile: str | None = None,
     """For each claim id of ``notebooks/<paper>/claims.yaml``, HTML links to the run pages of
     its two rows ("better vs worse", each named by :func:`row_title`; a row without a run page
     at ``profile`` is named without a link, followed by the links of the claim's
-    ``trained_by`` rows whose trainings it evaluates)."""
+    ``trained_by`` rows whose trainings it evaluates; a claim none of whose rows ran at
+    ``profile`` says so in a ``span.no-run-page``)."""
     import html
 
     from relight_lib.harness import claims as claims_mod
@@ -866,6 +867,10 @@ def claim_run_links(paper: str, ids: list[str], profile: str | None = None,
             trained = [t for t, ok in trained if ok]
             if trained:
                 text += f" (trained in {', '.join(trained)})"
+            elif not any(ok for _, ok in sides):
+                # neither row has run at this profile: say so where the links would be
+                text += (f' <span class="no-run-page">(no run page: not run at the '
+                         f'{html.escape(profile or current_profile())} profile)</span>')
         out.append(text)
     return out
 

@@ -462,6 +462,11 @@ def missing_page_kinds(pages: list[str]) -> list[str]:
     return [kind for kind, match in kinds.items() if not any(match(p) for p in pages)]
 
 
+#: What a claims row records for its ``span.no-run-page``: none of its rows ran at the profile,
+#: which the row says instead of linking.
+NO_RUN_PAGE = "(no run page)"
+
+
 class _Claims(HTMLParser):
     """The scorecard's claims: for each body row of a ``table.claims`` and each
     ``p.lpips-only`` paragraph, the hrefs it links; and the images in the forest plot's
@@ -495,6 +500,8 @@ class _Claims(HTMLParser):
         elif tag == "p" and "lpips-only" in classes:
             self._para = True
             self.lpips.append([])
+        elif tag == "span" and "no-run-page" in classes and self._row:
+            self.rows[-1].append(NO_RUN_PAGE)  # the claim's rows did not run at this profile
         elif tag == "a" and a.get("href"):
             if self._row:
                 self.rows[-1].append(a["href"])
@@ -529,7 +536,7 @@ def scorecard_problems(html: str) -> list[str]:
     if not parser.rows and not parser.lpips:
         problems.append("no claims: no body row of a table.claims, no p.lpips-only paragraph")
     for i, hrefs in enumerate(parser.rows, 1):
-        if not any(_RUN_PAGE.search(h) for h in hrefs):
+        if not any(_RUN_PAGE.search(h) or h == NO_RUN_PAGE for h in hrefs):
             problems.append(f"claims row {i}: no link to a run page (links: {hrefs})")
     for i, hrefs in enumerate(parser.lpips, 1):
         if not any(_RUN_PAGE.search(h) for h in hrefs):
@@ -657,3 +664,8 @@ def test_scorecard_problems_finds_unlinked_claims_and_a_missing_forest_plot():
     assert problems[1] == "LPIPS-only paragraph 1: no link to a run page"
     assert problems[2].startswith(f"no image in section #{FOREST_SECTION}")
     assert scorecard_problems("<p>nothing</p>")[0].startswith("no claims")
+    # a claim whose rows did not run at the profile says so instead of linking
+    not_run = good.replace("</tbody>", "<tr><td>c3</td><td>a vs b <span class='no-run-page'>"
+                                       "(no run page: not run at the quick profile)</span>"
+                                       "</td></tr></tbody>")
+    assert scorecard_problems(not_run) == []

@@ -173,3 +173,14 @@ def test_claims_html_links_runs_and_puts_key_columns_first():
     assert "<th>runs</th>" in head and "paper</th>" not in head.replace("difference", "")
     assert 'href="' in out and "table1__stacked_dmshn.html" in out
     assert 'font-weight:600">not testable here</span>' in out or "supported" in out
+
+
+def test_a_claim_whose_rows_did_not_run_says_so_instead_of_linking():
+    from relight_lib.harness import book
+
+    # LTNet's dehazing claims on LTNet† (table1 ltnet_large_*) are not run at quick
+    ids = ["dehaze_lowers_psnr", "dehaze_lowers_psnr_small"]
+    not_run, run = book.claim_run_links("ltnet", ids, "quick")
+    assert 'class="no-run-page"' in not_run and "not run at the quick profile" in not_run
+    assert "href=" not in not_run
+    assert 'class="no-run-page"' not in run and "table1__ltnet_small.html" in run
