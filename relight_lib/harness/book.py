@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -362,7 +363,15 @@ def build(profile: str = DEFAULT_PROFILE, builder: str = "html", strict: bool = 
     # title, a new sibling) is not one of them: after a TOC change, rebuild every page.
     last_toc = out / f".toc-of-last-{builder}-build.yml"
     toc_now = toc_path.read_text()
-    if not last_toc.exists() or last_toc.read_text() != toc_now:
+    # MyST-NB re-executes a page only when its own source changed (its cache is keyed on the
+    # cells), so new results or a changed harness would leave every page showing the old
+    # numbers: when anything the pages read changed, empty that cache and rebuild every page
+    last_inputs = out / f".inputs-of-last-{builder}-build"
+    inputs_now = pages_inputs_digest(profile)
+    if not last_inputs.exists() or last_inputs.read_text() != inputs_now:
+        shutil.rmtree(out / "_build" / ".jupyter_cache", ignore_errors=True)
+        cmd.append("--all")
+    elif not last_toc.exists() or last_toc.read_text() != toc_now:
         cmd.append("--all")
     env = {**os.environ, "RELIGHT_PROFILE": profile, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -371,7 +380,26 @@ def build(profile: str = DEFAULT_PROFILE, builder: str = "html", strict: bool = 
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n"
                            + (proc.stdout[-6000:] + "\n" + proc.stderr[-4000:]).strip())
     last_toc.write_text(toc_now)
+    last_inputs.write_text(inputs_now)
     return out / "_build" / builder
+
+
+def pages_inputs_digest(profile: str, root: Path = Path(".")) -> str:
+    """sha256 over what the book's pages read besides their own source: the package's code,
+    the notebooks' YAML files (rows, claims, exercises), and the results of ``profile``, the
+    papers' reported numbers and the benchmarks (file names and contents)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    folders = [root / "relight_lib", root / "notebooks", root / "results" / profile,
+               root / "results" / "reported", root / "results" / "bench"]
+    for folder in folders:
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if f.suffix in (".pyc",) or "__pycache__" in f.parts:
+                continue
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def executed_summary(profile: str) -> list[dict[str, Any]]:

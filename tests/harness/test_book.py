@@ -261,6 +261,18 @@ def test_build_rebuilds_every_page_after_a_toc_change(tmp_path, monkeypatch):
     toc["chapters"] = [{"file": "book/data", "sections": [{"file": "x", "title": "T · v"}]}]
     book.build("smoke")
     assert ["--all" in c for c in calls] == [True, False, True]
+    # a new result (or a changed harness) empties MyST-NB's cache and rebuilds every page
+    cache = tmp_path / "_build" / "smoke" / "_build" / ".jupyter_cache"
+    cache.mkdir(parents=True)
+    book.build("smoke")
+    assert "--all" not in calls[-1] and cache.exists()
+    run = tmp_path / "results" / "smoke" / "p" / "t" / "v" / "seed=0"
+    run.mkdir(parents=True)
+    (run / "metrics.csv").write_text("metric,value\npsnr,20\n")
+    book.build("smoke")
+    assert "--all" in calls[-1] and not cache.exists()
+    book.build("smoke")
+    assert "--all" not in calls[-1]
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
         calls.append(cmd), SimpleNamespace(returncode=1, stdout="boom", stderr=""))[1])
     with pytest.raises(RuntimeError, match="boom"):
