@@ -3,8 +3,11 @@
 A row's cost is estimated from three measurements, each labelled with the machine that made it:
 
 - **training**: the row's optimiser steps (from its plan, :func:`relight_lib.harness.reproduce.
-  plan_row`) times the measured seconds per step of its model on a named machine
-  (``results/bench/<machine>-training-steps.csv`` where it has the model, else
+  plan_row`) times the measured seconds per step of its training on a named machine. Where a
+  committed run of the same training (:func:`training_signature`) trained on that machine, its
+  seeds' measured seconds per step (``extra.seconds.train`` over ``extra.steps_trained_here``:
+  the real training, validation passes included) are used; otherwise the bench step of its
+  model (``results/bench/<machine>-training-steps.csv`` where it has the model, else
   ``<machine>-training-flops.csv``: ``relight bench --costs`` and ``--training-flops``). A model
   whose bench loss has a VGG perceptual term is timed with and without it; a row whose loss has
   that term for only part of its steps (MSR-Net's L_CL: L2 first) or not at all pays the
@@ -160,22 +163,43 @@ def _when(r: Mapping[str, str]) -> float:
         return 0.0
 
 
+def run_machine_slug(prov: Mapping[str, Any]) -> str | None:
+    """The bench files' machine name (:func:`relight_lib.bench_flops.machine_slug`, e.g.
+    ``cpu-amd-epyc-2c``) of the machine a committed run's ``provenance`` names, or None when it
+    names no device.
+
+    >>> run_machine_slug({"device": "cpu", "device_name": "AMD EPYC", "cpu_count": 2})
+    'cpu-amd-epyc-2c'
+    >>> run_machine_slug({"device": "cuda", "device_name": "NVIDIA H200", "cpu_count": 16})
+    'nvidia-h200-16c'
+    """
+    name = prov.get("device_name")
+    if not name or not prov.get("cpu_count"):
+        return None
+    stem = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+    return f"{'cpu-' if prov.get('device') == 'cpu' else ''}{stem}-{prov['cpu_count']}c"
+
+
 def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RESULTS_DIR
                       ) -> dict[str, dict[str, Any]]:
     """Per committed row of ``profile`` (``paper/table/variant``): its seeds' ``train``,
     ``evaluate`` and ``run_time`` seconds (lists, from ``run.json`` ``extra.seconds``), its
-    seeds' wall times, the papermill wall time of its executed notebook and the machine (CPU
-    or GPU name and cores) that ran it."""
+    seeds' wall times, the papermill wall time of its executed notebook, the machine (CPU
+    or GPU name and cores) that ran it and its bench name (``slug``), and ``s_per_step``: the
+    measured seconds per training step of each seed that trained in this row (none for a row
+    that reused another row's training)."""
     out: dict[str, dict[str, Any]] = {}
     for row in reproduce.load_rows(budget_checks=True):
         seeds = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
         if not seeds:
             continue
         rec: dict[str, Any] = {"train": [], "evaluate": [], "run_time": [], "wall": [],
-                               "machine": None, "notebook_s": None}
+                               "machine": None, "slug": None, "notebook_s": None,
+                               "s_per_step": []}
         for rj in seeds:
             d = json.loads(rj.read_text())
-            sec = (d.get("extra") or {}).get("seconds") or {}
+            extra = d.get("extra") or {}
+            sec = extra.get("seconds") or {}
             for k in ("train", "evaluate", "run_time"):
                 if sec.get(k) is not None:
                     rec[k].append(float(sec[k]))
@@ -184,6 +208,11 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
             prov = d.get("provenance") or {}
             rec["machine"] = (f"{prov.get('device_name') or prov.get('device')} "
                               f"({prov.get('cpu_count', '?')} cores)")
+            rec["slug"] = run_machine_slug(prov)
+            # a seed that trained here (not one that reused another row's training)
+            trained = extra.get("steps_trained_here")
+            if trained and sec.get("train"):
+                rec["s_per_step"].append(float(sec["train"]) / int(trained))
         nb = row.executed_path(profile, results_root)
         if nb.exists():
             meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
@@ -215,6 +244,16 @@ def plans(profile: str = "quick") -> dict[str, dict[str, Any]]:
     return out
 
 
+def _bench_step(t: Mapping[str, Any] | None, plan: Mapping[str, Any]) -> float | None:
+    """The bench's seconds per step for ``plan`` from its model's :func:`step_times` entry
+    ``t``: the mix of steps with and without the VGG term that the plan's loss has."""
+    if t is None:
+        return None
+    frac = perceptual_fraction(plan)
+    lo = t["s_no_vgg"] if t["s_no_vgg"] is not None else t["s"]
+    return frac * t["s"] + (1 - frac) * lo
+
+
 def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
                seeds: Mapping[str, int] = TABLE_SEEDS, bench_dir: Path = BENCH_DIR,
                results_root: Path = reproduce.RESULTS_DIR,
@@ -223,7 +262,8 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
     those kept out of the profile included) with its estimated cost on ``machine``:
 
     ``row``, ``model`` (the bench model timed), ``steps``, ``seeds``, ``s/step`` (measured on
-    ``machine``, the row's mix of losses with and without the VGG term), ``training (min)`` (all
+    ``machine``: the committed training of the same recipe where it ran there, else the bench
+    step with the row's mix of losses with and without the VGG term), ``training (min)`` (all
     seeds; 0 for a row that reuses another row's training, named in ``shares training with``),
     ``overhead (min)`` (all seeds' evaluation and the notebook, measured where the committed
     rows ran; ``overhead from``), ``total (min)``, ``committed (min)`` (the papermill wall time
@@ -248,6 +288,23 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
     notebook_extra = [rec["notebook_s"] - sum(rec["wall"]) for rec in done.values()
                       if rec["notebook_s"] is not None and rec["wall"]]
     nb_s = _median([x for x in notebook_extra if x >= 0]) or 0.0
+    # measured training steps on ``machine``: per training, from the committed rows that paid
+    # for it there
+    measured: dict[str, tuple[float, str]] = {}
+    # per bench model, the measured step over the bench's step of the same plan: the bench
+    # ran under another load than the trainings, so the model's other trainings are scaled by it
+    calibration: dict[str, list[tuple[float, str]]] = {}
+    for name, rec in done.items():
+        plan = row_plans.get(name) or {}
+        sig = training_signature(plan) if "error" not in plan else None
+        if sig is not None and rec["slug"] == machine and rec["s_per_step"]:
+            step = statistics.median(rec["s_per_step"])
+            measured[sig] = (step, f"measured: the committed training of {name} on {machine} "
+                                   f"({len(rec['s_per_step'])} seeds)")
+            model = bench_model(plan)[0]
+            bench_step = _bench_step(times.get(model), plan)
+            if model and bench_step:
+                calibration.setdefault(model, []).append((step / bench_step, name))
     first: dict[str, str] = {}
     lines = []
     for row in reproduce.load_rows(budget_checks=True):
@@ -262,14 +319,20 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
             if t is None:
                 note = f"{model}: no step time measured on {machine}"
             else:
-                frac = perceptual_fraction(plan)
-                lo = t["s_no_vgg"] if t["s_no_vgg"] is not None else t["s"]
-                s_step = frac * t["s"] + (1 - frac) * lo
+                s_step = _bench_step(t, plan)
+                if model in calibration:
+                    ratio = statistics.median(r for r, _ in calibration[model])
+                    s_step *= ratio
+                    stand_in = "; ".join(x for x in (stand_in, (
+                        f"bench step x{ratio:.2f}, the measured over the bench step of "
+                        + ", ".join(n for _, n in calibration[model]))) if x)
                 if any(term.startswith("discriminator") for term in plan.get("loss") or []):
                     stand_in = "; ".join(x for x in (stand_in, "timed without the "
                                                      "discriminator's step") if x)
                 note = "; ".join(x for x in (stand_in, t["source"]) if x)
         sig = training_signature(plan) if "error" not in plan else None
+        if sig is not None and sig in measured:
+            s_step, note = measured[sig]
         shares = ""
         if sig is not None and sig in first:
             shares = first[sig]

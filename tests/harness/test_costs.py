@@ -116,6 +116,45 @@ def test_committed_overhead_is_used_per_seed(tmp_path):
     assert df.attrs["overhead_on"] == "X (2 cores)"
 
 
+def test_a_training_committed_on_the_machine_prices_its_rows_by_its_measured_steps(tmp_path):
+    root = tmp_path / "results"
+    prov = {"device": "cpu", "device_name": "X CPU", "cpu_count": 2}
+    for s, (train, trained) in enumerate([(400.0, 800), (480.0, 800), (440.0, 800)]):
+        seed = root / "quick" / "msrnet" / "table2" / "dmshn_mse" / f"seed={s}"
+        seed.mkdir(parents=True)
+        (seed / "run.json").write_text(json.dumps({
+            "extra": {"seconds": {"train": train, "evaluate": 6.0, "run_time": 4.0},
+                      "steps_trained_here": trained},
+            "wall_time_s": train + 10, "provenance": prov}))
+    # a row that reused that training trained nothing here: no step time of its own
+    reuse = root / "quick" / "msrnet" / "table1" / "dmshn" / "seed=0"
+    reuse.mkdir(parents=True)
+    (reuse / "run.json").write_text(json.dumps({
+        "extra": {"seconds": {"train": 0.0, "evaluate": 6.0, "run_time": 4.0},
+                  "steps_trained_here": 0}, "wall_time_s": 12.0, "provenance": prov}))
+    bench = _bench(tmp_path)
+    for f in bench.iterdir():  # the same bench files under this machine's name
+        (bench / f.name.replace("m-", "cpu-x-cpu-2c-", 1)).write_text(f.read_text())
+    plans = {"msrnet/table2/dmshn_mse": _plan("dmshn", 800, ["1 x mse"]),
+             "msrnet/table1/dmshn": _plan("dmshn", 800, ["1 x mse"], postprocess="x"),
+             "msrnet/table2/dmshn_csl": _plan("dmshn", 400, ["1 x mse"])}
+    assert costs.committed_seconds("quick", root)["msrnet/table1/dmshn"]["s_per_step"] == []
+    df = costs.cost_table(bench_dir=bench, machine="cpu-x-cpu-2c", row_plans=plans,
+                          results_root=root).set_index("row")
+    mse = df.loc["msrnet/table2/dmshn_mse"]
+    assert mse["s/step"] == pytest.approx(0.55)  # the median seed: 440 s over 800 steps
+    assert "measured" in mse["note"] and "3 seeds" in mse["note"]
+    assert df.loc["msrnet/table1/dmshn"]["shares training with"] == "msrnet/table2/dmshn_mse"
+    # another budget is another training: the bench's step (mse only: without the VGG term),
+    # scaled by how the measured training compared with the bench (0.55 s against 1.0 s)
+    csl = df.loc["msrnet/table2/dmshn_csl"]
+    assert csl["s/step"] == pytest.approx(0.55) and "x0.55" in csl["note"]
+    # the same runs on another machine's table: the bench
+    other = costs.cost_table(bench_dir=_bench(tmp_path / "o"), machine="m", row_plans=plans,
+                             results_root=root).set_index("row")
+    assert other.loc["msrnet/table2/dmshn_mse"]["s/step"] == pytest.approx(1.0)
+
+
 def test_readme_text_states_the_summary():
     s = {"render_h": 0.5, "seeds": 5, "mbnet_seeds": 3, "rows": 55, "trainings": 29,
          "total_h": 125.4, "steps_on": "m", "training_h": 124.0, "overhead_h": 1.04,
