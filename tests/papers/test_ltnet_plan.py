@@ -64,10 +64,10 @@ def test_every_quick_row_states_its_cosine_schedule_and_no_exponential_decay(pla
         assert all("paper's" in d for d in p["deviations"] if "xponential" in d), name
         assert "then a cosine decay to 1e-05" in devs, name
         if name.endswith("__x2"):  # a budget check: the recipe's steps, doubled, and said so
-            assert p["lr"][0].endswith("step 1,599: 1e-05"), name
-            assert "Budget check: trained for 2 x the row's budget (800 -> 1,600 steps" in devs
+            assert p["lr"][0].endswith("step 3,199: 1e-05"), name
+            assert "Budget check: trained for 2 x the row's budget (1,600 -> 3,200 steps" in devs
         else:
-            assert p["lr"][0].endswith("step 799: 1e-05"), name  # what the plan trains with
+            assert p["lr"][0].endswith("step 1,599: 1e-05"), name  # what the plan trains with
 
 
 def test_every_quick_row_states_the_loss_it_trains(plans):

@@ -186,7 +186,7 @@ def test_short_budgets_are_each_papers_own_and_listed():
 
     lt = recipe.ltnet_row()["short_budgets"]
     b = profiles.short_budget("quick", lt)
-    assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 800
+    assert b["schedule"] == "warmup_cosine" and b["lr"] == 1e-3 and b["steps"] == 1600
     assert "train_scale" not in b
     # MSR-Net's two networks share one recipe (rows of one table) and train at the eval size
     dm = profiles.short_budget("quick", msrnet.msrnet_row("dmshn", "mse")["short_budgets"])

@@ -36,11 +36,17 @@ LTNET_TRAIN = {"lr": 1e-4, "betas": (0.9, 0.999), "schedule": "exponential", "fi
 #:   (no augmentation, an earlier 14-scene validation set). With the paper's loss (L_C + L_r)
 #:   and all four inputs, 300 steps (3 seeds) ended at 19.09 dB dehazed, and one seed still
 #:   gained 0.12 dB in its last fifth (the others 0.05 and 0.07); at 500 steps seed 0 still
-#:   gained 0.11 (19.95 dB undehazed, seed 1 +0.05 at 20.16): 800 steps, as MSR-Net's rows,
-#:   whose last fifths gained at most 0.07 dB there.
+#:   gained 0.11 (19.95 dB undehazed, seed 1 +0.05 at 20.16): 800 steps were chosen then.
+#: - 800 steps fell short on the five-seed protocol (per-seed data, read on the test split):
+#:   LTNet*'s seed 3 still gained 0.10 dB in its last fifth (tol 0.05), which keeps every claim
+#:   on LTNet* from a verdict, and two other seeds passed within 0.01 dB of their tolerance. The
+#:   budget check at twice the budget (seed 0, 1600 steps) ended 0.63 dB higher on validation
+#:   (22.12 against 21.49 dB) and 0.50 dB higher undehazed on the test split (21.58 against
+#:   21.07), with a last fifth of +0.02 dB. The curves at 800 steps flatten because the cosine
+#:   has decayed, not because LTNet has learnt what it can: 1600 steps.
 LTNET_SHORT_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": SMOKE_BUDGET,
-    "quick": {"steps": 800, "lr": 1e-3, "final_lr": 1e-5, "augment": None, **COSINE},
+    "quick": {"steps": 1600, "lr": 1e-3, "final_lr": 1e-5, "augment": None, **COSINE},
 }
 
 #: Table 6's loss settings (papers.md 3.5): A = L_C; B = L_C + 0.5 LPIPS; C = L_C + L_r;
