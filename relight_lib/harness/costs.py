@@ -173,11 +173,12 @@ def run_machine_slug(prov: Mapping[str, Any]) -> str | None:
     >>> run_machine_slug({"device": "cuda", "device_name": "NVIDIA H200", "cpu_count": 16})
     'nvidia-h200-16c'
     """
+    from relight_lib.bench import slug  # the bench files' own naming
+
     name = prov.get("device_name")
     if not name or not prov.get("cpu_count"):
         return None
-    stem = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
-    return f"{'cpu-' if prov.get('device') == 'cpu' else ''}{stem}-{prov['cpu_count']}c"
+    return f"{'cpu-' if prov.get('device') == 'cpu' else ''}{slug(str(name))}-{prov['cpu_count']}c"
 
 
 def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RESULTS_DIR
