@@ -710,3 +710,23 @@ def test_per_seed_rows_validate_on_validation_and_score_on_test(per_seed_smoke):
     for per in pers:
         scenes = {s for key in per["image"] for s in (_parse(key)[0], _parse(key)[2])}
         assert scenes <= {"Image003", "Image004"}
+
+
+def test_the_profiles_eval_limit_caps_the_validation_pairs(data_root, monkeypatch):
+    """Validation reads at most the profile's ``eval_limit`` pairs, as the evaluation sets do:
+    16 protocol pairs in the fixture's validation split, 4 at smoke."""
+    import dataclasses
+
+    from relight_lib.papers import profiles
+
+    def n_val():
+        plan = any2any.run_any_to_any(paper="swapnet", table="table1", variant="v",
+                                      profile="smoke", model="swapnet_illum", loss_setting="A",
+                                      data_root=str(data_root), steps=4, extra_tables=False,
+                                      dry_run=True)
+        return plan["validation"]["n"]
+
+    assert profiles.PROFILES["smoke"].eval_limit == 4 and n_val() == 4
+    monkeypatch.setitem(profiles.PROFILES, "smoke",
+                        dataclasses.replace(profiles.PROFILES["smoke"], eval_limit=None))
+    assert n_val() == 16

@@ -292,13 +292,16 @@ def resolve_plan(*, profile: str, table: str, variant: str, model: str,
                                                           size, rule, n_eval, name, devs, planned)
             eval_defs[f"subsets/{name}"] = definition
     # the learning curves read the validation split (protocol pairs, drawn with seed 0); the
-    # tables the evaluation split
+    # tables the evaluation split; the profile's eval_limit caps them as it caps the evaluation
+    # sets (and the one-to-one rows' validation): at smoke, 200 pairs scored at every step cost
+    # about 20 s a point, most of the smoke book's time
     val_pairs = None
     if cfg.val_split != cfg.eval_split and not identity:
         val_index = (planned_index(cfg, cfg.val_split) if planned
                      else scene_index(root, cfg.val_split))
+        n_val = VAL_PAIRS if cfg.eval_limit is None else min(VAL_PAIRS, cfg.eval_limit)
         val_pairs = evaluation_set(root, cfg.val_split, val_index, size,
-                                   vidit.PROTOCOL_2DSCENE, VAL_PAIRS, cfg.val_split, [], planned)
+                                   vidit.PROTOCOL_2DSCENE, n_val, cfg.val_split, [], planned)
 
     # training pairs and budget
     budget = None
