@@ -366,16 +366,16 @@ class SwapAStep(nn.Module):
 
 def _swap_a_spec() -> TrainSpec:
     from relight_lib.papers import profiles
-    from relight_lib.papers.swapnet import any2any
+    from relight_lib.papers.swapnet import any2any, objective
 
     prof = profiles.PROFILES["quick"]
-    head = any2any.resolve_temperature_head(None, paper_budget=False)
+    head = objective.resolve_temperature_head(None, paper_budget=False)
 
     def build():
         torch.manual_seed(0)
-        net = any2any.build_swap_model("swapnet_illum")
+        net = objective.build_swap_model("swapnet_illum")
         pred = net.make_predicter(prof.size, temperature=head)
-        step = SwapAStep(net, pred, any2any.SwapObjective("A"))
+        step = SwapAStep(net, pred, objective.SwapObjective("A"))
         return step, step.loss, []
 
     lr = inspect_default(any2any.run_any_to_any, "lr", 1e-3)
@@ -391,9 +391,7 @@ def _swap_b_spec() -> TrainSpec:
     """Any-to-any model B ("Envmap") with loss B (L1 + the log-L2 of the RGB envmaps of I
     and T), as the any-to-any loop trains it (no predicter)."""
     from relight_lib.papers import profiles
-    from relight_lib.papers.swapnet import any2any
-
-    from relight_lib.papers.swapnet import objective
+    from relight_lib.papers.swapnet import any2any, objective
 
     prof = profiles.PROFILES["quick"]
 

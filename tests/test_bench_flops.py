@@ -165,3 +165,24 @@ def test_flop_operator_share_and_ratio():
     flops = pd.DataFrame({"model": ["ltnet", "dmshn"], "gflops_achieved": [10.0, 40.0]})
     assert br.flop_ratio(flops) == pytest.approx(0.25)
     assert br.flop_ratio(flops, "mbnet") is None
+
+
+@pytest.mark.parametrize("name", ["swapnet_illum", "swapnet_envmap"])
+def test_the_any_to_any_specs_build_and_take_a_loss(name):
+    """The bench's any-to-any steps are built from the paper module's own pieces (a renamed or
+    moved piece breaks ``relight bench --training-flops`` before it times anything)."""
+    (spec,) = bf.quick_specs([name])
+    assert spec.name == name and spec.batch > 0 and spec.size > 0
+    step, loss_fn, _ = spec.build()
+    data = spec.make_data(2, spec.size, 0)  # the predicter is built for the spec's size
+    batch = {k: (torch.stack([data[i][k] for i in range(2)]) if torch.is_tensor(data[0][k])
+                 else [data[i][k] for i in range(2)]) for k in data[0]}
+    loss = loss_fn(step(batch), batch)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in step.parameters())
+
+
+def test_every_benched_model_has_a_quick_training_spec():
+    names = [s.name for s in bf.quick_specs(bf.MODELS + bf.COST_MODELS)]
+    assert names == list(bf.MODELS + bf.COST_MODELS)
