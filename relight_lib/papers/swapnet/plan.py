@@ -294,7 +294,7 @@ def resolve_plan(*, profile: str, table: str, variant: str, model: str,
     # the learning curves read the validation split (protocol pairs, drawn with seed 0); the
     # tables the evaluation split; the profile's eval_limit caps them as it caps the evaluation
     # sets (and the one-to-one rows' validation): at smoke, 200 pairs scored at every step cost
-    # about 20 s a point, most of the smoke book's time
+    # about 20 s a point, which made the trained any-to-any rows the smoke book's slowest
     val_pairs = None
     if cfg.val_split != cfg.eval_split and not identity:
         val_index = (planned_index(cfg, cfg.val_split) if planned
