@@ -175,8 +175,7 @@ def test_the_any_to_any_specs_build_and_take_a_loss(name):
     assert spec.name == name and spec.batch > 0 and spec.size > 0
     step, loss_fn, _ = spec.build()
     data = spec.make_data(2, spec.size, 0)  # the predicter is built for the spec's size
-    batch = {k: (torch.stack([data[i][k] for i in range(2)]) if torch.is_tensor(data[0][k])
-                 else [data[i][k] for i in range(2)]) for k in data[0]}
+    batch = torch.utils.data.default_collate([data[0], data[1]])  # as the engine's loader
     loss = loss_fn(step(batch), batch)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
