@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def fake_alexnet_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
+def smoke_book(tmp_path_factory, request):
     """The smoke-profile book built end to end (papermill rows -> results -> ``jupyter-book
     build -W``) in a copy of the book sources, once per session: ``(root, html, outcomes)``
     with ``html`` the absolute HTML folder. Used by test_book.py and test_browser.py.
@@ -56,12 +57,23 @@ def smoke_book(tmp_path_factory):
     old = Path.cwd()
     os.chdir(root)
     try:
+        t0 = time.perf_counter()
         outcomes = reproduce.reproduce("smoke", jobs=2, log=lambda *a: None)
+        t1 = time.perf_counter()
         failed = [(o.row.name, o.error) for o in outcomes if o.status == "failed"]
         assert not failed, failed
         html = (root / book.build("smoke")).resolve()
+        t2 = time.perf_counter()
     finally:
         os.chdir(old)
+    # where the fixture's minutes go (it is most of `make test`), in every run's output
+    ran = sorted((o for o in outcomes if o.status == "ran"), key=lambda o: -o.seconds)
+    say = request.config.pluginmanager.get_plugin("terminalreporter")
+    if say is not None:
+        say.write_line(f"\nsmoke book: its data and {len(ran)} rows in {t1 - t0:.0f} s (2 at a "
+                       f"time; {sum(o.seconds for o in ran):.0f} s of row time), the build "
+                       f"{t2 - t1:.0f} s; slowest rows: " + ", ".join(
+                           f"{o.row.name} {o.seconds:.0f} s" for o in ran[:8]))
     # The trainings' checkpoints (about 7 GB at smoke: MBNet's three rows are 1.8 GB each, with
     # Adam's state) are only needed while building; no test reads them, so free the disk now.
     shutil.rmtree(root / "_build" / "checkpoints", ignore_errors=True)
