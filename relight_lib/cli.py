@@ -257,6 +257,10 @@ def _add_bench_models(sub) -> None:
                    help="instead: training efficiency of the paper models at the quick recipe "
                    "(GFLOP per step, s/step, the machine's measured peak, top operators, "
                    "levers); writes results/bench/<machine>-training-*.csv (a few minutes)")
+    p.add_argument("--plateau-calibration", action="store_true",
+                   help="instead: how often the plateau test calls a converged (flat, noisy) "
+                   "validation curve not converged, by simulation; writes "
+                   "results/bench/plateau-calibration.csv (about a minute)")
     p.add_argument("--costs", action="store_true",
                    help="instead: what the cost table reads: the OpenMP wait policy (default "
                    "vs PASSIVE, fresh processes, LTNet* and DMSHN) and 20 training steps of "
@@ -271,6 +275,11 @@ def _cmd_bench_models(args) -> int:
     unknown = sorted(set(args.models or ()) - set(list_models()))
     if unknown:
         raise KeyError(f"unknown model(s) {unknown}; registered: {list_models()}")
+    if args.plateau_calibration:
+        from relight_lib import bench_plateau
+
+        print(f"wrote {bench_plateau.run()}")
+        return 0
     if args.costs:
         from relight_lib import bench_flops
 

@@ -122,6 +122,43 @@ def chance_sentence(verdicts: "pd.Series | list[str]", alpha: float = 0.05) -> s
             f"by chance at {level} confidence ({100 * alpha:g}% of {n}).")
 
 
+#: Written by ``relight bench --plateau-calibration`` (:mod:`relight_lib.bench_plateau`).
+PLATEAU_CALIBRATION_FILE = Path("results/bench/plateau-calibration.csv")
+
+
+def plateau_false_alarms(path: str | Path = PLATEAU_CALIBRATION_FILE
+                         ) -> tuple[pd.DataFrame | None, str]:
+    """The plateau test's false alarms as measured (a table, one row per noise level) and one
+    sentence read from it; ``(None, why)`` when the bench has not been run.
+
+    >>> table, why = plateau_false_alarms("no/such.csv")
+    >>> table is None, why.startswith("The plateau test's false alarms have not been")
+    (True, True)
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None, ("The plateau test's false alarms have not been measured here (run "
+                      "`relight bench --plateau-calibration`).")
+    df = pd.read_csv(path)
+    table = pd.DataFrame({
+        "noise on the curve (dB)": df["sigma_db"],
+        "converged seeds called not converged": (100 * df["p_fail"]).round(1).astype(str) + " %",
+        "by best - final": df["fail_best_minus_final"],
+        "by the last fifth's gain": df["fail_last_fifth_gain"],
+        f"{int(df['n_seeds'].iloc[0])}-seed rows that pass": (
+            100 * df["p_row_passes"]).round(0).astype(int).astype(str) + " %",
+    })
+    noisy = df[df["sigma_db"] > 0]
+    worst = noisy.loc[noisy["p_fail"].idxmax()] if len(noisy) else df.iloc[0]
+    sentence = (
+        f"On {int(worst['curves']):,} simulated trainings that had stopped improving ("
+        f"{int(worst['points'])} validation points, noise {worst['sigma_db']:g} dB), the plateau "
+        f"test called {100 * worst['p_fail']:.0f} % of the seeds not converged, so a row of "
+        f"{int(worst['n_seeds'])} such seeds passes {100 * worst['p_row_passes']:.0f} % of the "
+        f"time (commit {str(worst.get('git_commit', ''))[:7]}).")
+    return table, sentence
+
+
 def load_code_completeness(path: str | Path = COMPLETENESS_FILE) -> list[dict[str, Any]]:
     """The repositories of ``code_completeness.yaml``, checked against the schema: each has
     ``paper``, ``repo``, ``url``, ``checked`` and, for every checklist item, a ``value`` in

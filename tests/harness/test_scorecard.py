@@ -184,3 +184,18 @@ def test_a_claim_whose_rows_did_not_run_says_so_instead_of_linking():
     assert 'class="no-run-page"' in not_run and "not run at the quick profile" in not_run
     assert "href=" not in not_run
     assert 'class="no-run-page"' not in run and "table1__ltnet_small.html" in run
+
+
+def test_the_plateau_false_alarms_are_read_from_the_bench(tmp_path):
+    from relight_lib import bench_plateau
+
+    out = bench_plateau.run(sigmas=(0.0, 0.06), n=40, out=tmp_path / "cal.csv",
+                            log=lambda *a: None)
+    raw = pd.read_csv(out)
+    table, sentence = scorecard.plateau_false_alarms(out)
+    assert len(table) == 2 and list(table.iloc[:, 0]) == [0.0, 0.06]
+    noisy = raw.iloc[1]
+    # the sentence reports the measured rates of the level with the most alarms, not typed ones
+    assert f"called {100 * noisy['p_fail']:.0f} % of the seeds" in sentence
+    assert f"passes {100 * noisy['p_row_passes']:.0f} % of the time" in sentence
+    assert "40 simulated trainings" in sentence and "noise 0.06 dB" in sentence
