@@ -133,6 +133,35 @@ def test_library_changes_name_the_changed_files(tmp_path, monkeypatch):
     assert reproduce.library_changes(None) == ["(not recorded)"]
 
 
+def test_a_changed_plateau_test_makes_no_row_stale_and_is_reapplied(tmp_path):
+    """The plateau test reads stored curves: a change of it makes no row out of date (no
+    retraining), and the tables judge the committed curve with the test as it is now."""
+    import json
+
+    import pandas as pd
+
+    import relight_lib.library.convergence  # noqa: F401  (every trained row imports it)
+    from relight_lib.harness import results
+
+    real = results.imported_library_files()
+    assert "library/convergence.py" in real  # still recorded with the run
+    old = {**real, "library/convergence.py": "0" * 64}  # as if the test changed since the run
+    assert reproduce.library_changes(old) == []
+    assert reproduce.library_changes({**old, "library/losses.py": "1" * 64}) == [
+        "library/losses.py"]
+    # a run.json whose stored verdict disagrees with its curve: the curve decides
+    seed = tmp_path / "quick" / "p" / "t" / "v" / "seed=0"
+    seed.mkdir(parents=True)
+    steps = list(range(40, 801, 40))
+    pd.DataFrame({"step": steps, "loss": 0.1, "lr": 1e-6,
+                  "val_psnr": [10 + s / 100 for s in steps]}).to_csv(seed / "history.csv",
+                                                                     index=False)
+    (seed / "run.json").write_text(json.dumps({"params": {}, "extra": {
+        "train_steps": 800, "convergence": {"converged": True, "reason": "stored"}}}))
+    conv = results.load_convergence(tmp_path, "quick", "p", "t")["v"]
+    assert conv["converged"] is False and "still improving" in conv["reason"]
+
+
 def test_clean_notebook_collapses_progress_bars(tmp_path):
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("pass")
