@@ -25,17 +25,18 @@ points stands above the last one by chance), so a five-seed row rarely passed;
 ``relight bench --plateau-calibration`` measures this on simulated flat curves, and
 :data:`TOL_SDS` is set from it.
 
-**The final weights** (``T`` = last step, validated by the engine): with ``final`` the level at
-``T`` (the final point and the ones just before it), ``start`` the level at ``(1 - TAIL) * T``
-(the curve there and one and two validation intervals earlier, linearly interpolated) and
-``best`` the best level of the run (the best mean of :data:`SMOOTH` consecutive points), the
+**The final weights** (``T`` = last step, validated by the engine): with ``final`` their own
+validation value at ``T`` (what the table scores), ``best`` the best level of the run (the best
+mean of :data:`SMOOTH` consecutive points), and the gain of the last fifth measured between two
+levels (the mean of the final point and the ones just before it, minus the mean of the curve at
+``(1 - TAIL) * T`` and one and two validation intervals earlier, linearly interpolated), the
 weights converged on a metric when
 
 1. ``best - final <= tol``: the scored weights are not worse than what the run reached (the old
    test compared the last fifth's *best*, so ``mbnet/extra_data`` passed with a best of 15.64 dB
    at step 340 while its scored final model validates at 15.18), and
-2. ``final - start <= tol``: the last fifth gained no more than the noise (still climbing
-   fails).
+2. the last fifth's gain ``<= tol``: the curve's level rose no more than the noise (still
+   climbing fails).
 
 **A snapshot-ensemble member** taken at step ``s < T`` cannot be "converged" in the sense of
 the final weights: a snapshot ensemble averages weights from before the end by design (LTNet
@@ -133,8 +134,8 @@ class Check:
 
     ``value`` is its validation value, ``start`` the curve's level a fifth of its step earlier,
     ``best`` the best level of the run (at ``best_step``), ``gain`` the level at ``step`` minus
-    ``start`` and ``drop`` ``best`` minus that level (levels: means of :data:`SMOOTH` points,
-    module docstring; both in the better direction, so positive
+    ``start`` and ``drop`` ``best`` minus ``value`` (0 when ``value`` is above it; levels: means
+    of :data:`SMOOTH` points, module docstring; both in the better direction, so positive
     means "still improving" / "worse than the best"), ``tol`` the tolerance and ``sd`` the noise
     it came from. ``ok`` is None when the test cannot tell.
     """
