@@ -68,12 +68,12 @@ def smoke_book(tmp_path_factory, request):
         os.chdir(old)
     # where the fixture's minutes go (it is most of `make test`), in every run's output
     ran = sorted((o for o in outcomes if o.status == "ran"), key=lambda o: -o.seconds)
-    say = request.config.pluginmanager.get_plugin("terminalreporter")
-    if say is not None:
-        say.write_line(f"\nsmoke book: its data and {len(ran)} rows in {t1 - t0:.0f} s (2 at a "
-                       f"time; {sum(o.seconds for o in ran):.0f} s of row time), the build "
-                       f"{t2 - t1:.0f} s; slowest rows: " + ", ".join(
-                           f"{o.row.name} {o.seconds:.0f} s" for o in ran[:8]))
+    # (printed past pytest's capture: a fixture's output is otherwise shown only on failure)
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        print(f"\nsmoke book: its data and {len(ran)} rows in {t1 - t0:.0f} s (2 at a time; "
+              f"{sum(o.seconds for o in ran):.0f} s of row time), the build {t2 - t1:.0f} s; "
+              "slowest rows: " + ", ".join(f"{o.row.name} {o.seconds:.0f} s" for o in ran[:8]))
     # The trainings' checkpoints (about 7 GB at smoke: MBNet's three rows are 1.8 GB each, with
     # Adam's state) are only needed while building; no test reads them, so free the disk now.
     shutil.rmtree(root / "_build" / "checkpoints", ignore_errors=True)

@@ -186,9 +186,10 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
     """Per committed row of ``profile`` (``paper/table/variant``): its seeds' ``train``,
     ``evaluate`` and ``run_time`` seconds (lists, from ``run.json`` ``extra.seconds``), its
     seeds' wall times, the papermill wall time of its executed notebook, the machine (CPU
-    or GPU name and cores) that ran it and its bench name (``slug``), and ``s_per_step``: the
+    or GPU name and cores) that ran it and its bench name (``slug``), ``s_per_step``: the
     measured seconds per training step of each seed that trained in this row (none for a row
-    that reused another row's training)."""
+    that reused another row's training), and ``steps``: each seed's training steps as run
+    (``extra.train_steps``; a recipe may have changed its budget since)."""
     out: dict[str, dict[str, Any]] = {}
     for row in reproduce.load_rows(budget_checks=True):
         seeds = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
@@ -196,7 +197,7 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
             continue
         rec: dict[str, Any] = {"train": [], "evaluate": [], "run_time": [], "wall": [],
                                "machine": None, "slug": None, "notebook_s": None,
-                               "s_per_step": []}
+                               "s_per_step": [], "steps": []}
         for rj in seeds:
             d = json.loads(rj.read_text())
             extra = d.get("extra") or {}
@@ -206,6 +207,8 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
                     rec[k].append(float(sec[k]))
             if d.get("wall_time_s") is not None:
                 rec["wall"].append(float(d["wall_time_s"]))
+            if extra.get("train_steps"):
+                rec["steps"].append(int(extra["train_steps"]))
             prov = d.get("provenance") or {}
             rec["machine"] = (f"{prov.get('device_name') or prov.get('device')} "
                               f"({prov.get('cpu_count', '?')} cores)")
@@ -469,12 +472,16 @@ def bf16_explanation(model: str = "dmshn", machine: str = DEFAULT_MACHINE,
     for key, variant in (("there_row_s", f"{model}_mse"), ("there_cl_s", f"{model}_cl")):
         rec = done.get(f"msrnet/table2/{variant}")
         train = [t for t in (rec or {}).get("train", []) if t > 0]
-        steps = 800 if rec else None  # overwritten below from the row's plan when possible
-        try:
-            row = next(r for r in reproduce.load_rows() if r.name == f"msrnet/table2/{variant}")
-            steps = reproduce.effective_budget(row, profile).get("steps", steps)
-        except (StopIteration, reproduce.PlanError):
-            pass
+        # the steps the committed run trained; the row's plan only when the run did not record
+        # them (the recipe's budget may have changed since: MSR-Net went from 800 to 1600)
+        steps = statistics.median(rec["steps"]) if rec and rec.get("steps") else None
+        if steps is None:
+            try:
+                row = next(r for r in reproduce.load_rows()
+                           if r.name == f"msrnet/table2/{variant}")
+                steps = reproduce.effective_budget(row, profile).get("steps")
+            except (StopIteration, reproduce.PlanError):
+                pass
         out[key] = statistics.median(train) / steps if train and steps else None
         out.setdefault("there", rec["machine"] if rec else None)
     tp = _training_path(bench_dir, model)

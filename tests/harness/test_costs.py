@@ -184,8 +184,10 @@ def test_bf16_explanation_multiplies_out(tmp_path):
     for variant, train in (("dmshn_mse", 80.0), ("dmshn_cl", 120.0)):
         seed = root / "quick" / "msrnet" / "table2" / variant / "seed=0"
         seed.mkdir(parents=True)
+        # trained 800 steps, whatever the recipe's budget is now
         (seed / "run.json").write_text(json.dumps({
-            "extra": {"seconds": {"train": train, "evaluate": 1.0, "run_time": 5.0}},
+            "extra": {"seconds": {"train": train, "evaluate": 1.0, "run_time": 5.0},
+                      "train_steps": 800},
             "wall_time_s": train + 6, "provenance": {"device": "cpu", "device_name": "Xeon",
                                                       "cpu_count": 2}}))
     w = costs.bf16_explanation("dmshn", "m", d, root)
