@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from relight_lib.library.data.imageio import atomic_write
 
 #: Where the numbers go.
 OUT = Path("results/bench/plateau-calibration.csv")
@@ -102,11 +103,8 @@ def run(sigmas: Sequence[float] = SIGMAS, n: int = 1000, out: Path = OUT,
         r = rows[-1]
         log(f"noise {sigma:.3f} dB: {r['p_fail']:.1%} of converged seeds called not converged; "
             f"a {r['n_seeds']}-seed row passes {r['p_row_passes']:.0%} of the time")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(out, suffix=".csv.tmp") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, out)
     return out

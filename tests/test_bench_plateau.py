@@ -39,5 +39,5 @@ def test_run_writes_one_row_per_noise_level(tmp_path):
     assert all(int(r["curves"]) == 10 and int(r["points"]) == 20 for r in rows)
     assert all(0 <= float(r["p_fail"]) <= 1 and not math.isnan(float(r["p_row_passes"]))
                for r in rows)
-    assert not (tmp_path / "cal.csv.tmp").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.csv"]  # no temporary left
     assert all(r["git_commit"] and r["date_utc"] for r in rows)  # which test was measured
