@@ -355,6 +355,13 @@ def lr_schedule_points(cfg: TrainConfig, total: int, samples: int = 5) -> list[t
     return [(s, lr_at(cfg, total, s)) for s in steps]
 
 
+#: Library files a training imports that never decide its weights: ``record.py`` writes the
+#: results a training reports on (the runners import it at the top), and ``convergence.py`` judges
+#: a finished learning curve (the harness judges every committed curve again with today's test).
+#: Editing either must not throw away finished trainings.
+UNKEYED_FILES = ("library/record.py", "library/convergence.py")
+
+
 def training_key(**what: Any) -> tuple[str, dict[str, str]]:
     """Name of the checkpoint folder of one training, and the source files it depends on.
 
@@ -362,9 +369,9 @@ def training_key(**what: Any) -> tuple[str, dict[str, str]]:
     arguments, losses, budget, schedule, data identity, seed, ...) and the library and paper
     files imported when it is called (:func:`relight_lib.library.record.imported_library_files`:
     the model's file, the losses, the data pipeline, this engine, the paper's recipe), so call it
-    after the model, the loss and the datasets are built. Harness files (results, claims, book)
-    and other papers' files are not imported by a run and never change the key: editing them
-    never retrains. Rows that train the same network with the same settings share a key, so the
+    after the model, the loss and the datasets are built; the :data:`UNKEYED_FILES` are left
+    out. Harness files (results, claims, book) and other papers' files are not imported by a run
+    and never change the key: editing them never retrains. Rows that train the same network with the same settings share a key, so the
     second row reuses a finished training.
 
     Returns:
@@ -376,8 +383,7 @@ def training_key(**what: Any) -> tuple[str, dict[str, str]]:
 
     from relight_lib.library.record import imported_library_files
 
-    # record.py writes the results a training reports on; the runners import it at the top
-    files = {k: v for k, v in imported_library_files().items() if k != "library/record.py"}
+    files = {k: v for k, v in imported_library_files().items() if k not in UNKEYED_FILES}
     h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
     h.update(json.dumps(files, sort_keys=True).encode())
     return h.hexdigest()[:16], files

@@ -55,10 +55,10 @@ def test_only_the_files_a_training_uses_decide_its_key(tmp_path, tiny):
             "papers/msrnet.py"} <= files
     assert not any(f.startswith("harness/") for f in files)
     assert "library/models/ltnet.py" not in files and "papers/mbnet.py" not in files
-    # the harness (results, claims, book) and another paper's model, edited together: the same
-    # training (one interpreter for both, as each ~8 s run is the test's cost; had either file
-    # counted, the key would differ)
-    assert _key(tmp_path, tiny, "harness/results.py",
-                "library/models/ltnet.py")["key"] == clean["key"]
+    # the harness (results, claims, book), another paper's model and the plateau test, edited
+    # together: the same training (one interpreter for all, as each ~8 s run is the test's cost;
+    # had any file counted, the key would differ)
+    assert _key(tmp_path, tiny, "harness/results.py", "library/models/ltnet.py",
+                "library/convergence.py")["key"] == clean["key"]
     # the row's own model: a new training
     assert _key(tmp_path, tiny, "library/models/dmshn.py")["key"] != clean["key"]
