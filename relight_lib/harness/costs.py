@@ -188,8 +188,9 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
     seeds' wall times, the papermill wall time of its executed notebook, the machine (CPU
     or GPU name and cores) that ran it and its bench name (``slug``), ``s_per_step``: the
     measured seconds per training step of each seed that trained in this row (none for a row
-    that reused another row's training), and ``steps``: each seed's training steps as run
-    (``extra.train_steps``; a recipe may have changed its budget since)."""
+    that reused another row's training), ``steps``: each seed's training steps as run
+    (``extra.train_steps``; a recipe may have changed its budget since), and ``bf16``: whether
+    its seeds trained under bf16 autocast (``params.train.amp``; None when not recorded)."""
     out: dict[str, dict[str, Any]] = {}
     for row in reproduce.load_rows(budget_checks=True):
         seeds = sorted(row.result_dir(profile, results_root).glob("seed=*/run.json"))
@@ -197,7 +198,7 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
             continue
         rec: dict[str, Any] = {"train": [], "evaluate": [], "run_time": [], "wall": [],
                                "machine": None, "slug": None, "notebook_s": None,
-                               "s_per_step": [], "steps": []}
+                               "s_per_step": [], "steps": [], "bf16": None}
         for rj in seeds:
             d = json.loads(rj.read_text())
             extra = d.get("extra") or {}
@@ -209,6 +210,9 @@ def committed_seconds(profile: str = "quick", results_root: Path = reproduce.RES
                 rec["wall"].append(float(d["wall_time_s"]))
             if extra.get("train_steps"):
                 rec["steps"].append(int(extra["train_steps"]))
+            amp = ((d.get("params") or {}).get("train") or {}).get("amp")
+            if amp is not None:
+                rec["bf16"] = bool(amp) or bool(rec["bf16"])
             prov = d.get("provenance") or {}
             rec["machine"] = (f"{prov.get('device_name') or prov.get('device')} "
                               f"({prov.get('cpu_count', '?')} cores)")
@@ -371,14 +375,18 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
     return df
 
 
-def summary(df: "Any", profile: str = "quick", seeds: Mapping[str, int] = TABLE_SEEDS
-            ) -> dict[str, Any]:
+def summary(df: "Any", profile: str = "quick", seeds: Mapping[str, int] = TABLE_SEEDS,
+            results_root: Path = reproduce.RESULTS_DIR) -> dict[str, Any]:
     """Totals of :func:`cost_table`: ``rows``, ``trainings`` (rows that pay a training),
     ``unpriced`` (rows without a step time), ``training_h``, ``overhead_h``, ``render_h``
     (the SynVIDIT render of the largest seed count), ``total_h``, ``render_measured`` (which
     render measurement), the seed counts, and, over the rows committed with a full training,
-    ``committed_h`` (their measured papermill time at their own seeds) and ``estimate_h`` (the
-    same rows' estimate at those seeds) and their ratio ``slowdown``."""
+    ``committed_rows`` and ``committed_h`` (their measured papermill time), split into
+    ``here``: those that ran on the table's machine, and ``elsewhere``: those that ran on
+    another, each ``{"rows", "h", "machines", "bf16"}`` (``bf16``: how many trained under bf16
+    autocast). ``elsewhere`` also holds ``estimate_h``: the same rows estimated here **at the
+    steps and seeds they ran** (a recipe's budget may have changed since), and ``slowdown``,
+    the estimate over the measured time."""
     from relight_lib.papers import profiles
 
     prof = profiles.resolve(profile)
@@ -387,24 +395,49 @@ def summary(df: "Any", profile: str = "quick", seeds: Mapping[str, int] = TABLE_
     render_s = None if rc["per_seed_s"] is None else rc["per_seed_s"] * n_max
     train = df["training (min)"].fillna(0).sum() / 60
     over = df["overhead (min)"].fillna(0).sum() / 60
-    # the rows committed with their own training: their measured time against the estimate at
-    # the seeds they ran
+    nb_min = df.attrs.get("notebook_s", 0) / 60
     both = df[df["committed (min)"].notna() & (df["training (min)"].fillna(0) > 0)]
-    done = committed_seconds(profile)
-    est = 0.0
+    done = committed_seconds(profile, results_root)
+    groups: dict[str, dict[str, Any]] = {
+        k: {"rows": 0, "h": 0.0, "machines": set(), "bf16": 0} for k in ("here", "elsewhere")}
+    est_min = 0.0
     for _, r in both.iterrows():
-        k = len(done[r["row"]]["wall"]) or 1
-        est += (r["total (min)"] - df.attrs.get("notebook_s", 0) / 60) / r["seeds"] * k \
-            + df.attrs.get("notebook_s", 0) / 60
-    committed = both["committed (min)"].sum() / 60
+        rec = done[r["row"]]
+        g = groups["here" if rec["slug"] == df.attrs.get("steps_on") else "elsewhere"]
+        g["rows"] += 1
+        g["h"] += r["committed (min)"] / 60
+        g["machines"].add(rec["machine"])
+        g["bf16"] += bool(rec["bf16"])
+        if g is groups["elsewhere"]:
+            # the committed seeds at the steps each ran, and their evaluation, as estimated here
+            k = len(rec["wall"]) or 1
+            steps = sum(rec["steps"]) if rec["steps"] else r["steps"] * k
+            est_min += (r["s/step"] * steps / 60
+                        + (r["overhead (min)"] - nb_min) / r["seeds"] * k + nb_min)
+    for g in groups.values():
+        g["machines"] = ", ".join(sorted(g["machines"]))
+    away = groups["elsewhere"]
+    away["estimate_h"] = est_min / 60
+    away["slowdown"] = away["estimate_h"] / away["h"] if away["h"] else None
     return {"rows": len(df), "trainings": int((df["training (min)"].fillna(0) > 0).sum()),
             "unpriced": int(df["total (min)"].isna().sum()), "training_h": train,
             "overhead_h": over, "render_h": None if render_s is None else render_s / 3600,
             "total_h": train + over + (render_s or 0) / 3600,
             "render_measured": rc["measured"], "seeds": n_max, "mbnet_seeds": seeds.get("mbnet"),
-            "committed_rows": len(both), "committed_h": committed, "estimate_h": est / 60,
-            "slowdown": (est / 60) / committed if committed else None,
+            "committed_rows": len(both), "committed_h": both["committed (min)"].sum() / 60,
+            "here": groups["here"], "elsewhere": away,
             "steps_on": df.attrs.get("steps_on"), "overhead_on": df.attrs.get("overhead_on")}
+
+
+def _precision(g: Mapping[str, Any]) -> str:
+    """How a group of committed rows trained.
+
+    >>> [_precision({"rows": 3, "bf16": n}) for n in (3, 0, 1)]
+    ['in bf16', 'in fp32', '(1 of them in bf16)']
+    """
+    if g["bf16"] == g["rows"]:
+        return "in bf16"
+    return "in fp32" if not g["bf16"] else f"({g['bf16']} of them in bf16)"
 
 
 def readme_text(s: Mapping[str, Any] | None = None, profile: str = "quick") -> str:
@@ -422,10 +455,29 @@ def readme_text(s: Mapping[str, Any] | None = None, profile: str = "quick") -> s
             f"trainings), takes **{s['total_h']:.0f} h** in fp32 on `{s['steps_on']}`"
             f"{render}: training {s['training_h']:.0f} h at the step times measured there, "
             f"evaluation and notebooks {s['overhead_h']:.1f} h as measured on "
-            f"{s['overhead_on']}. The {s['committed_rows']} committed rows that trained took "
-            f"{s['committed_h']:.1f} h on that CPU in bf16 (AMX); at the same seeds they are "
-            f"estimated at {s['estimate_h']:.0f} h here, {s['slowdown']:.1f} times as long.")
-    return textwrap.fill(text, 96, initial_indent="  ", subsequent_indent="  ") + "\n"
+            f"{s['overhead_on']}.")
+    text += " " + committed_sentence(s)
+    return textwrap.fill(text.strip(), 96, initial_indent="  ", subsequent_indent="  ") + "\n"
+
+
+def committed_sentence(s: Mapping[str, Any]) -> str:
+    """What the committed rows that trained took, by where they ran, and, for those that ran
+    elsewhere, their estimate on the summary's machine at the steps and seeds they ran (the
+    README and the book's rerun chapter); empty when no committed row trained."""
+    here, away = s["here"], s["elsewhere"]
+    parts = []
+    if away["rows"]:
+        parts.append(f"{away['rows']} took {away['h']:.1f} h on {away['machines']} "
+                     f"{_precision(away)}, and at the steps and seeds they ran are estimated "
+                     f"at {away['estimate_h']:.0f} h on {s['steps_on']}, "
+                     f"{away['slowdown']:.1f} times as long")
+    if here["rows"]:
+        parts.append(f"{here['rows']} took {here['h']:.1f} h on {s['steps_on']} "
+                     f"({here['machines']}) {_precision(here)}")
+    if not parts:
+        return ""
+    return (f"Of the {s['committed_rows']} committed rows that trained, " + "; ".join(parts)
+            + ".")
 
 
 def _training_path(bench_dir: Path, model: str) -> dict[str, Any]:

@@ -155,15 +155,72 @@ def test_a_training_committed_on_the_machine_prices_its_rows_by_its_measured_ste
     assert other.loc["msrnet/table2/dmshn_mse"]["s/step"] == pytest.approx(1.0)
 
 
+def _committed_row(root: Path, name: str, device: str, steps: int, train_s: float,
+                   amp: bool, seeds: int = 2, notebook_s: float = 3600.0) -> None:
+    paper, table, variant = name.split("/")
+    for s in range(seeds):
+        seed = root / "quick" / paper / table / variant / f"seed={s}"
+        seed.mkdir(parents=True)
+        (seed / "run.json").write_text(json.dumps({
+            "params": {"train": {"amp": amp}},
+            "extra": {"seconds": {"train": train_s, "evaluate": 6.0, "run_time": 4.0},
+                      "steps_trained_here": steps, "train_steps": steps},
+            "wall_time_s": train_s + 10,
+            "provenance": {"device": "cpu", "device_name": device, "cpu_count": 2}}))
+    nb = root / "quick" / "executed" / paper / f"{table}__{variant}.ipynb"
+    nb.parent.mkdir(parents=True, exist_ok=True)
+    nb.write_text(json.dumps({"metadata": {"papermill": {"duration": notebook_s}}}))
+
+
+def test_summary_splits_the_committed_rows_by_machine_and_prices_them_at_their_steps(tmp_path):
+    root = tmp_path / "results"
+    # trained here (machine "X CPU") in fp32 at today's 1600 steps, 0.5 s a step
+    _committed_row(root, "msrnet/table2/dmshn_mse", "X CPU", 1600, 800.0, False,
+                   notebook_s=1800.0)
+    # trained on another machine in bf16 at 800 steps; its recipe now asks for 1600
+    _committed_row(root, "msrnet/table2/dmshn_csl", "Y CPU", 800, 100.0, True,
+                   notebook_s=360.0)
+    bench = _bench(tmp_path)
+    for f in list(bench.iterdir()):  # the bench files under the name of machine X
+        (bench / f.name.replace("m-", "cpu-x-cpu-2c-", 1)).write_text(f.read_text())
+    plans = {"msrnet/table2/dmshn_mse": _plan("dmshn", 1600, ["1 x mse"]),
+             "msrnet/table2/dmshn_csl": _plan("dmshn", 1600, ["1 x charbonnier"])}
+    df = costs.cost_table(bench_dir=bench, machine="cpu-x-cpu-2c", row_plans=plans,
+                          results_root=root)
+    s = costs.summary(df, results_root=root)
+    assert s["committed_rows"] == 2 and s["committed_h"] == pytest.approx(0.6)
+    assert s["here"] == {"rows": 1, "h": 0.5, "machines": "X CPU (2 cores)", "bf16": 0}
+    away = s["elsewhere"]
+    assert (away["rows"], away["h"], away["machines"], away["bf16"]) == (
+        1, pytest.approx(0.1), "Y CPU (2 cores)", 1)
+    # priced at the 2 x 800 steps its seeds ran, not at the recipe's 1600: 0.5 s a step
+    # (the bench step scaled by the training measured here), 10 s of evaluation a seed, and
+    # the notebook's own time
+    csl = df.set_index("row").loc["msrnet/table2/dmshn_csl"]
+    assert csl["s/step"] == pytest.approx(0.5)
+    nb_min = df.attrs["notebook_s"] / 60
+    assert away["estimate_h"] * 60 == pytest.approx(0.5 * 1600 / 60 + 2 * 10 / 60 + nb_min)
+    assert away["slowdown"] == pytest.approx(away["estimate_h"] / 0.1)
+    sentence = costs.committed_sentence(s)
+    assert sentence.startswith("Of the 2 committed rows that trained, 1 took 0.1 h on Y CPU "
+                               "(2 cores) in bf16")
+    assert "1 took 0.5 h on cpu-x-cpu-2c (X CPU (2 cores)) in fp32." in sentence
+    assert costs.committed_sentence({**s, "here": {**s["here"], "rows": 0},
+                                     "elsewhere": {**away, "rows": 0}}) == ""
+
+
 def test_readme_text_states_the_summary():
     s = {"render_h": 0.5, "seeds": 5, "mbnet_seeds": 3, "rows": 55, "trainings": 29,
          "total_h": 125.4, "steps_on": "m", "training_h": 124.0, "overhead_h": 1.04,
          "overhead_on": "X (2 cores)", "committed_rows": 21, "committed_h": 5.21,
-         "estimate_h": 48.0, "slowdown": 9.21}
+         "here": {"rows": 2, "h": 1.5, "machines": "X (2 cores)", "bf16": 0},
+         "elsewhere": {"rows": 19, "h": 3.71, "machines": "Y (2 cores)", "bf16": 19,
+                       "estimate_h": 48.0, "slowdown": 12.94}}
     text = costs.readme_text(s)
     flat = " ".join(text.split())
     assert "at 5 seeds (MBNet 3)" in flat and "(55 rows, 29 trainings)" in flat
-    assert "**125 h**" in flat and "30 min render" in flat and "9.2 times as long" in flat
+    assert "**125 h**" in flat and "30 min render" in flat and "12.9 times as long" in flat
+    assert "19 took 3.7 h on Y (2 cores) in bf16" in flat and "2 took 1.5 h on m" in flat
     assert all(line.startswith("  ") and len(line) <= 96 for line in text.splitlines())
 
 
