@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The tests on $(JOBS) processes (pytest-xdist); the tests that read the session's smoke book
+# stay on one of them (tests/conftest.py), which builds it once.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 # Build the HTML book from the committed results (minutes): rows out of date with the code are
 # marked as such, never rerun here. `make reproduce` brings them up to date (hours at quick).

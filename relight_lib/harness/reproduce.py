@@ -484,9 +484,16 @@ def ensure_kernel() -> str:
         "env": {"PYTHONWARNINGS": "ignore::DeprecationWarning", "RELIGHT_RUN_PAGE": "1"},
     }
     path = kdir / "kernel.json"
-    if not path.exists() or json.loads(path.read_text()) != spec:
-        kdir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(spec, indent=1))
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, or another process writing it
+        current = None
+    if current != spec:
+        from relight_lib.library.data.imageio import atomic_write
+
+        # written whole or not at all: parallel test workers and rows call this at once
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(spec, indent=1))
     return KERNEL_NAME
 
 

@@ -586,7 +586,8 @@ def html_dir(request) -> Path:
 
 
 @pytest.mark.slow
-def test_every_page_of_the_book_works_in_a_browser(html_dir, capsys):
+@pytest.mark.xdist_group("smoke_book")  # html_dir asks for the smoke book at run time
+def test_every_page_of_the_book_works_in_a_browser(html_dir, report):
     with _serve(html_dir) as base:
         found = check_site(html_dir, base, shots_dir=SHOTS)
     assert "index.html" in found.pages, f"no index.html in {html_dir}"
@@ -594,12 +595,11 @@ def test_every_page_of_the_book_works_in_a_browser(html_dir, capsys):
     assert not missing, f"the build at {html_dir} has no {', no '.join(missing)}"
     card = scorecard_problems((html_dir / SCORECARD_PAGE).read_text(errors="replace"))
     assert not card, f"{SCORECARD_PAGE}:\n  " + "\n  ".join(card)
-    with capsys.disabled():
-        print(f"\nbrowser: {len(found.pages)} pages of {html_dir} in {found.seconds:.1f} s; "
-              f"{found.internal_links} internal links checked, {found.external_links} "
-              "external links not followed")
-        for shot in found.shots:
-            print(f"browser: screenshot {shot}")
+    report(f"browser: {len(found.pages)} pages of {html_dir} in {found.seconds:.1f} s; "
+           f"{found.internal_links} internal links checked, {found.external_links} external "
+           "links not followed")
+    for shot in found.shots:
+        report(f"browser: screenshot {shot}")
     if any(found.problems.values()):
         pytest.fail(found.report(base, html_dir), pytrace=False)
 

@@ -11,6 +11,11 @@ from relight_lib.papers import profiles
 from relight_lib.harness import reproduce
 
 REPO = Path(__file__).resolve().parents[2]
+
+# Under `pytest -n` these run on one worker: `relight try` renders the smoke SynVIDIT set into the
+# repository's data/ when it is missing, and the plans read the same folders
+pytestmark = pytest.mark.xdist_group("repository_data")
+
 PLAN_KEYS = {"row", "model", "model_kwargs", "parameters", "image_size", "train_size",
              "batch_size", "steps", "epochs", "n_train", "precision", "optimizer",
              "lr_schedule", "loss", "eval", "postprocess", "snapshots", "deviations", "notes"}

@@ -11,6 +11,10 @@ from relight_lib.harness import reproduce
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Under `pytest -n` these run on one worker: `relight try` renders the smoke SynVIDIT set into the
+# repository's data/ when it is missing, and the plans read the same folders
+pytestmark = pytest.mark.xdist_group("repository_data")
+
 
 @pytest.fixture
 def in_repo(monkeypatch):
