@@ -352,6 +352,7 @@ def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | Non
     # any seed's files edited by hand come first: no other reason may hide them
     for why in _record().edited_rows([rj.parent for rj in runs]).values():
         return why
+    have, want = set(), set()
     for rj in runs:
         try:
             rec = json.loads(rj.read_text())
@@ -362,6 +363,13 @@ def staleness(row: Row, profile: str, key: str, results_root: Path) -> str | Non
         changed = library_changes(rec.get("library_files"))
         if changed:
             return stale_action(changed, (rec.get("extra") or {}).get("training_files"))
+        have.add(rec.get("seed"))
+        want.update((rec.get("params") or {}).get("seeds") or ())
+    missing = sorted(want - have)
+    if missing:
+        # a row stopped between seeds: its rerun runs only these
+        # (relight_lib.library.record.finished_run)
+        return f"seed(s) {', '.join(map(str, missing))} missing"
     return None
 
 

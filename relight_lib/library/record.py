@@ -52,6 +52,7 @@ __all__ = [
     "PER_IMAGE_COLUMNS",
     "SCHEMA",
     "edited_rows",
+    "finished_run",
     "imported_library_files",
     "precision_entry",
     "precision_here",
@@ -60,6 +61,7 @@ __all__ = [
     "run_dir",
     "run_precision",
     "save_figure",
+    "seed_summary",
     "verify_run",
     "write_run",
 ]
@@ -631,6 +633,81 @@ def verify_run(path: str | os.PathLike[str]) -> str | None:
     if missing:
         parts.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
     return f"{EDITED} ({path.name}: {'; '.join(parts)})"
+
+
+def finished_run(
+    results_root: str | os.PathLike[str],
+    *,
+    profile: str,
+    paper: str,
+    table: str,
+    variant: str,
+    seed: int,
+    cache_key: str | None,
+) -> pd.DataFrame | None:
+    """The per-image scores of a seed that this row already finished, or None when it must run.
+
+    A row's runner asks this before each seed: a rerun of an interrupted row (in this session,
+    or in an earlier one whose training checkpoints are gone but whose finished seeds were kept
+    in ``results/``) then trains only the seeds still missing. A seed counts as finished when
+    its ``run.json`` records this ``cache_key`` (the same notebook, parameters and data), every
+    library file it recorded still has its sha256 (:func:`imported_library_files`), its
+    ``metrics.csv`` and ``per_image.csv`` are as written (:func:`verify_run`), and, for a run
+    that trained, the files the runner writes after :func:`write_run` are there
+    (``history.csv`` and a non-empty ``figures/``: a run stopped between the two is redone).
+
+    Args:
+        results_root, profile, paper, table, variant, seed: where the run is
+            (:func:`run_dir`).
+        cache_key: the runner's key of the row; an empty or missing key never matches (a
+            notebook run by hand, outside the runner, always runs every seed).
+
+    Returns:
+        ``per_image.csv`` in long form (``image, metric, value``), or None.
+    """
+    if not cache_key:
+        return None
+    d = run_dir(results_root, profile, paper, table, variant, seed)
+    try:
+        rec = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("cache_key") != cache_key:
+        return None
+    if verify_run(d) is not None:
+        return None
+    root = Path(__file__).resolve().parents[1]
+    recorded = rec.get("library_files")
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    for rel, digest in recorded.items():
+        f = root / rel
+        if not f.is_file() or sha256_file(f) != digest:
+            return None
+    if (rec.get("extra") or {}).get("train_steps"):
+        figures = d / "figures"
+        if not (d / "history.csv").is_file() or not (
+                figures.is_dir() and any(figures.iterdir())):
+            return None
+    try:
+        return _normalise_per_image(pd.read_csv(d / "per_image.csv",
+                                                dtype={"image": str, "metric": str}))
+    except (OSError, ValueError):
+        return None
+
+
+def seed_summary(per_image: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """What a row's runner returns for one seed: per metric of ``per_image`` (long form,
+    ``image, metric, value``), the mean, sd and count of its finite values, and the seed.
+
+    >>> seed_summary(pd.DataFrame({"image": ["a", "b"], "metric": "psnr",
+    ...                            "value": [20.0, 22.0]}), 3).to_dict("records")
+    [{'metric': 'psnr', 'mean': 21.0, 'std': 1.4142135623730951, 'count': 2, 'seed': 3}]
+    """
+    summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
+        if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
+    summ["seed"] = seed
+    return summ.reset_index()
 
 
 #: The text files of a run that :func:`relocate_paths` may rewrite (figures are images).

@@ -371,8 +371,8 @@ def training_key(**what: Any) -> tuple[str, dict[str, str]]:
     the model's file, the losses, the data pipeline, this engine, the paper's recipe), so call it
     after the model, the loss and the datasets are built; the :data:`UNKEYED_FILES` are left
     out. Harness files (results, claims, book) and other papers' files are not imported by a run
-    and never change the key: editing them never retrains. Rows that train the same network with the same settings share a key, so the
-    second row reuses a finished training.
+    and never change the key: editing them never retrains. Rows that train the same network
+    with the same settings share a key, so the second row reuses a finished training.
 
     Returns:
         ``(key, files)``: 16 hex digits, and ``{path: sha256}`` of the files hashed (recorded in

@@ -783,6 +783,11 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
     summaries = []
     data = None
     for seed in plan.cfg.seeds:
+        done = finished_seed(plan, seed, paper=paper, table=table, variant=variant,
+                             results_root=results_root, cache_key=cache_key)
+        if done is not None:
+            summaries.append(done)
+            continue
         data = load_seed_data(plan, seed, data, progress)
         trained = train_seed(plan, seed, data, progress)
         evaluated = evaluate_seed(plan, trained, post, progress)
@@ -790,6 +795,25 @@ def run_one_to_one(*, paper: str, table: str, variant: str, profile: str,
                                      variant=variant, results_root=results_root,
                                      cache_key=cache_key, params=params))
     return pd.concat(summaries, ignore_index=True)
+
+
+def finished_seed(plan: OneToOnePlan, seed: int, *, paper: str, table: str, variant: str,
+                  results_root: str, cache_key: str) -> pd.DataFrame | None:
+    """The summary of a seed this row already finished with the same key and library
+    (:func:`relight_lib.library.record.finished_run`), saying so in one line; None when the
+    seed must run. A rerun of an interrupted row so trains only its missing seeds, even when
+    the checkpoints of the finished ones are gone (a new machine)."""
+    from relight_lib.library import record  # writing only: not part of the training key
+
+    per_image = record.finished_run(results_root, profile=plan.cfg.name, paper=paper,
+                                    table=table, variant=variant, seed=seed,
+                                    cache_key=cache_key)
+    if per_image is None:
+        return None
+    where = record.run_dir(results_root, plan.cfg.name, paper, table, variant, seed)
+    print(f"seed {seed}: finished by an earlier run of this row with the same notebook, "
+          f"parameters, data and library files ({where.as_posix()}); not run again")
+    return record.seed_summary(per_image, seed)
 
 
 @dataclass
@@ -1164,11 +1188,7 @@ def record_seed(plan: OneToOnePlan, trained: TrainedSeed, evaluated: EvaluatedSe
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
         _figures(out, history, trained.net, data.eval_set, post, trained.device,
                  examples=trained.seed == cfg.seeds[0], predict_fn=evaluated.predict_fn)
-    per_image = evaluated.per_image
-    summ = per_image.groupby("metric")["value"].agg(["mean", "std", "count"]) \
-        if len(per_image) else pd.DataFrame(columns=["mean", "std", "count"])
-    summ["seed"] = trained.seed
-    return summ.reset_index()
+    return record.seed_summary(evaluated.per_image, trained.seed)
 
 
 def learning_curves(h: pd.DataFrame, path: Path | None = None, title: str = ""):

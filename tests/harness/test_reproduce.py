@@ -234,6 +234,16 @@ def test_staleness_reasons(tmp_path):
         "re-evaluate: library/losses.py changed (the training is unchanged)")
     rj.write_text(json.dumps({"cache_key": key}))
     assert "(not recorded)" in reproduce.staleness(row, "smoke", key, root)
+    # a row stopped between seeds: current seeds, but not all the row's seeds are there
+    rj.write_text(json.dumps({"cache_key": key, "library_files": files, "seed": 0,
+                              "params": {"seeds": [0, 1, 2]}}))
+    assert reproduce.staleness(row, "smoke", key, root) == "seed(s) 1, 2 missing"
+    for k in (1, 2):
+        other = rj.parent.parent / f"seed={k}" / "run.json"
+        other.parent.mkdir()
+        other.write_text(json.dumps({"cache_key": key, "library_files": files, "seed": k,
+                                     "params": {"seeds": [0, 1, 2]}}))
+    assert reproduce.staleness(row, "smoke", key, root) is None
 
 
 def test_check_parameters_names_an_injected_unknown_parameter():

@@ -50,6 +50,38 @@ def test_row_writes_results_history_and_figures(tmp_path, data_root, monkeypatch
     assert (tmp_path / "_build" / "checkpoints").exists()
 
 
+def test_a_rerun_skips_the_seeds_already_finished_with_the_same_key(tmp_path, data_root,
+                                                                   monkeypatch, capsys):
+    """An interrupted row, rerun on a machine without its checkpoints (a new session), trains
+    only the seeds it had not finished; a seed recorded under another key trains again."""
+    import shutil
+
+    from relight_lib.library import train as train_mod
+
+    monkeypatch.chdir(tmp_path)
+    kw = dict(paper="demo", table="t1", variant="v", profile="smoke",
+              results_root=str(tmp_path / "results"), cache_key="r" * 64, model="tiny_unet",
+              model_kwargs={"width": 4}, loss=[{"name": "l1"}], train={"lr": 1e-3},
+              data_root=str(data_root), steps=2)
+    first = onetoone.run_one_to_one(**kw, seeds=[0])
+    shutil.rmtree(tmp_path / "_build")  # the checkpoints are gone, the results are kept
+    calls = []
+    real_fit = train_mod.fit
+    monkeypatch.setattr(onetoone, "fit", lambda *a, **k: calls.append(a[-1].seed)
+                        or real_fit(*a, **k))
+    capsys.readouterr()
+    both = onetoone.run_one_to_one(**kw, seeds=[0, 1])
+    assert calls == [1]  # seed 1 only
+    assert "seed 0: finished by an earlier run of this row" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(both[both.seed == 0].reset_index(drop=True),
+                                  first.reset_index(drop=True), check_dtype=False)
+    assert set(both.seed) == {0, 1}
+    # another key (a changed parameter): seed 0 trains again
+    calls.clear()
+    onetoone.run_one_to_one(**{**kw, "cache_key": "s" * 64}, seeds=[0])
+    assert calls == [0]
+
+
 def test_required_term_missing_means_not_run_here(tmp_path, data_root, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _row(tmp_path, data_root, [{"name": "charbonnier"}, {"name": "lpips", "weight": 0.5}],

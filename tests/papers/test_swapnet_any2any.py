@@ -120,6 +120,25 @@ def test_model_a_with_gan_writes_everything(tmp_path, data_root, monkeypatch):
     # resume: the finished checkpoint is reused, nothing is trained again
     ckpts = list((tmp_path / "_build" / "checkpoints").rglob("seed=0.pt"))
     assert len(ckpts) == 1
+    # a rerun with the same key keeps the finished seed, checkpoints gone or not, but only
+    # while every run it wrote (main, subsets, predicter) is there
+    import shutil
+
+    class Trained(Exception):
+        pass
+
+    def no_training(*a, **k):
+        raise Trained
+
+    monkeypatch.setattr(any2any, "train_seed", no_training)
+    shutil.rmtree(tmp_path / "_build")
+    again = _row(tmp_path, data_root, model="swapnet_illum", loss_setting="A",
+                 discriminator=True, variant="illumination_predicter")
+    pd.testing.assert_frame_equal(again, summary, check_dtype=False)
+    shutil.rmtree(run.parent.parent.parent / "predicter" / "direction_chance")
+    with pytest.raises(Trained):
+        _row(tmp_path, data_root, model="swapnet_illum", loss_setting="A",
+             discriminator=True, variant="illumination_predicter")
 
 
 def test_identity_scores_one(tmp_path, data_root, monkeypatch):
@@ -501,8 +520,10 @@ def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monk
     monkeypatch.setitem(profiles.PROFILES, "smoke",
                         dataclasses.replace(profiles.PROFILES["smoke"], val_points=0))
     monkeypatch.setattr(loop, "train_loop", _no_training(loop.train_loop))
+    # (another key: the runner's key of a row whose profile changed differs, since profiles.py
+    # is one of its recorded files; with the same key the finished seed would be kept whole)
     _row(tmp_path, data_root, model="swapnet_envmap", loss_setting="B", variant="envmap",
-         steps=5, extra_tables=False, read_at=1.0)
+         steps=5, extra_tables=False, read_at=1.0, cache_key="j" * 64)
     rj2 = json.loads((run / "run.json").read_text())
     assert rj2["extra"]["training_key"] == rj["extra"]["training_key"]
     assert rj2["params"]["val_every"] == 0 and rj2["extra"]["convergence"] == conv
