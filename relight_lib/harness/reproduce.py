@@ -26,7 +26,7 @@ Cache: a row is up to date when every committed ``run.json`` of it (one per seed
 2. lists, under ``library_files``, the sha256 of every ``relight_lib`` file the run imported
    (:func:`relight_lib.harness.results.imported_library_files`), and each of those files still has that
    hash (:func:`library_changes`; the plateau test, which the harness reapplies to the stored
-   curves, is left out: :data:`READING_FILES`).
+   curves, is left out: :data:`relight_lib.library.record.READING_FILES`).
 
 A row whose ``metrics.csv`` or ``per_image.csv`` no longer has the sha256 its ``run.json``
 recorded is never up to date: ``edited by hand: rerun or restore``
@@ -280,40 +280,20 @@ def _notebook_source_hash(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
-#: Library files that only *read* a finished run. The plateau test
-#: (``library/convergence.py``) judges a stored learning curve, and the harness judges every
-#: committed curve again with today's test whenever it makes a table or a claim
-#: (:func:`relight_lib.harness.results.load_convergence`). Changing it changes no weight and no
-#: number in ``metrics.csv``, so it makes no row out of date (it would otherwise make every
-#: trained row stale at once). What a run page prints, and the title of its learning-curve
-#: figure, stay the verdict of the test the row ran with.
-READING_FILES = ("library/convergence.py",)
-
-
 def library_changes(recorded: dict[str, str] | None) -> list[str]:
     """The recorded library files that changed (or vanished) since the run, except the
-    :data:`READING_FILES`; ``['(not recorded)']`` for a run.json without the record (written
-    by an older runner).
+    :data:`relight_lib.library.record.READING_FILES`; ``['(not recorded)']`` for a run.json
+    without the record (written by an older runner).
 
     >>> library_changes({"no/such/file.py": "0" * 64})
     ['no/such/file.py']
     >>> library_changes({"library/convergence.py": "0" * 64})
     []
     """
-    import relight_lib
-    from relight_lib.library.data.imageio import sha256_file
-
     if not recorded:
         return ["(not recorded)"]
-    root = Path(relight_lib.__file__).parent
-    changed = []
-    for rel, digest in sorted(recorded.items()):
-        if rel in READING_FILES:
-            continue
-        p = root / rel
-        if not p.is_file() or sha256_file(p) != digest:
-            changed.append(rel)
-    return changed
+    record = _record()
+    return record.changed_files(recorded, skip=record.READING_FILES)
 
 
 def resolved_parameters(row: Row, profile: str, results_root: Path,

@@ -37,7 +37,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,13 @@ from relight_lib.library.data.imageio import atomic_write, sha256_file
 __all__ = [
     "EDITED",
     "PER_IMAGE_COLUMNS",
+    "READING_FILES",
     "SCHEMA",
+    "changed_files",
     "edited_rows",
     "finished_run",
     "imported_library_files",
+    "kept_seed",
     "precision_entry",
     "precision_here",
     "provenance",
@@ -284,6 +287,40 @@ def imported_library_files() -> dict[str, str]:
                 and rel not in LIBRARY_FILES_IGNORED):
             out[rel] = sha256_file(p)
     return dict(sorted(out.items()))
+
+
+#: Library files that only *read* a finished run. The plateau test
+#: (``library/convergence.py``) judges a stored learning curve, and the harness judges every
+#: committed curve again with today's test whenever it makes a table or a claim
+#: (:func:`relight_lib.harness.results.load_convergence`). Changing it changes no weight and no
+#: number in ``metrics.csv``, so it makes no row out of date (it would otherwise make every
+#: trained row stale at once: :func:`relight_lib.harness.reproduce.library_changes`), and a
+#: rerun keeps the seeds it finished (:func:`finished_run`). What a run page prints, and the
+#: title of its learning-curve figure, stay the verdict of the test the row ran with.
+READING_FILES: tuple[str, ...] = ("library/convergence.py",)
+
+
+def changed_files(recorded: Mapping[str, str], skip: Collection[str] = ()) -> list[str]:
+    """The files of a run's recorded ``library_files`` (:func:`imported_library_files`: paths
+    relative to the package folder, sha256) that changed or vanished since, sorted, leaving out
+    ``skip``.
+
+    >>> changed_files({"no/such/file.py": "0" * 64})
+    ['no/such/file.py']
+    >>> changed_files({"no/such/file.py": "0" * 64}, skip=("no/such/file.py",))
+    []
+    """
+    import relight_lib
+
+    root = Path(relight_lib.__file__).resolve().parent
+    changed = []
+    for rel, digest in sorted(recorded.items()):
+        if rel in skip:
+            continue
+        p = root / rel
+        if not p.is_file() or sha256_file(p) != digest:
+            changed.append(rel)
+    return changed
 
 
 def provenance(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -651,7 +688,8 @@ def finished_run(
     or in an earlier one whose training checkpoints are gone but whose finished seeds were kept
     in ``results/``) then trains only the seeds still missing. A seed counts as finished when
     its ``run.json`` records this ``cache_key`` (the same notebook, parameters and data), every
-    library file it recorded still has its sha256 (:func:`imported_library_files`), its
+    library file it recorded still has its sha256 (:func:`imported_library_files`; the
+    :data:`READING_FILES` aside, as for the runner's staleness), its
     ``metrics.csv`` and ``per_image.csv`` are as written (:func:`verify_run`), and, for a run
     that trained, the files the runner writes after :func:`write_run` are there
     (``history.csv`` and a non-empty ``figures/``: a run stopped between the two is redone).
@@ -676,14 +714,10 @@ def finished_run(
         return None
     if verify_run(d) is not None:
         return None
-    root = Path(__file__).resolve().parents[1]
     recorded = rec.get("library_files")
-    if not isinstance(recorded, dict) or not recorded:
+    if (not isinstance(recorded, dict) or not recorded
+            or changed_files(recorded, skip=READING_FILES)):
         return None
-    for rel, digest in recorded.items():
-        f = root / rel
-        if not f.is_file() or sha256_file(f) != digest:
-            return None
     if (rec.get("extra") or {}).get("train_steps"):
         figures = d / "figures"
         if not (d / "history.csv").is_file() or not (
@@ -694,6 +728,38 @@ def finished_run(
                                                 dtype={"image": str, "metric": str}))
     except (OSError, ValueError):
         return None
+
+
+def kept_seed(
+    results_root: str | os.PathLike[str],
+    *,
+    profile: str,
+    paper: str,
+    runs: Sequence[tuple[str, str]],
+    seed: int,
+    cache_key: str | None,
+) -> pd.DataFrame | None:
+    """The summary (:func:`seed_summary`) of a seed that a row's runner may keep instead of
+    running it again, saying so in one line; None when the seed must run.
+
+    The seed is kept when every run it writes is finished (:func:`finished_run`): ``runs`` are
+    the ``(table, variant)`` of those runs, the row's own run first (its scores are the summary),
+    then the companion runs the same seed writes beside it (model A's subsets and predicter
+    tables). The check stops at the first run that is missing.
+    """
+    if not runs:
+        raise ValueError("kept_seed: no runs to look for")
+    first = None
+    for table, variant in runs:
+        found = finished_run(results_root, profile=profile, paper=paper, table=table,
+                             variant=variant, seed=seed, cache_key=cache_key)
+        if found is None:
+            return None
+        first = found if first is None else first
+    where = run_dir(results_root, profile, paper, runs[0][0], runs[0][1], seed)
+    print(f"seed {seed}: finished by an earlier run of this row with the same notebook, "
+          f"parameters, data and library files ({where.as_posix()}); not run again")
+    return seed_summary(first, seed)
 
 
 def seed_summary(per_image: pd.DataFrame, seed: int) -> pd.DataFrame:

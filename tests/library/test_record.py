@@ -1,4 +1,5 @@
-"""record.finished_run: which seeds of a row a rerun may keep instead of running again."""
+"""record.finished_run and record.kept_seed: which seeds of a row a rerun may keep instead of
+running again."""
 
 import json
 
@@ -79,3 +80,60 @@ def test_a_trained_run_stopped_before_its_curve_or_figures_is_run_again(tmp_path
     target = out / lose
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     assert record.finished_run(tmp_path, **WHERE, cache_key=KEY) is None
+
+
+def test_changed_files_names_edited_and_vanished_files_and_honours_skip(tmp_path):
+    out = _write(tmp_path, trained=False)
+    recorded = json.loads((out / "run.json").read_text())["library_files"]
+    assert record.changed_files(recorded) == []
+    rel = sorted(recorded)[0]
+    edited = {**recorded, rel: "0" * 64, "library/gone.py": "1" * 64}
+    assert record.changed_files(edited) == sorted([rel, "library/gone.py"])
+    assert record.changed_files(edited, skip=(rel,)) == ["library/gone.py"]
+
+
+def _companion(root, variant, value):
+    per = pd.DataFrame({"image": ["007"], "metric": "light_loss", "value": [value]})
+    return record.write_run(root, **{**WHERE, "table": "predicter", "variant": variant},
+                            dataset="SynVIDIT", split="test", per_image=per,
+                            params={"seeds": [0, 1, 2]}, cache_key=KEY)
+
+
+def test_kept_seed_needs_every_run_and_summarises_the_first(tmp_path, capsys, monkeypatch):
+    where = dict(profile="smoke", paper="demo", seed=2, cache_key=KEY)
+    runs = [("t1", "v"), ("predicter", "temperature"), ("predicter", "direction")]
+    _write(tmp_path, trained=True)
+    _companion(tmp_path, "temperature", 0.3)
+    assert record.kept_seed(tmp_path, runs=runs, **where) is None  # direction missing
+    assert capsys.readouterr().out == ""
+    _companion(tmp_path, "direction", 0.4)
+    got = record.kept_seed(tmp_path, runs=runs, **where)
+    assert got.to_dict("records") == [{"metric": "psnr", "mean": 20.0, "std": pytest.approx(
+        np.nan, nan_ok=True), "count": 1, "seed": 2}]  # the row's own run, not a companion
+    said = capsys.readouterr().out
+    assert "seed 2: finished by an earlier run" in said and "demo/t1/v/seed=2" in said
+
+    # the check stops at the first missing run: the ones after it are never read
+    looked = []
+    real = record.finished_run
+    monkeypatch.setattr(record, "finished_run",
+                        lambda root, **kw: looked.append(kw["variant"]) or (
+                            None if kw["variant"] == "v" else real(root, **kw)))
+    assert record.kept_seed(tmp_path, runs=runs, **where) is None
+    assert looked == ["v"]
+
+
+def test_kept_seed_without_runs_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no runs"):
+        record.kept_seed(tmp_path, profile="smoke", paper="demo", runs=[], seed=0,
+                         cache_key=KEY)
+
+
+def test_a_changed_plateau_test_keeps_the_finished_seed(tmp_path):
+    """As for the runner's staleness: the reading files judge a stored curve, so editing them
+    (``library/convergence.py``) keeps the seeds a row finished."""
+    out = _write(tmp_path, trained=True)
+    rec = json.loads((out / "run.json").read_text())
+    files = {**rec["library_files"], **{rel: "0" * 64 for rel in record.READING_FILES}}
+    (out / "run.json").write_text(json.dumps({**rec, "library_files": files}))
+    assert record.finished_run(tmp_path, **WHERE, cache_key=KEY) is not None

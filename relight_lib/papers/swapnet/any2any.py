@@ -146,9 +146,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
                                plan.eval_sets[table].pairs)
     summaries = []
     for seed in plan.cfg.seeds:
-        done = finished_seed(plan, seed, paper=paper, variant=variant,
-                             results_root=results_root, cache_key=cache_key,
-                             with_chance=chance is not None)
+        done = record.kept_seed(
+            results_root, profile=plan.cfg.name, paper=paper, seed=seed, cache_key=cache_key,
+            runs=[(plan.table, variant), *companion_runs(plan, variant, chance is not None)])
         if done is not None:
             summaries.append(done)
             continue
@@ -228,22 +228,6 @@ def companion_runs(plan: AnyToAnyPlan, variant: str, with_chance: bool) -> list[
             if with_chance:
                 out.append(("predicter", f"{which}_chance"))
     return out
-
-
-def finished_seed(plan: AnyToAnyPlan, seed: int, *, paper: str, variant: str,
-                  results_root: str, cache_key: str, with_chance: bool) -> pd.DataFrame | None:
-    """The summary of a seed this row already finished with the same key and library files
-    (:func:`relight_lib.library.record.finished_run`, for the main run and every companion run
-    of :func:`companion_runs`), saying so in one line; None when the seed must run."""
-    runs = [(plan.table, variant), *companion_runs(plan, variant, with_chance)]
-    found = [record.finished_run(results_root, profile=plan.cfg.name, paper=paper, table=t,
-                                 variant=v, seed=seed, cache_key=cache_key) for t, v in runs]
-    if any(f is None for f in found):
-        return None
-    where = record.run_dir(results_root, plan.cfg.name, paper, plan.table, variant, seed)
-    print(f"seed {seed}: finished by an earlier run of this row with the same notebook, "
-          f"parameters, data and library files ({where.as_posix()}); not run again")
-    return record.seed_summary(found[0], seed)
 
 
 def _write_predicter(results_root, paper, evaluated, reason, chance, eval_set, label, common):
