@@ -606,7 +606,8 @@ def convergence_view(paper: str, profile: str | None = None,
     """Every trained row of a paper and its plateau test (:mod:`relight_lib.library.convergence`):
     table, row, seeds, steps, best step, last fifth's gain, best minus final and the noise
     tolerance per seed (validation PSNR of the scored weights), the verdict (with the
-    first deciding seed's reason), and the
+    first deciding seed's reason), the verdict for SSIM claims (the same test on the SSIM
+    curve: ``load_convergence``'s ``by_metric``), and the
     row's mean PSNR next to that of ``versus`` (``(paper, table, variant)``: the colour
     transform for one-to-one rows; None: no comparison). A row out of date with the code is
     marked :data:`STALE_MARK`, as in the tables. The verdict and the PSNR come first
@@ -624,10 +625,12 @@ def convergence_view(paper: str, profile: str | None = None,
 
     ref = mean_psnr(*versus[:2]).get(versus[2]) if versus else None
     ref_name = f"vs {versus[2].replace('_', ' ')} (dB)" if versus else None
+    words = {True: "yes", False: "no", None: "can't tell"}
     rows, links = [], []
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
         psnr = mean_psnr(paper, table)
         for variant, c in results.load_convergence("results", profile, paper, table).items():
+            ssim = c.get("by_metric", {}).get("ssim")
             gains = [g for g in c["tail_gains"] if g is not None]
             mine = psnr.get(variant)
             stale = out_of_date(profile, paper, table, variant) is not None
@@ -641,14 +644,19 @@ def convergence_view(paper: str, profile: str | None = None,
                 "last-fifth gain (dB)": ", ".join(f"{g:+.2f}" for g in gains) or "—",
                 "best − final (dB)": _per_seed(c.get("final_drops"), "{:.2f}"),
                 "tol (dB)": _per_seed(c.get("tols"), "{:.2f}"),
-                "converged": {True: "yes", False: "no", None: "can't tell"}[c["converged"]],
-                "why": c["reason"],
+                "converged": words[c["converged"]],
+                # SSIM claims need the SSIM curve to have stopped too (spec: every metric a
+                # claim uses); PSNR is the row's own verdict
+                "SSIM claims": words[ssim["converged"]] if ssim else "—",
+                "why": c["reason"] + (f"; for SSIM claims: {ssim['reason']}"
+                                      if ssim and ssim["converged"] is not True else ""),
                 "PSNR (dB)": "—" if mine is None else f"{mine:.2f}"}
             if ref_name:
                 row[ref_name] = "—" if mine is None or ref is None else f"{mine - ref:+.2f}"
             rows.append(row)
     # the verdict and the score first: a reader at 1400 px sees them without scrolling
-    cols = ["table", "row", "converged", "seeds", "PSNR (dB)", *([ref_name] if ref_name else []),
+    cols = ["table", "row", "converged", "SSIM claims", "seeds", "PSNR (dB)",
+            *([ref_name] if ref_name else []),
             "steps", "best step", "last-fifth gain (dB)", "best − final (dB)", "tol (dB)", "why"]
     view = pd.DataFrame(rows, columns=cols)
     view.attrs["key_columns"] = ["table", "row", "converged", "PSNR (dB)"]

@@ -762,7 +762,7 @@ def claims_table(
     notes: pd.DataFrame | Mapping[str, Any] | None = None,
     *,
     alpha: float = 0.05,
-    not_converged: Mapping[tuple[str | None, str, str], str] | None = None,
+    not_converged: Mapping[tuple, str | None] | None = None,
     split: str | None = None,
 ) -> pd.DataFrame:
     """:func:`claim_verdict` for each claim, as a DataFrame (columns :data:`CLAIM_COLUMNS`).
@@ -770,18 +770,32 @@ def claims_table(
     ``not_converged`` maps ``(paper, table, variant)`` of rows whose training did not pass the
     plateau test to the reason: a claim comparing such a row, or evaluating one of its
     ``trained_by`` rows' trainings, is *not testable here* (a verdict on an unfinished model
-    would say nothing about the paper); its difference and interval are still shown.
+    would say nothing about the paper); its difference and interval are still shown. A key
+    ``(paper, table, variant, metric)`` gives the row's test on the claim's own metric
+    (``None``: it passed) and then decides for the claims on that metric instead
+    (:func:`relight_lib.harness.results.load_convergence`'s ``by_metric``).
     """
     rows = []
     for c in claims:
         r = claim_verdict(c, per_image, alpha=alpha, notes=notes, split=split)
-        unfinished = [f"{side[2]}: {not_converged[side]}" for side in c.trained_rows
-                      if not_converged and side in not_converged]
+        unfinished = [f"{side[2]}: {why}" for side in c.trained_rows
+                      if (why := _unconverged(not_converged, side, c.metric))]
         if unfinished and r["verdict"] != "not testable here":
             r = {**r, "verdict": "not testable here",
                  "reason": "not converged: " + "; ".join(unfinished)}
         rows.append(r)
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def _unconverged(not_converged: Mapping[tuple, str | None] | None, side: tuple, metric: str
+                 ) -> str | None:
+    """Why ``side``'s training is not converged for a claim on ``metric``, or None: its test
+    on that metric where known, else the row's own."""
+    if not not_converged:
+        return None
+    if (*side, metric) in not_converged:
+        return not_converged[(*side, metric)]
+    return not_converged.get(side)
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,11 +822,15 @@ def paper_claims(
     per_image = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["paper", "table", "variant", "seed", "split", "image", "metric", "value"])
     note_frame = pd.concat(notes, ignore_index=True) if notes else None
-    unfinished = {(src_paper, table, variant): f"{c['reason']}"
-                  for src_paper, table in convergence_sources(claims)
-                  for variant, c in load_convergence(results_root, profile, src_paper,
-                                                     table).items()
-                  if c["converged"] is not True}
+    unfinished: dict[tuple, str | None] = {}
+    for src_paper, table in convergence_sources(claims):
+        for variant, c in load_convergence(results_root, profile, src_paper, table).items():
+            side = (src_paper, table, variant)
+            if c["converged"] is not True:
+                unfinished[side] = str(c["reason"])
+            # a claim on a metric the curves validate (PSNR, SSIM) is judged on its own curve
+            for metric, m in c.get("by_metric", {}).items():
+                unfinished[(*side, metric)] = None if m["converged"] is True else str(m["reason"])
     # read every claim on the profile's table split (test at the SynVIDIT profiles): a row
     # read on another split (validation, which the recipes were tuned on) gives no verdict
     return claims_table(claims, per_image, note_frame, not_converged=unfinished,

@@ -292,13 +292,21 @@ def load_convergence(
     ``final_drops`` (best - final) and ``tols`` have one entry per seed (None where unknown),
     all on validation PSNR of the scored weights; ``tail_gain`` is the largest gain. Rows that
     train nothing (baselines, rows not run here) are absent.
-    """
-    from relight_lib.library.convergence import from_history
 
+    ``by_metric`` holds, when every seed has its curve, the same test for the claims on each
+    metric a curve validates (``{"psnr": {"converged", "reason"}, "ssim": ...}``:
+    :func:`relight_lib.library.convergence.claim_columns`): the scored weights judged on that
+    metric's curve alone, so an SSIM claim needs the SSIM curve to have stopped, and a PSNR
+    claim on model A does not wait on L_c.
+    """
+    from relight_lib.library.convergence import METRICS, claim_columns, from_history
+
+    claim_metrics = sorted({spec.scores for spec in METRICS.values() if spec.scores})
     out: dict[str, dict[str, Any]] = {}
     folder = Path(results_root) / profile / paper / table
     for vdir in sorted(p for p in folder.glob("*") if p.is_dir()):
         tests = []
+        by_metric: dict[str, list[dict[str, Any]]] | None = {m: [] for m in claim_metrics}
         for rj in sorted(vdir.glob("seed=*/run.json")):
             try:
                 run = json.loads(rj.read_text())
@@ -308,14 +316,19 @@ def load_convergence(
             curve = rj.with_name("history.csv")
             if curve.is_file() and (extra.get("convergence") or extra.get("train_steps")):
                 hist = pd.read_csv(curve).to_dict("records")
-                members = (extra.get("ensemble_validation") or {}).get("members")
+                where = dict(members=params.get("snapshot_steps") or (),
+                             member_values=(extra.get("ensemble_validation") or {}).get("members"),
+                             read_step=extra.get("read_step"))
                 test = from_history(
-                    hist, members=params.get("snapshot_steps") or (),
-                    member_values=members, read_step=extra.get("read_step"),
-                    metrics=("val_psnr", "val_lc") if params.get("loss_setting") == "A"
-                    else None).to_dict()
+                    hist, **where, metrics=("val_psnr", "val_lc")
+                    if params.get("loss_setting") == "A" else None).to_dict()
                 tests.append((test, extra.get("train_steps")))
-            elif extra.get("convergence"):
+                for m in claim_metrics if by_metric is not None else ():
+                    by_metric[m].append(from_history(
+                        hist, **where, metrics=claim_columns(m)).to_dict())
+                continue
+            by_metric = None  # a seed without its curve: its claims take the row's verdict
+            if extra.get("convergence"):
                 tests.append((extra["convergence"], extra.get("train_steps")))
             elif extra.get("train_steps"):  # trained before validation curves were kept
                 tests.append(({"converged": None, "reason": "no validation curve recorded "
@@ -323,19 +336,28 @@ def load_convergence(
                                "best_step": None}, extra.get("train_steps")))
         if not tests:
             continue
-        flags = [t["converged"] for t, _ in tests]
-        converged = False if False in flags else (None if None in flags else True)
-        worst = next((t for t, _ in tests if t["converged"] is converged), tests[0][0])
+        converged, reason = _over_seeds([t for t, _ in tests])
         gains = [t.get("tail_gain") for t, _ in tests]
         known = [g for g in gains if g is not None]
         out[vdir.name] = {
-            "converged": converged, "reason": worst["reason"], "seeds": len(tests),
+            "converged": converged, "reason": reason, "seeds": len(tests),
             "steps": max((n or 0) for _, n in tests),
             "best_step": [t.get("best_step") for t, _ in tests],
             "tail_gains": gains, "tail_gain": max(known) if known else None,
             "final_drops": [t.get("final_drop") for t, _ in tests],
-            "tols": [t.get("tol") for t, _ in tests]}
+            "tols": [t.get("tol") for t, _ in tests],
+            "by_metric": {m: dict(zip(("converged", "reason"), _over_seeds(seeds)))
+                          for m, seeds in (by_metric or {}).items() if seeds}}
     return out
+
+
+def _over_seeds(tests: list[dict[str, Any]]) -> tuple[bool | None, str]:
+    """A row's verdict from its seeds' plateau tests: False when one failed, else None when
+    one cannot tell, else True; the reason of the first seed with that verdict."""
+    flags = [t["converged"] for t in tests]
+    converged = False if False in flags else (None if None in flags else True)
+    worst = next((t for t in tests if t["converged"] is converged), tests[0])
+    return converged, worst["reason"]
 
 
 # --------------------------------------------------------------------------------------------

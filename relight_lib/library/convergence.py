@@ -5,7 +5,10 @@ weights a row *scores* -- the final weights, each member of a snapshot ensemble,
 a table reads -- on the validation curve that training records (the engine's ``val_every``, at
 least :data:`MIN_EVALS` points), separately for every judged metric (:data:`METRICS`: validation
 PSNR for every row, and model A's colour-temperature loss L_c where the curve records it; L_c is
-lower-is-better, so every difference below is taken in the "better" direction).
+lower-is-better, so every difference below is taken in the "better" direction). A claim on a
+metric the curve also records (SSIM) is judged on that metric's own curve as well
+(:func:`claim_columns`): weights whose PSNR has stopped can still be gaining SSIM, and an SSIM
+claim read there compares unfinished trainings.
 
 **Tolerance from the noise.** After the learning-rate schedule has decayed (the validation points
 after the last step whose rate exceeds :data:`DECAYED` of its peak; the last fifth when the rate
@@ -72,7 +75,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 __all__ = ["DECAYED", "METRICS", "MIN_EVALS", "TAIL", "Check", "Convergence", "MetricSpec",
-           "from_history", "judge_final", "judge_member", "noise_tolerance", "plateau_test"]
+           "claim_columns", "from_history", "judge_final", "judge_member", "noise_tolerance",
+           "plateau_test"]
 
 #: Share of the training at the end (or before a member's step) whose gain is tested.
 TAIL = 0.2
@@ -108,6 +112,10 @@ class MetricSpec:
         floor: the smallest tolerance (the metric's units).
         max_tol: a curve whose noise tolerance exceeds this is not converged.
         unit: for messages (``" dB"`` or ``""``).
+        scores: the results metric (``metrics.csv``) this column validates, whose claims it
+            judges (:func:`claim_columns`); None for a training loss.
+        row: judged for the row's own verdict (the tables' "converged"); False: judged only
+            for the claims on ``scores``.
     """
 
     column: str
@@ -116,16 +124,34 @@ class MetricSpec:
     floor: float
     max_tol: float
     unit: str = ""
+    scores: str | None = None
+    row: bool = True
 
 
 #: The judged metrics, by history column. PSNR: 0.05 dB floor (below what any claim turns on);
 #: 0.3 dB cap (the papers' smaller ablation steps). L_c (model A's colour-temperature loss on
 #: validation, lower is better; chance is about 0.5 on the report's scale): floor 0.01, cap
-#: 0.05, a tenth of chance.
+#: 0.05, a tenth of chance. SSIM, judged for SSIM claims only: floor 0.002 (the papers' SSIM
+#: claims turn on 0.007-0.1, one on 0.0017); cap 0.01 (their smaller SSIM steps, 0.014-0.03).
+#: :data:`TOL_SDS` is in units of the curve's own noise, so its calibration holds for SSIM too;
+#: on the quick DMSHN curves 3 sd of SSIM is 0.001-0.014, above the floor on most seeds.
 METRICS: dict[str, MetricSpec] = {
-    "val_psnr": MetricSpec("val_psnr", "PSNR", True, 0.05, 0.3, " dB"),
+    "val_psnr": MetricSpec("val_psnr", "PSNR", True, 0.05, 0.3, " dB", scores="psnr"),
     "val_lc": MetricSpec("val_lc", "L_c", False, 0.01, 0.05),
+    "val_ssim": MetricSpec("val_ssim", "SSIM", True, 0.002, 0.01, scores="ssim", row=False),
 }
+
+
+def claim_columns(metric: str) -> tuple[str, ...]:
+    """The validation columns whose plateau a claim on ``metric`` (a ``metrics.csv`` name)
+    needs: the column that validates it (:attr:`MetricSpec.scores`), or ``()`` when no curve
+    records it (LPIPS, model A's score, L_c read as a claim), where the row's own verdict
+    decides.
+
+    >>> claim_columns("ssim"), claim_columns("psnr"), claim_columns("lpips")
+    (('val_ssim',), ('val_psnr',), ())
+    """
+    return tuple(c for c, spec in METRICS.items() if spec.scores == metric)
 
 
 @dataclass(frozen=True)
@@ -421,14 +447,15 @@ def from_history(history: Sequence[Mapping[str, Any]], *, members: Sequence[int]
         members: the snapshot steps of an ensemble (steps at the end are the final weights).
         member_values: step -> {column: validation value} of members the run evaluated.
         read_step: the checkpoint the table reads instead of the final weights.
-        metrics: columns to judge; default: ``val_psnr`` and every other column of
-            :data:`METRICS` the history records. A requested column the history lacks is
-            "can't tell".
+        metrics: columns to judge; default: the row's own, ``val_psnr`` and every other
+            column of :data:`METRICS` with ``row`` set that the history records. A requested
+            column the history lacks is "can't tell".
     """
     lr = {int(h["step"]): float(h["lr"]) for h in history
           if h.get("lr") is not None and math.isfinite(float(h["lr"]))}
     columns = list(metrics) if metrics is not None else ["val_psnr"] + [
-        c for c in METRICS if c != "val_psnr" and any(_finite(h.get(c)) for h in history)]
+        c for c, spec in METRICS.items()
+        if c != "val_psnr" and spec.row and any(_finite(h.get(c)) for h in history)]
     checks: list[Check] = []
     headline: Check | None = None
     n_evals = 0

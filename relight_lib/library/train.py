@@ -362,7 +362,7 @@ def lr_schedule_points(cfg: TrainConfig, total: int, samples: int = 5) -> list[t
 UNKEYED_FILES = ("library/record.py", "library/convergence.py")
 
 
-def training_key(**what: Any) -> tuple[str, dict[str, str]]:
+def training_key(*, unkeyed: Sequence[str] = (), **what: Any) -> tuple[str, dict[str, str]]:
     """Name of the checkpoint folder of one training, and the source files it depends on.
 
     The key hashes what decides the trained weights: the caller's ``what`` (model and its
@@ -370,8 +370,10 @@ def training_key(**what: Any) -> tuple[str, dict[str, str]]:
     files imported when it is called (:func:`relight_lib.library.record.imported_library_files`:
     the model's file, the losses, the data pipeline, this engine, the paper's recipe), so call it
     after the model, the loss and the datasets are built; the :data:`UNKEYED_FILES` are left
-    out. Harness files (results, claims, book) and other papers' files are not imported by a run
-    and never change the key: editing them never retrains. Rows that train the same network
+    out, and so are the caller's ``unkeyed`` files (a paper runner's scoring and writing
+    modules, which a second seed finds imported by the first). Harness files (results,
+    claims, book) and other papers' files are not imported by a run and never change the key:
+    editing them never retrains. Rows that train the same network
     with the same settings share a key, so the second row reuses a finished training.
 
     Returns:
@@ -383,7 +385,8 @@ def training_key(**what: Any) -> tuple[str, dict[str, str]]:
 
     from relight_lib.library.record import imported_library_files
 
-    files = {k: v for k, v in imported_library_files().items() if k not in UNKEYED_FILES}
+    skip = {*UNKEYED_FILES, *unkeyed}
+    files = {k: v for k, v in imported_library_files().items() if k not in skip}
     h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
     h.update(json.dumps(files, sort_keys=True).encode())
     return h.hexdigest()[:16], files

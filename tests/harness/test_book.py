@@ -349,9 +349,11 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
         if history is not None:
             extra = {"train_steps": history[-1]["step"],
                      "convergence": convergence.from_history(history).to_dict()}
-        record.write_run("results", paper=paper, table=table, variant=variant, profile="quick",
-                         seed=seed, dataset="SynVIDIT", split="validation", per_image=per_image,
-                         params={}, extra=extra)
+        out = record.write_run("results", paper=paper, table=table, variant=variant,
+                               profile="quick", seed=seed, dataset="SynVIDIT",
+                               split="validation", per_image=per_image, params={}, extra=extra)
+        if history is not None and seed == 0:  # seed 1 keeps only the verdict it ran with
+            pd.DataFrame(history).to_csv(out / "history.csv", index=False)
 
     flat = [{"step": 10 * i, "val_psnr": 18.0 + min(i, 5) * 0.5} for i in range(1, 21)]
     climbing = [{"step": 10 * i, "val_psnr": 10.0 + i} for i in range(1, 21)]
@@ -365,6 +367,9 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     assert view.loc["good", "PSNR (dB)"] == "20.00"
     assert view.loc["good", "vs colour lstsq (dB)"] == "+5.00"
     assert view.loc["late", "converged"] == "no"  # one seed still climbing decides
+    # seed 1 without its curve: SSIM claims take the row's verdict ("—" here)
+    assert view.loc["good", "SSIM claims"] == "—"
+    assert "for SSIM claims" not in view.loc["good", "why"]
     # one gain per seed, in seed order, so the column and the verdict read alike
     assert view.loc["late", "last-fifth gain (dB)"] == "+0.00, +4.00"
     assert view.loc["late", "why"] == ("final weights, PSNR: still improving: the last fifth "
@@ -373,12 +378,18 @@ def test_convergence_view_gives_each_trained_row_its_verdict_and_the_colour_gap(
     assert view.loc["late", "best − final (dB)"] == "0.00, 0.00"
     assert view.loc["late", "tol (dB)"] == "0.05, 0.05"
     assert view.loc["late", "vs colour lstsq (dB)"] == "-0.75"
+    # a row whose every seed has its curve: SSIM claims are judged on its SSIM curve
+    ssim_curve = [{**h, "val_ssim": 0.5 + 0.01 * i} for i, h in enumerate(flat)]  # climbing
+    run("demo", "t1", "ssim", 0, 19.0, ssim_curve)
+    row = book.convergence_view("demo", profile="quick").set_index("row").loc["ssim"]
+    assert (row["converged"], row["SSIM claims"]) == ("yes", "no")
+    assert "; for SSIM claims: final weights, SSIM: still improving" in row["why"]
     bare = book.convergence_view("demo", profile="quick", versus=None)
-    assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 2
+    assert "vs colour lstsq (dB)" not in bare.columns and len(bare) == 3
     monkeypatch.setattr(book, "out_of_date", lambda profile, paper, table, variant:
                         "retrain: library/train.py changed" if variant == "late" else None)
     marked = book.convergence_view("demo", profile="quick")["row"].tolist()
-    assert marked == ["good", f"late {book.STALE_MARK}"]
+    assert marked == ["good", f"late {book.STALE_MARK}", "ssim"]
 
 
 def test_run_costs_add_up_only_the_rows_up_to_date(tmp_path, monkeypatch):

@@ -334,6 +334,20 @@ def test_claims_table_a_side_not_converged_is_not_testable():
     assert other["verdict"].tolist() == ["supported"]
 
 
+def test_claims_table_a_claims_own_metric_decides_over_the_rows_verdict():
+    """A ``(paper, table, variant, metric)`` key is the row's test on the claim's metric: it
+    decides for claims on that metric (None: passed), whatever the row's own verdict says."""
+    df = _supported_frame()
+    side = ("ltnet", "table2", "old")
+    passed = C.claims_table([CLAIM], df, not_converged={side: "PSNR fell", (*side, "psnr"): None})
+    assert passed["verdict"].tolist() == ["supported"]
+    failed = C.claims_table([CLAIM], df, not_converged={(*side, "psnr"): "PSNR still climbs"})
+    assert failed["reason"].iloc[0] == "not converged: old: PSNR still climbs"
+    # another metric's test does not decide: the row's verdict does
+    other = C.claims_table([CLAIM], df, not_converged={side: "row", (*side, "ssim"): "ssim"})
+    assert other["reason"].iloc[0] == "not converged: old: row"
+
+
 def test_claims_table_trained_by_row_not_converged_is_not_testable(tmp_path):
     path = _yaml(tmp_path, "- {id: a, text: t, paper: ltnet, table: table2, metric: psnr, "
                            "better: new, worse: old, trained_by: table1/trainer, "

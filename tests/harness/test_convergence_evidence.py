@@ -136,3 +136,29 @@ def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, mo
     monkeypatch.setattr(book, "out_of_date", lambda *a: None)
     table, _ = book.table_view("demo", "table1", ["psnr"], profile="quick")
     assert not any("x2" in str(i) for i in table.index)
+
+
+def test_load_convergence_judges_each_claim_metric_on_its_own_curve(tmp_path):
+    """spec/evidence.md section 5: "for every metric a claim uses". A run whose PSNR has
+    stopped while its SSIM still climbs passes for PSNR claims and fails for SSIM claims; the
+    row's own verdict (the tables') stays PSNR's."""
+    root = tmp_path / "results"
+    flat = [15 + i * 0.3 for i in range(14)] + [19.0] * 6
+    climbing = [0.5 + 0.01 * i for i in range(20)]  # 0.05 over the last fifth, noiseless
+    hist = [{**h, "val_ssim": climbing[h["step"] // 40 - 1] if h["val_psnr"] else None}
+            for h in _curve(flat)]
+    _write(root, "ssim_climbs", 0, 19.0, hist, extra={"train_steps": 800})
+    _write(root, "no_ssim", 0, 19.0, _curve(flat), extra={"train_steps": 800})
+    conv = results.load_convergence(root, "quick", "demo", "table1")
+    row = conv["ssim_climbs"]
+    assert row["converged"] is True
+    assert row["by_metric"]["psnr"]["converged"] is True
+    assert row["by_metric"]["ssim"]["converged"] is False
+    assert row["by_metric"]["ssim"]["reason"].startswith("final weights, SSIM: still improving")
+    # a curve recorded without SSIM cannot tell for SSIM claims
+    assert conv["no_ssim"]["by_metric"]["ssim"]["converged"] is None
+    assert "SSIM is not on the validation curve" in conv["no_ssim"]["by_metric"]["ssim"]["reason"]
+    # a seed without its curve: no per-metric test, the claims take the row's verdict
+    _write(root, "no_ssim", 1, 19.0, extra={"train_steps": 800, "convergence": {
+        "converged": True, "reason": "plateau", "tail_gain": 0.0, "best_step": 760}})
+    assert results.load_convergence(root, "quick", "demo", "table1")["no_ssim"]["by_metric"] == {}

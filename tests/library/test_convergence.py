@@ -114,6 +114,28 @@ def test_model_a_is_judged_on_lc_too():
     assert old.converged is None and "L_c is not on the validation curve" in old.reason
 
 
+def test_ssim_is_judged_only_when_asked_for_the_claims_on_it():
+    psnr = [15.0, 17.0, 18.5, 19.2, 19.5, 19.6, 19.6, 19.6, 19.6, 19.6]
+    ssim = [0.50, 0.55, 0.60, 0.62, 0.64, 0.66, 0.68, 0.70, 0.72, 0.74]  # still climbing
+    hist = _history(psnr, decay_from=500)
+    for h, v in zip([hist[s - 1] for s in STEPS], ssim):
+        h["val_ssim"] = v
+    assert C.from_history(hist).converged is True  # the row's own verdict: PSNR
+    assert [c.metric for c in C.from_history(hist).checks] == ["val_psnr"]
+    on_ssim = C.from_history(hist, metrics=C.claim_columns("ssim"))
+    assert on_ssim.converged is False
+    assert on_ssim.reason.startswith("final weights, SSIM: still improving")
+    assert C.claim_columns("ssim") == ("val_ssim",)
+    assert C.claim_columns("psnr") == ("val_psnr",)
+    assert C.claim_columns("score_l2") == () and C.claim_columns("mps") == ()
+    # a flat SSIM curve within its floor passes
+    for h in hist:
+        if "val_ssim" in h:
+            h["val_ssim"] = 0.700 + (0.0005 if h["step"] % 200 else 0.0)
+    assert C.from_history(hist, metrics=("val_ssim",)).converged is True
+    assert C.METRICS["val_ssim"].floor == pytest.approx(0.002)
+
+
 def test_too_few_points_cannot_tell():
     assert C.plateau_test([1, 2, 3], [1.0, 2.0, 3.0]).converged is None
     nan = float("nan")

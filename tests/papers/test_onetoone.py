@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from relight_lib.papers import onetoone
+from relight_lib.papers import onetoone, onetoone_eval
 from relight_lib.harness import results
 from relight_lib.library.data import synvidit
 
@@ -192,6 +192,16 @@ def test_snapshot_ensemble_averages_kept_weights(tmp_path, data_root, monkeypatc
     # each member's own value is the curve's at its step (the same weights, the same set)
     at2 = hist.loc[hist["step"] == 2, "val_psnr"].iloc[0]
     assert val["members"]["2"]["val_psnr"] == pytest.approx(at2, abs=1e-4)
+    # and on SSIM, so that SSIM claims can judge every member too
+    for step in (2, 4):
+        at = hist.loc[hist["step"] == step, "val_ssim"].iloc[0]
+        assert val["members"][str(step)]["val_ssim"] == pytest.approx(at, abs=1e-4)
+    from relight_lib.library.convergence import claim_columns, from_history
+
+    on_ssim = from_history(hist.to_dict("records"), members=[2, 4],
+                           member_values=val["members"], metrics=claim_columns("ssim"))
+    assert [c.what for c in on_ssim.checks] == ["final", "member 2"]
+    assert "not validated" not in on_ssim.checks[1].reason
     with pytest.raises(ValueError, match="in \\(0, 1\\]"):
         onetoone.snapshot_steps(4, [0.0])
 
@@ -263,9 +273,9 @@ def test_postprocessed_row_also_scores_the_bare_network(tmp_path, data_root, mon
         postprocess="dehaze", snapshots=[0.5, 1.0])
     ours = results.load_results(tmp_path / "results", "smoke", paper="demo")
     psnr = ours.set_index("metric")["value"]
-    assert {"psnr", "ssim", "psnr" + onetoone.NO_POSTPROCESS,
-            "ssim" + onetoone.NO_POSTPROCESS} <= set(psnr.index)
-    assert psnr["psnr"] != psnr["psnr" + onetoone.NO_POSTPROCESS]  # dehazing changed the image
+    assert {"psnr", "ssim", "psnr" + onetoone_eval.NO_POSTPROCESS,
+            "ssim" + onetoone_eval.NO_POSTPROCESS} <= set(psnr.index)
+    assert psnr["psnr"] != psnr["psnr" + onetoone_eval.NO_POSTPROCESS]  # dehazing changed the image
     rj = json.loads(next((tmp_path / "results").rglob("run.json")).read_text())
     # the run-time column times what the row does: both snapshots, then the dehazing
     assert rj["extra"]["timing"]["timed"] == "2-snapshot ensemble + dehaze"

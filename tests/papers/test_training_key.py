@@ -18,8 +18,11 @@ import json, sys
 from relight_lib.papers import msrnet, onetoone
 row = msrnet.msrnet_row(model="dmshn", loss="mse")
 onetoone.run_one_to_one(paper="demo", table="t", variant="v", profile="smoke",
-                        results_root="results", data_root=sys.argv[1], steps=1, **row)
-rec = json.load(open("results/smoke/demo/t/v/seed=0/run.json"))
+                        results_root="results", data_root=sys.argv[1], steps=1, seeds=[0, 1],
+                        **row)
+# the second seed's key: made after the first seed was scored and written, so every module
+# the scoring imported is loaded by then
+rec = json.load(open("results/smoke/demo/t/v/seed=1/run.json"))
 print(json.dumps({"key": rec["extra"]["training_key"], "files": rec["extra"]["training_files"]}))
 """
 
@@ -54,11 +57,12 @@ def test_only_the_files_a_training_uses_decide_its_key(tmp_path, tiny):
     assert {"library/models/dmshn.py", "library/losses.py", "library/train.py",
             "papers/msrnet.py"} <= files
     assert not any(f.startswith("harness/") for f in files)
+    assert "papers/onetoone_eval.py" not in files and "library/record.py" not in files
     assert "library/models/ltnet.py" not in files and "papers/mbnet.py" not in files
-    # the harness (results, claims, book), another paper's model and the plateau test, edited
-    # together: the same training (one interpreter for all, as each ~8 s run is the test's cost;
+    # the harness (results, claims, book), another paper's model, the plateau test and the
+    # row's scoring and writing, edited together: the same training (one interpreter for all, as each ~8 s run is the test's cost;
     # had any file counted, the key would differ)
     assert _key(tmp_path, tiny, "harness/results.py", "library/models/ltnet.py",
-                "library/convergence.py")["key"] == clean["key"]
+                "library/convergence.py", "papers/onetoone_eval.py")["key"] == clean["key"]
     # the row's own model: a new training
     assert _key(tmp_path, tiny, "library/models/dmshn.py")["key"] != clean["key"]
