@@ -526,6 +526,10 @@ def test_validation_curve_and_convergence_are_recorded(tmp_path, data_root, monk
          steps=5, extra_tables=False, read_at=1.0, cache_key="j" * 64)
     rj2 = json.loads((run / "run.json").read_text())
     assert rj2["extra"]["training_key"] == rj["extra"]["training_key"]
+    # the scoring, the figures and the runner are not training files (a change there
+    # re-evaluates); the training loop is
+    files = set(rj["extra"]["training_files"])
+    assert not files & set(loop.EVAL_FILES) and "papers/swapnet/loop.py" in files
     assert rj2["params"]["val_every"] == 0 and rj2["extra"]["convergence"] == conv
     pd.testing.assert_frame_equal(pd.read_csv(run / "history.csv"), hist)
 

@@ -40,6 +40,14 @@ from relight_lib.papers.swapnet.evaluate import validate
 from relight_lib.papers.swapnet.objective import NotRunnable, SwapObjective, build_swap_model
 from relight_lib.papers.swapnet.plan import AnyToAnyPlan
 
+#: The files that validate, score, draw and write a row (validation and the tables read the
+#: weights, never change them), and the runner that calls them: left out of the training key,
+#: so that changing them re-evaluates the rows instead of retraining them (the training itself
+#: is decided by this file, ``plan.py``, ``budget.py``, ``objective.py``, the models and the
+#: losses).
+EVAL_FILES = ("papers/swapnet/any2any.py", "papers/swapnet/evaluate.py",
+              "papers/swapnet/figures.py")
+
 __all__ = ["CHECKPOINT_DIR", "SwapStep", "TrainedSeed", "train_loop", "train_seed"]
 
 CHECKPOINT_DIR = Path("_build/checkpoints")
@@ -103,7 +111,8 @@ def train_seed(plan: AnyToAnyPlan, seed: int, device: torch.device, val_set=None
         schedule=schedule.schedule, seed=seed,
         data=profiles.data_key(cfg, cfg.any2any_root),
         # model A's predicter head decides its weights (B and C have no predicter)
-        **({"temperature_head": plan.temperature_head} if plan.temperature_head else {}))
+        **({"temperature_head": plan.temperature_head} if plan.temperature_head else {}),
+        unkeyed=EVAL_FILES)
     extra["training_key"], extra["training_files"] = key, training_files
     ckpt = CHECKPOINT_DIR / cfg.name / key / f"seed={seed}.pt"
     t_train = time.perf_counter()
