@@ -533,7 +533,7 @@ def table_view(paper: str, table: str, metrics: list[str], profile: str | None =
     seeds = (ours.groupby("variant")["seed"].nunique().to_dict()
              if len(ours) and "seed" in ours.columns else {})
     conv = results.load_convergence("results", profile, paper, table)
-    words = {True: "yes", False: "no", None: "can't tell"}
+    words = results.CONVERGED_WORDS
     cols: dict[str, list[str]] = {}
     for m in order:
         d = DIGITS.get(m, 3)
@@ -625,7 +625,7 @@ def convergence_view(paper: str, profile: str | None = None,
 
     ref = mean_psnr(*versus[:2]).get(versus[2]) if versus else None
     ref_name = f"vs {versus[2].replace('_', ' ')} (dB)" if versus else None
-    words = {True: "yes", False: "no", None: "can't tell"}
+    words = results.CONVERGED_WORDS
     rows, links = [], []
     for table in sorted(p.name for p in Path("results", profile, paper).glob("*") if p.is_dir()):
         psnr = mean_psnr(paper, table)

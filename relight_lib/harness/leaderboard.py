@@ -262,7 +262,7 @@ def _converged(entry: Entry, profile: str, results_root: Path) -> str:
     c = conv.get(entry.variant)
     if c is None:
         return ""
-    return {True: "yes", False: "no", None: "can't tell"}[c["converged"]]
+    return results.CONVERGED_WORDS[c["converged"]]
 
 
 def _finite(v: Any) -> bool:

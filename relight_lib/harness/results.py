@@ -61,6 +61,7 @@ from relight_lib.library.record import (  # noqa: F401  (write_run & co. re-expo
 )
 
 __all__ = [
+    "CONVERGED_WORDS",
     "LOWER_IS_BETTER",
     "PER_IMAGE_COLUMNS",
     "SCHEMA",
@@ -274,6 +275,10 @@ def load_run_json(
         raise FileNotFoundError(f"no run.json at {path}: has this row been run at this profile?")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+#: A plateau verdict (:func:`load_convergence`'s ``converged``) in the word the tables show.
+CONVERGED_WORDS: dict[bool | None, str] = {True: "yes", False: "no", None: "can't tell"}
 
 
 def load_convergence(
