@@ -16,6 +16,12 @@ For each noise level it writes the false-alarm rate per seed, the chance that a 
 fifth's gain). A row needs every seed to pass, so a per-seed rate of a quarter leaves a five-seed
 row a one-in-four chance; :data:`relight_lib.library.convergence.TOL_SDS` is chosen with this
 bench.
+
+It also measures the member check of a snapshot ensemble (``member_p_fail``): on a curve that
+still climbs where the members sit and has flattened by the end (the shape of LTNet's quick
+curves), each member's own validation value is the curve plus the same noise, so every member
+called "off the curve" is a false alarm. :data:`relight_lib.library.convergence.LOCAL_POINTS`
+is chosen with it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ OUT = Path("results/bench/plateau-calibration.csv")
 #: The quick one-to-one recipe's shape: 800 steps, a point every 40 (20 points), a cosine.
 TOTAL_STEPS, EVERY, PEAK_LR = 800, 40, 3e-4
 SIGMAS = (0.0, 0.02, 0.035, 0.05)
+#: Where an ensemble's members sit, as shares of the budget: LTNet's snapshots at the quick
+#: profile (steps 1100, 1224, 1228, 1240 and 1258 of 1600), before the schedule has decayed.
+MEMBER_SHARES = (1100 / 1600, 1224 / 1600, 1228 / 1600, 1240 / 1600, 1258 / 1600)
 
 
 def flat_history(sigma: float, rng: np.random.Generator, total: int = TOTAL_STEPS,
@@ -50,6 +59,44 @@ def flat_history(sigma: float, rng: np.random.Generator, total: int = TOTAL_STEP
             rec["val_psnr"] = 20.0 + float(rng.normal(0.0, sigma))
         hist.append(rec)
     return hist
+
+
+def climbing_history(sigma: float, rng: np.random.Generator, total: int = TOTAL_STEPS,
+                     every: int = EVERY, members: Sequence[float] = MEMBER_SHARES
+                     ) -> tuple[list[dict[str, Any]], dict[int, dict[str, float]]]:
+    """A training whose validation PSNR ``20 - 5 exp(-6 s / total) + N(0, sigma)`` still climbs
+    where the ensemble's members sit and has flattened by the end (a cosine rate as in
+    :func:`flat_history`), with each member's own value drawn as a validation point would be:
+    ``(history, member_values)``, member steps at the shares ``members`` of ``total``."""
+    def level(s: float) -> float:
+        return 20.0 - 5.0 * math.exp(-6.0 * s / total)
+
+    hist = flat_history(0.0, rng, total, every)
+    for rec in hist:
+        if "val_psnr" in rec:
+            rec["val_psnr"] = level(rec["step"]) + float(rng.normal(0.0, sigma))
+    values = {round(m * total): {"val_psnr": level(round(m * total))
+                                 + float(rng.normal(0.0, sigma))} for m in members}
+    return hist, values
+
+
+def member_false_alarms(sigma: float, n: int = 1000, seed: int = 1, total: int = TOTAL_STEPS,
+                        every: int = EVERY) -> float:
+    """The share of ``n`` :func:`climbing_history` trainings in which the member check calls a
+    member that lies on the curve (up to the noise) "off the curve".
+
+    >>> member_false_alarms(0.0, n=3)
+    0.0
+    """
+    from relight_lib.library.convergence import from_history
+
+    rng = np.random.default_rng(seed)
+    fired = 0
+    for _ in range(n):
+        hist, values = climbing_history(sigma, rng, total, every)
+        verdict = from_history(hist, members=sorted(values), member_values=values)
+        fired += any(c.ok is False and c.what.startswith("member") for c in verdict.checks)
+    return fired / n
 
 
 def _which(reason: str) -> str:
@@ -99,10 +146,12 @@ def run(sigmas: Sequence[float] = SIGMAS, n: int = 1000, out: Path = OUT,
              "date_utc": prov.get("timestamp_utc")}
     rows = []
     for sigma in sigmas:
-        rows.append({**false_alarms(sigma, n=n), **stamp})
-        r = rows[-1]
+        r = false_alarms(sigma, n=n)
+        r["member_p_fail"] = member_false_alarms(sigma, n=n)
+        rows.append({**r, **stamp})
         log(f"noise {sigma:.3f} dB: {r['p_fail']:.1%} of converged seeds called not converged; "
-            f"a {r['n_seeds']}-seed row passes {r['p_row_passes']:.0%} of the time")
+            f"a {r['n_seeds']}-seed row passes {r['p_row_passes']:.0%} of the time; "
+            f"{r['member_p_fail']:.1%} of ensembles have a member called off the curve")
     with atomic_write(out, suffix=".csv.tmp") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()

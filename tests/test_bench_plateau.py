@@ -41,3 +41,23 @@ def test_run_writes_one_row_per_noise_level(tmp_path):
                for r in rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.csv"]  # no temporary left
     assert all(r["git_commit"] and r["date_utc"] for r in rows)  # which test was measured
+    assert float(rows[0]["member_p_fail"]) == 0.0 and 0 <= float(rows[1]["member_p_fail"]) <= 1
+
+
+def test_a_climbing_history_puts_the_members_on_the_curve():
+    hist, values = bench_plateau.climbing_history(0.0, np.random.default_rng(0))
+    total = bench_plateau.TOTAL_STEPS
+    assert sorted(values) == [round(m * total) for m in bench_plateau.MEMBER_SHARES]
+    vals = [(r["step"], r["val_psnr"]) for r in hist if "val_psnr" in r]
+    # still climbing where the members sit, flat by the end
+    assert vals[-1][1] - vals[len(vals) // 2][1] > 0.1 and vals[-1][1] - vals[-2][1] < 0.01
+    from relight_lib.library.convergence import from_history
+    verdict = from_history(hist, members=sorted(values), member_values=values)
+    assert verdict.converged is True
+    # a member pulled off the curve by 10 noise sd is caught at the quick noise level
+    rng = np.random.default_rng(1)
+    hist, values = bench_plateau.climbing_history(0.05, rng)
+    first = min(values)
+    values[first]["val_psnr"] -= 0.5
+    verdict = from_history(hist, members=sorted(values), member_values=values)
+    assert verdict.converged is False and f"member {first}" in verdict.reason

@@ -148,6 +148,9 @@ def plateau_false_alarms(path: str | Path = PLATEAU_CALIBRATION_FILE
         f"{int(df['n_seeds'].iloc[0])}-seed rows that pass": (
             100 * df["p_row_passes"]).round(0).astype(int).astype(str) + " %",
     })
+    if "member_p_fail" in df:  # the snapshot-ensemble member check (bench_plateau)
+        table["ensembles with a member called off the curve"] = (
+            (100 * df["member_p_fail"]).round(1).astype(str) + " %")
     noisy = df[df["sigma_db"] > 0]
     worst = noisy.loc[noisy["p_fail"].idxmax()] if len(noisy) else df.iloc[0]
     sentence = (

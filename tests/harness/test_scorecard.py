@@ -199,3 +199,5 @@ def test_the_plateau_false_alarms_are_read_from_the_bench(tmp_path):
     assert f"called {100 * noisy['p_fail']:.0f} % of the seeds" in sentence
     assert f"passes {100 * noisy['p_row_passes']:.0f} % of the time" in sentence
     assert "40 simulated trainings" in sentence and "noise 0.06 dB" in sentence
+    members = table["ensembles with a member called off the curve"]
+    assert list(members) == [f"{100 * p:.1f} %" for p in raw["member_p_fail"]]

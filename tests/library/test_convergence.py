@@ -173,6 +173,47 @@ def test_ensemble_members_are_judged():
                           ).converged is False
 
 
+def test_a_member_is_judged_against_the_jitter_where_it_sits():
+    # 20 points: a climb that zigzags by 0.3 dB until 880, then flat from 960 (decayed there),
+    # so the decayed stretch's tolerance is the floor while the points around a member at 500
+    # differ by 0.3 dB
+    steps = list(range(80, 1601, 80))
+    v = [15.0 + 3 * i / 11 + (0.15 if i % 2 else -0.15) for i in range(11)] + [18.0] * 9
+    hist = _history(v, decay_from=900, steps=steps)
+    tol, _, _ = C.noise_tolerance(steps, v, {h["step"]: h["lr"] for h in hist})
+    local, _ = C.local_tolerance(steps, v, 500)
+    assert tol == C.METRICS["val_psnr"].floor and local > C.METRICS["val_psnr"].max_tol
+    curve = C._interp(list(zip(steps, v)), 500)
+    near = C.from_history(hist, members=[500], member_values={500: {"val_psnr": curve - 0.2}})
+    assert near.converged is True and "within tol 0.30 dB" in near.checks[1].reason
+    # the local tolerance is capped at max_tol (0.3 dB): further off fails whatever the jitter
+    far = C.from_history(hist, members=[500], member_values={500: {"val_psnr": curve - 0.45}})
+    assert far.converged is False and "(> tol 0.30 dB)" in far.reason
+    # where the curve is smooth the floor still holds: 0.1 dB off at 1560 fails
+    late = C.from_history(hist, members=[1560], member_values={1560: {"val_psnr": 17.9}})
+    assert late.converged is False and "(> tol 0.05 dB)" in late.reason
+
+
+def test_local_tolerance_takes_the_nearest_points_and_their_trend_out():
+    steps = list(range(100, 2100, 100))
+    # a steady climb is no jitter; a zigzag is (3 sd of its consecutive differences)
+    assert C.local_tolerance(steps, [float(i) for i in range(20)], 450) == (0.05, 0.0)
+    zig = [10.0 + (0.3 if i % 2 else 0.0) for i in range(20)]
+    tol, sd = C.local_tolerance(steps, zig, 1050)
+    nearest = zig[6:15]  # the LOCAL_POINTS = 9 points from 700 to 1500
+    assert C.LOCAL_POINTS == 9
+    diffs = [b - a for a, b in zip(nearest, nearest[1:])]
+    mean = sum(diffs) / len(diffs)
+    want = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    assert sd == pytest.approx(want) and tol == pytest.approx(3 * want)
+    # only the nearest points: a jump far from the step does not widen it
+    far_jump = [10.0] * 19 + [13.0]
+    assert C.local_tolerance(steps, far_jump, 300) == (0.05, 0.0)
+    assert C.local_tolerance(steps, far_jump, 1900)[0] > 1.0
+    # fewer than 3 points: the floor, no sd
+    assert C.local_tolerance([100, 200], [10.0, 11.0], 150) == (0.05, None)
+
+
 def test_a_read_checkpoint_is_judged_as_the_scored_weights():
     # flat at 19.0 around step 400, then a second rise to 20: a snapshot at 400 is fine; a
     # checkpoint read at 400 is 1 dB below what the budget reaches (fails)
