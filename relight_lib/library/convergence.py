@@ -52,11 +52,11 @@ Here ``tol`` is the larger of the final weights' and the curve's own jitter arou
 (:func:`local_tolerance`: :data:`TOL_SDS` sd of the consecutive differences of the
 :data:`LOCAL_POINTS` validation points nearest ``s``; their mean difference, the local trend,
 taken out), the latter at most the metric's ``max_tol`` (a window across a bend of the curve
-counts the bend as jitter). Members are taken before the schedule has fully decayed (LTNet's at 0.13-0.25 of
-the peak rate), where the curve jumps more than after the decay: judged against the decayed
-stretch's noise alone, a member that sat on the curve as closely as its neighbouring points do
-failed (an SSIM member of ``ltnet_small_ensemble`` 0.0038 from the curve, whose points there
-differ by up to 0.007, against the 0.002 floor).
+counts the bend as jitter). Members are taken before the schedule has fully decayed (LTNet's
+at 0.13-0.25 of the peak rate), where the curve jumps more than after the decay: judged
+against the decayed stretch's noise alone, a member that sat on the curve as closely as its
+neighbouring points do failed (an SSIM member of ``ltnet_small_ensemble`` 0.0038 from the
+curve, whose points there differ by up to 0.007, against the 0.002 floor).
 A member whose value was not recorded (runs from before) *cannot tell*. How much the curve still
 gained over the fifth of the steps before ``s`` and how far the member is below the best are
 reported with it, not judged; the runner records the ensemble's validation value beside the
@@ -348,9 +348,9 @@ def judge_member(steps: Sequence[int], values: Sequence[float | None], step: int
 
     A snapshot (``read=False``) passes when ``value`` lies within the larger of ``tol`` and
     the curve's jitter around ``step`` (:func:`local_tolerance`, at most ``spec.max_tol``) of
-    the curve at ``step``;
-    without ``value`` the test cannot tell. A read checkpoint's value is held to the same. Its gain over the fifth of its steps
-    before it and its distance to the best are reported (``gain``, ``drop``), not judged.
+    the curve at ``step``; without ``value`` the test cannot tell. Its gain over the fifth of
+    its steps before it and its distance to the best are reported (``gain``, ``drop``), not
+    judged. A read checkpoint's own value is held to the same distance from the curve.
     A read checkpoint (``read=True``) replaces the final weights: judged as the final weights
     of a run stopped at ``step`` (gain at most ``tol``), and at most ``tol`` below the best of
     the whole run, with ``value`` (or the curve at ``step``).
@@ -381,9 +381,9 @@ def judge_member(steps: Sequence[int], values: Sequence[float | None], step: int
     full = _judge_at(pts, step, value if recorded else curve, label, spec, tol, sd, tail,
                      near_best=read)
     # on the curve: judged against the jitter where the member sits, which before the decay
-    # exceeds the decayed stretch's (module docstring)
-    # (capped at max_tol: a window across a bend of the curve widens the local spread, and
-    # a member further than max_tol from the curve is off it whatever the jitter)
+    # exceeds the decayed stretch's (module docstring); capped at max_tol, because a window
+    # across a bend of the curve widens the local spread, and a member further than max_tol
+    # from the curve is off it whatever the jitter
     local = local_tolerance([s for s, _ in pts], [v for _, v in pts], step, spec)[0]
     on_tol = max(tol, min(local, spec.max_tol))
     if recorded and abs(value - curve) > on_tol:
