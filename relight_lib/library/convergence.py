@@ -272,10 +272,16 @@ def noise_tolerance(steps: Sequence[int], values: Sequence[float | None],
         stretch = [v for _, v in before[-MIN_NOISE_POINTS:]]
     if len(stretch) < 3:
         return spec.floor, None, len(stretch)
-    diffs = [b - a for a, b in zip(stretch, stretch[1:])]
-    mean = sum(diffs) / len(diffs)
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    sd = _diff_sd(stretch)
     return round(max(spec.floor, TOL_SDS * sd), 10), sd, len(stretch)
+
+
+def _diff_sd(values: Sequence[float]) -> float:
+    """The standard deviation of the consecutive differences of ``values`` (at least 3), their
+    mean (the trend) taken out."""
+    diffs = [b - a for a, b in zip(values, values[1:])]
+    mean = sum(diffs) / len(diffs)
+    return math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
 
 
 def local_tolerance(steps: Sequence[int], values: Sequence[float | None], step: float,
@@ -296,9 +302,7 @@ def local_tolerance(steps: Sequence[int], values: Sequence[float | None], step: 
     near = sorted(sorted(pts, key=lambda p: (abs(p[0] - step), p[0]))[:LOCAL_POINTS])
     if len(near) < 3:
         return spec.floor, None
-    diffs = [b - a for (_, a), (_, b) in zip(near, near[1:])]
-    mean = sum(diffs) / len(diffs)
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    sd = _diff_sd([v for _, v in near])
     return round(max(spec.floor, TOL_SDS * sd), 10), sd
 
 
