@@ -44,6 +44,7 @@ on a file they did not import (the import set is recorded per run, not guessed).
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -512,6 +513,23 @@ class Outcome:
     failed_notebook: Path | None = None
 
 
+@contextlib.contextmanager
+def _compacted_histories(folder: Path):
+    """Round every seed's ``history.csv`` under ``folder`` to the digits kept
+    (:func:`relight_lib.harness.results.compact_history`) when the row's notebook ends, finished
+    or not: a row stopped between seeds leaves its finished seeds compact too."""
+    try:
+        yield
+    finally:
+        from relight_lib.harness.results import compact_history
+
+        for curve in sorted(folder.glob("seed=*/history.csv")):
+            try:
+                compact_history(curve)
+            except ValueError:  # a seed stopped while writing it: its rerun redoes it
+                pass
+
+
 def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
             data_root: str | None = None, live: bool | None = None,
             status_env: bool = True) -> Outcome:
@@ -537,7 +555,7 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
     t0 = time.perf_counter()
     log(f"[run] {row.name} ({profile})")
     try:
-        with RowWatch(row.name, row.result_dir(profile, results_root), live=live,
+        with _compacted_histories(row.result_dir(profile, results_root)), RowWatch(row.name, row.result_dir(profile, results_root), live=live,
                       status_env=status_env):
             pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
                                 kernel_name=ensure_kernel(), cwd=str(Path.cwd()),

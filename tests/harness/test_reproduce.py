@@ -285,3 +285,19 @@ def test_table_references_name_rows_of_their_table():
     assert found >= 6
     assert reproduce.table_reference("ltnet", "table2", REPO / "notebooks") == "i_d_v_n"
     assert reproduce.table_reference("nopaper", "table1", REPO / "notebooks") is None
+
+
+def test_the_runner_compacts_each_seeds_curve_when_the_row_ends_finished_or_not(tmp_path):
+    row_dir = tmp_path / "row"
+    curves = [row_dir / f"seed={k}" / "history.csv" for k in (0, 1)]
+    for f in curves:
+        f.parent.mkdir(parents=True)
+        f.write_text("step,loss\n1,0.13873909413814545\n")
+    with reproduce._compacted_histories(row_dir):
+        pass
+    assert [f.read_text() for f in curves] == ["step,loss\n1,0.138739\n"] * 2
+    (row_dir / "seed=2").mkdir()
+    (row_dir / "seed=2" / "history.csv").write_text("step,loss\n1,0.123456789\n")
+    with pytest.raises(KeyboardInterrupt), reproduce._compacted_histories(row_dir):
+        raise KeyboardInterrupt  # a row stopped between seeds
+    assert (row_dir / "seed=2" / "history.csv").read_text() == "step,loss\n1,0.123457\n"

@@ -311,3 +311,57 @@ def test_load_reported_validates(tmp_path):
 
 def test_dssim_and_light_loss_are_lower_is_better():
     assert {"dssim", "light_loss", "lpips"} <= R.LOWER_IS_BETTER
+
+
+# --- compact_history: the committed learning curves keep 6 significant digits ---------------
+
+_CURVE = "step,loss,lr,stage,val_psnr,val_ssim\n" + "".join(
+    f"{s},{0.1 + 0.01 / s + 1e-9 * s!r},{1e-3 * 0.999 ** s!r},train,"
+    + (f"{20 + 0.3 * (1 - 0.99 ** s)!r},{0.6 + 0.001 * math.log(s)!r}" if s % 10 == 0 else ",")
+    + "\n" for s in range(1, 201))
+
+
+def test_compact_history_rounds_to_six_digits_and_keeps_the_rest(tmp_path):
+    f = tmp_path / "history.csv"
+    f.write_text(_CURVE)
+    before = pd.read_csv(f)
+    saved = R.compact_history(f)
+    after = pd.read_csv(f)
+    assert saved == len(_CURVE) - len(f.read_text()) > 0.3 * len(_CURVE)
+    assert list(after.columns) == list(before.columns) and len(after) == len(before)
+    assert after["step"].tolist() == before["step"].tolist()
+    assert after["stage"].tolist() == ["train"] * 200
+    assert after["val_psnr"].isna().tolist() == before["val_psnr"].isna().tolist()
+    for col in ("loss", "lr", "val_psnr", "val_ssim"):
+        a, b = after[col].dropna().to_numpy(), before[col].dropna().to_numpy()
+        np.testing.assert_allclose(a, b, rtol=5e-6)
+        assert not np.array_equal(a, b), col  # it did round
+    assert f.read_text().splitlines()[10] == "10,0.101,0.000990045,train,20.0287,0.602303"
+
+
+def test_compact_history_twice_changes_nothing(tmp_path):
+    f = tmp_path / "history.csv"
+    f.write_text(_CURVE)
+    R.compact_history(f)
+    once = f.read_bytes()
+    assert R.compact_history(f) == 0 and f.read_bytes() == once
+
+
+def test_compact_history_leaves_the_plateau_test_as_it_was(tmp_path):
+    from relight_lib.library.convergence import from_history
+
+    f = tmp_path / "history.csv"
+    f.write_text(_CURVE)
+    before = from_history(pd.read_csv(f).to_dict("records")).to_dict()
+    R.compact_history(f)
+    after = from_history(pd.read_csv(f).to_dict("records")).to_dict()
+    assert after["converged"] == before["converged"] and after["reason"] == before["reason"]
+
+
+def test_compact_history_names_a_file_it_cannot_read(tmp_path):
+    with pytest.raises(ValueError, match=r"nowhere\.csv: not a readable history\.csv"):
+        R.compact_history(tmp_path / "nowhere.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.csv"):
+        R.compact_history(empty)

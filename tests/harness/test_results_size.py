@@ -120,6 +120,24 @@ def test_a_row_in_progress_is_one_whose_run_page_is_not_current(tmp_path):
     assert current <= _rows_in_progress("quick", tmp_path)
 
 
+def test_every_committed_learning_curve_keeps_six_digits(tmp_path):
+    """``history.csv`` is half of a seed's files at full float precision; the runner rounds it
+    when a row ends (:func:`relight_lib.harness.results.compact_history`), and so must anything
+    else that commits one."""
+    from relight_lib.harness.results import compact_history
+
+    curves = [f for f in FILES if f.name == "history.csv"]
+    assert curves
+    loose = []
+    for f in curves:
+        copy = tmp_path / "history.csv"
+        copy.write_bytes(f.read_bytes())
+        if compact_history(copy):
+            loose.append(str(f.relative_to(REPO)))
+    assert not loose, (f"{len(loose)} history.csv with more than 6 significant digits: "
+                       f"{loose[:3]}")
+
+
 @pytest.mark.parametrize("where", ["results", "book"])
 def test_no_page_or_record_names_a_build_machine_folder(where):
     files = FILES if where == "results" else _committed(REPO / "book")
