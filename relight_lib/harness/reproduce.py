@@ -555,8 +555,9 @@ def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,
     t0 = time.perf_counter()
     log(f"[run] {row.name} ({profile})")
     try:
-        with _compacted_histories(row.result_dir(profile, results_root)), RowWatch(row.name, row.result_dir(profile, results_root), live=live,
-                      status_env=status_env):
+        row_dir = row.result_dir(profile, results_root)
+        with _compacted_histories(row_dir), RowWatch(row.name, row_dir, live=live,
+                                                     status_env=status_env):
             pm.execute_notebook(str(row.notebook), str(tmp_nb), parameters=params,
                                 kernel_name=ensure_kernel(), cwd=str(Path.cwd()),
                                 progress_bar=False, log_output=False,
