@@ -35,6 +35,7 @@ and in a book page::
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -360,9 +361,16 @@ def load_convergence(
 HISTORY_DIGITS = 6
 
 
+def compacted_history_text(text: str, digits: int = HISTORY_DIGITS) -> str:
+    """The text of a ``history.csv`` with its floats rounded to ``digits`` significant digits
+    (integers, text and empty cells as they were). Raises what :func:`pandas.read_csv` raises."""
+    frame = pd.read_csv(io.StringIO(text))
+    return frame.to_csv(index=False, float_format=f"%.{digits}g", lineterminator="\n")
+
+
 def compact_history(path: str | os.PathLike[str], digits: int = HISTORY_DIGITS) -> int:
-    """Round the floats of one ``history.csv`` to ``digits`` significant digits, in place;
-    returns the bytes saved (0 when it was already compact).
+    """Round the floats of one ``history.csv`` to ``digits`` significant digits, in place
+    (:func:`compacted_history_text`); returns the bytes saved (0 when it was already compact).
 
     Why: a learning curve of 1600 steps written with every digit of a float is about 88 kB,
     half of a seed's committed files; at 6 digits it is about 55 kB (results/README.md, "Size
@@ -379,15 +387,15 @@ def compact_history(path: str | os.PathLike[str], digits: int = HISTORY_DIGITS) 
     path = Path(path)
     try:
         old = path.read_text(encoding="utf-8")
-        frame = pd.read_csv(path)
+        new = compacted_history_text(old, digits)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"{path}: not a readable history.csv ({type(e).__name__}: {e})") from None
-    new = frame.to_csv(index=False, float_format=f"%.{digits}g", lineterminator="\n")
-    if len(new.encode()) >= len(old.encode()):
+    saved = len(old.encode()) - len(new.encode())
+    if saved <= 0:
         return 0
     with atomic_write(path) as tmp:
         tmp.write_text(new, encoding="utf-8")
-    return len(old.encode()) - len(new.encode())
+    return saved
 
 
 def _over_seeds(tests: list[dict[str, Any]]) -> tuple[bool | None, str]:

@@ -73,15 +73,20 @@ def test_run_pages_embed_no_image_and_link_existing_figures():
                 assert RESULTS.resolve() in target.parents, f"{link} is outside results/"
 
 
-def _rows_in_progress(profile: str, results_root: Path = RESULTS) -> set[tuple[str, str, str]]:
-    """(paper, table, variant) of each row of ``profile`` that ``--list`` does not call up to
-    date: a row stopped between seeds, whose finished seeds are committed and whose run page
-    is rewritten only when the row ends."""
+def _row_states(profile: str, results_root: Path = RESULTS) -> dict[tuple[str, str, str], str]:
+    """(paper, table, variant) -> the row's state as ``--list`` shows it."""
     from relight_lib.harness import reproduce
 
-    states = reproduce.row_states(profile, notebooks_dir=REPO / "notebooks",
-                                  results_root=results_root)
-    return {(row.paper, row.table, row.variant) for row, state in states
+    return {(row.paper, row.table, row.variant): state for row, state in
+            reproduce.row_states(profile, notebooks_dir=REPO / "notebooks",
+                                 results_root=results_root)}
+
+
+def _rows_in_progress(profile: str, results_root: Path = RESULTS) -> set[tuple[str, str, str]]:
+    """The rows of ``profile`` that ``--list`` does not call up to date: a row stopped between
+    seeds, whose finished seeds are committed and whose run page is rewritten only when the row
+    ends."""
+    return {key for key, state in _row_states(profile, results_root).items()
             if not state.startswith("up to date")}
 
 
@@ -99,41 +104,33 @@ def test_every_figure_is_a_file_that_a_page_or_chapter_shows():
                 linked.add((page.parent / link).resolve())
     pngs = [f for f in FILES if f.suffix == ".png" and "figures" in f.parts]
     unshown = [f.relative_to(RESULTS) for f in pngs if f.resolve() not in linked]
-    in_progress = {}
-    for profile in sorted({f.parts[0] for f in unshown}):
-        in_progress[profile] = _rows_in_progress(profile)
+    in_progress = {profile: _rows_in_progress(profile) for profile in {f.parts[0] for f in unshown}}
     # results/<profile>/<paper>/<table>/<variant>/seed=<k>/figures/<name>.png
-    orphans = [f"results/{f}" for f in unshown if tuple(f.parts[1:4]) not in in_progress[f.parts[0]]]
+    orphans = [f"results/{f}" for f in unshown
+               if tuple(f.parts[1:4]) not in in_progress[f.parts[0]]]
     assert not orphans, f"{len(orphans)} figure(s) no run page shows: {orphans[:5]}"
 
 
 def test_a_row_in_progress_is_one_whose_run_page_is_not_current(tmp_path):
     """The exception above can fail: the rows ``--list`` calls up to date are not in progress,
     and the same rows without their committed results are."""
-    from relight_lib.harness import reproduce
-
-    current = {(row.paper, row.table, row.variant) for row, state in
-               reproduce.row_states("quick", notebooks_dir=REPO / "notebooks",
-                                    results_root=RESULTS) if state.startswith("up to date")}
+    current = {key for key, state in _row_states("quick").items()
+               if state.startswith("up to date")}
     assert current, "no quick row is up to date"
     assert not current & _rows_in_progress("quick")
     assert current <= _rows_in_progress("quick", tmp_path)
 
 
-def test_every_committed_learning_curve_keeps_six_digits(tmp_path):
+def test_every_committed_learning_curve_keeps_six_digits():
     """``history.csv`` is half of a seed's files at full float precision; the runner rounds it
     when a row ends (:func:`relight_lib.harness.results.compact_history`), and so must anything
     else that commits one."""
-    from relight_lib.harness.results import compact_history
+    from relight_lib.harness.results import compacted_history_text
 
     curves = [f for f in FILES if f.name == "history.csv"]
     assert curves
-    loose = []
-    for f in curves:
-        copy = tmp_path / "history.csv"
-        copy.write_bytes(f.read_bytes())
-        if compact_history(copy):
-            loose.append(str(f.relative_to(REPO)))
+    loose = [str(f.relative_to(REPO)) for f in curves
+             if len(compacted_history_text(text := f.read_text(encoding="utf-8"))) < len(text)]
     assert not loose, (f"{len(loose)} history.csv with more than 6 significant digits: "
                        f"{loose[:3]}")
 
