@@ -714,7 +714,11 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
     per table, on PSNR and every other metric its claims use, the seed's mean at the row's budget
     and at the longer one, the change, and the half-widths of the table's claims on that
     metric (:func:`claim_half_widths`); "not run yet" where the longer row has no results. A
-    change smaller than the smallest half-width says the budget does not decide the claims."""
+    change smaller than the smallest half-width says the budget does not decide the claims.
+    Where the rows also record a metric before their post-processing (``<metric>_no_postprocess``:
+    LTNet's dehazing), that metric follows with "before post-processing": dehazing compresses
+    the networks' differences, so the change of the network itself is shown too (claims on it:
+    none, so its last two columns are "—")."""
     import pandas as pd
 
     from relight_lib.harness import results
@@ -728,16 +732,21 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
         seed = int(r.params["seeds"][0])
         df = results.load_results("results", profile, paper=paper, table=r.table)
         widths = claim_half_widths(paper, r.table, profile)
-        for metric in ["psnr", *sorted(set(widths) - {"psnr"})]:
-            d = DIGITS.get(metric, 3)
+        claimed = ["psnr", *sorted(set(widths) - {"psnr"})]
+        recorded = set(df.loc[df["variant"].isin([ref, r.variant]), "metric"])
+        for metric in [m for c in claimed for m in (c, f"{c}_no_postprocess")
+                       if m == c or m in recorded]:
+            plain = metric.removesuffix("_no_postprocess")
+            d = DIGITS.get(plain, 3)
             base = _seed_means(df, ref, metric).get(seed)
             longer = _seed_means(df, r.variant, metric).get(seed)
             hw = sorted(widths.get(metric, []), key=lambda x: x[1])
             change = None if base is None or longer is None else longer - base
             links.append(run_page_href(paper, r.table, r.variant, profile)
                          or run_page_href(paper, r.table, ref, profile))
+            label = plain.upper() + (" (before post-processing)" if metric != plain else "")
             rows.append({
-                "table": r.table, "row": ref, "seed": seed, "metric": metric.upper(),
+                "table": r.table, "row": ref, "seed": seed, "metric": label,
                 "at the budget": "—" if base is None else f"{base:.{d}f}",
                 f"at {scale:g} x": "not run yet" if longer is None else f"{longer:.{d}f}",
                 "change": "—" if change is None else f"{change:+.{d}f}",

@@ -72,9 +72,12 @@ def test_committed_budget_checks_resolve_against_their_notebooks():
         assert r.runs_at("quick") and not r.runs_at("paper")
 
 
-def _write(root, variant, seed, psnr, history=None, params=None, extra=None, table="table1"):
-    per_image = pd.DataFrame({"image": ["x", "y"], "metric": "psnr",
-                              "value": [psnr - 0.5, psnr + 0.5]})
+def _write(root, variant, seed, psnr, history=None, params=None, extra=None, table="table1",
+           more=None):
+    """One run whose two images score ``psnr`` -/+ 0.5 (each metric of ``more`` likewise)."""
+    per_image = pd.concat(
+        [pd.DataFrame({"image": ["x", "y"], "metric": m, "value": [v - 0.5, v + 0.5]})
+         for m, v in {"psnr": psnr, **(more or {})}.items()], ignore_index=True)
     out = record.write_run(root, paper="demo", table=table, variant=variant, profile="quick",
                            seed=seed, dataset="SynVIDIT", split="validation",
                            per_image=per_image, params=params or {}, extra=extra or {})
@@ -132,6 +135,15 @@ def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, mo
     view = book.budget_check_view("demo", profile="quick")
     assert view.loc[0, "at the budget"] == "19.00" and view.loc[0, "at 2 x"] == "19.10"
     assert view.loc[0, "change"] == "+0.10" and view.loc[0, "change < smallest half-width"] == "yes"
+    # a metric recorded before the post-processing too follows its metric, without claims
+    _write("results", "a", 0, 19.0, more={"psnr_no_postprocess": 21.0})
+    _write("results", "a__x2", 0, 19.1, more={"psnr_no_postprocess": 21.4})
+    view = book.budget_check_view("demo", profile="quick")
+    assert list(view["metric"]) == ["PSNR", "PSNR (before post-processing)"]
+    assert view.loc[1, "at the budget"] == "21.00" and view.loc[1, "change"] == "+0.40"
+    assert view.loc[1, "claims' half-widths"] == "—"
+    assert view.loc[1, "change < smallest half-width"] == "—"
+    assert view.loc[0, "change"] == "+0.10"
     # the longer row is not a row of the table
     monkeypatch.setattr(book, "out_of_date", lambda *a: None)
     table, _ = book.table_view("demo", "table1", ["psnr"], profile="quick")
