@@ -306,8 +306,25 @@ def local_tolerance(steps: Sequence[int], values: Sequence[float | None], step: 
     return round(max(spec.floor, TOL_SDS * sd), 10), sd
 
 
-def _fmt(x: float, spec: MetricSpec) -> str:
-    return f"{x:.2f}{spec.unit}" if spec.unit else f"{x:.3g}"
+def _fmt(x: float, spec: MetricSpec, extra: int = 0) -> str:
+    return f"{x:.{2 + extra}f}{spec.unit}" if spec.unit else f"{x:.{3 + extra}g}"
+
+
+def _fmt_over(x: float, tol: float, spec: MetricSpec) -> tuple[str, str]:
+    """``x`` and ``tol`` for a sentence saying ``x`` exceeds ``tol``, with as many more digits
+    (up to 3) as they need to print differently: "0.087 dB (> tol 0.086 dB)", not
+    "0.09 dB (> tol 0.09 dB)".
+
+    >>> _fmt_over(0.0874, 0.0855, METRICS["val_psnr"])
+    ('0.087 dB', '0.086 dB')
+    >>> _fmt_over(2.0, 0.05, METRICS["val_psnr"])
+    ('2.00 dB', '0.05 dB')
+    """
+    for extra in range(4):
+        a, b = _fmt(x, spec, extra), _fmt(tol, spec, extra)
+        if a != b:
+            break
+    return a, b
 
 
 def _too_noisy(check: Check, spec: MetricSpec) -> Check:
@@ -318,7 +335,7 @@ def _too_noisy(check: Check, spec: MetricSpec) -> Check:
         return check
     return replace(check, ok=False, reason=(
         f"{check.what} weights, {spec.label}: the curve still jumps after the decay (2 sd of "
-        f"consecutive points = {_fmt(2 * check.sd, spec)} > {_fmt(spec.max_tol, spec)}), so "
+        f"consecutive points = {' > '.join(_fmt_over(2 * check.sd, spec.max_tol, spec))}), so "
         "the score depends on where training stopped"))
 
 
@@ -391,10 +408,10 @@ def judge_member(steps: Sequence[int], values: Sequence[float | None], step: int
     local = local_tolerance([s for s, _ in pts], [v for _, v in pts], step, spec)[0]
     on_tol = max(tol, min(local, spec.max_tol))
     if recorded and abs(value - curve) > on_tol:
+        shown, limit = _fmt_over(abs(value - curve), on_tol, spec)
         return replace(full, ok=False, reason=(
             f"{label}, {spec.label}: its validation value {_fmt(value, spec)} is "
-            f"{_fmt(abs(value - curve), spec)} from the curve there "
-            f"(> tol {_fmt(on_tol, spec)})"))
+            f"{shown} from the curve there (> tol {limit})"))
     if read:
         return _too_noisy(full, spec)
     info = "" if full.gain is None else (
@@ -425,14 +442,16 @@ def _judge_at(pts, step, value, label, spec, tol, sd, tail, near_best) -> Check:
                   tol=tol, sd=sd)
     before = "the last fifth" if label == "final" else "the last fifth before it"
     if near_best and drop > tol:
+        shown, limit = _fmt_over(drop, tol, spec)
         return Check(label, spec.column, step, False, **common, reason=(
-            f"{label} weights, {spec.label}: {_fmt(drop, spec)} worse than the best "
-            f"(step {best_step}; > tol {_fmt(tol, spec)})"))
+            f"{label} weights, {spec.label}: {shown} worse than the best "
+            f"(step {best_step}; > tol {limit})"))
     if gain > tol:
         head = f"{label} weights" if label == "final" else label
+        shown, limit = _fmt_over(gain, tol, spec)
         return Check(label, spec.column, step, False, **common, reason=(
             f"{head}, {spec.label}: still improving: {before} gained "
-            f"{_fmt(gain, spec)} (> tol {_fmt(tol, spec)})"))
+            f"{shown} (> tol {limit})"))
     return Check(label, spec.column, step, True, **common, reason=(
         f"{label}, {spec.label}: plateau ({before} {'+' if gain >= 0 else ''}{_fmt(gain, spec)}, "
         f"{_fmt(drop, spec)} below the best; tol {_fmt(tol, spec)})"))

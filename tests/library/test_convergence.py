@@ -45,6 +45,15 @@ def test_still_climbing_fails():
     assert c.gain == pytest.approx((20.25 + 20.1 + 20.0) / 3 - c.start)
 
 
+def test_a_failing_reason_prints_the_gain_and_the_tolerance_apart():
+    # the last fifth gains 0.35 dB; a tol 0.002 dB under it reads the same at 2 decimals
+    v = [15.0, 16.0, 17.0, 18.0, 19.0, 19.5, 19.8, 20.0, 20.1, 20.25]
+    c = C.judge_final(STEPS, v, tol=0.348)
+    assert c.ok is False
+    assert c.reason.endswith("gained 0.350 dB (> tol 0.348 dB)")
+    assert C.judge_final(STEPS, v, tol=0.1).reason.endswith("gained 0.35 dB (> tol 0.10 dB)")
+
+
 def test_flat_with_noise_within_tol_passes():
     # after the decay (step 500) the curve alternates by 0.06 dB: tol = TOL_SDS sd of the
     # differences between the points after the decay, the final one left out (600-900)
