@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+import yaml
 
 from relight_lib.harness import book, reproduce, results
 from relight_lib.library import record
@@ -65,7 +66,16 @@ def test_committed_budget_checks_resolve_against_their_notebooks():
     rows = [r for r in reproduce.load_rows(REPO / "notebooks", budget_checks=True)
             if reproduce.budget_check_of(r.variant)]
     tables = {(r.paper, r.table) for r in rows}
-    assert len(rows) == len(tables) >= 8  # one per table
+    assert len(tables) >= 8
+    # a table with several checks pairs claims: each of its checked rows is a side of a claim
+    # of that table whose other side is checked too
+    for paper, table in tables:
+        checked = {reproduce.budget_check_of(r.variant)[0] for r in rows
+                   if (r.paper, r.table) == (paper, table)}
+        if len(checked) > 1:
+            claims = yaml.safe_load((REPO / "notebooks" / paper / "claims.yaml").read_text())
+            pairs = [{c["better"], c["worse"]} for c in claims if c["table"] == table]
+            assert all(any(v in p and p <= checked for p in pairs) for v in checked), table
     for r in rows:
         params = reproduce.resolved_parameters(r, "quick", Path("results"))
         assert params["budget_scale"] == 2 and params["seeds"] == [0]
@@ -148,6 +158,35 @@ def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, mo
     monkeypatch.setattr(book, "out_of_date", lambda *a: None)
     table, _ = book.table_view("demo", "table1", ["psnr"], profile="quick")
     assert not any("x2" in str(i) for i in table.index)
+
+
+def test_paired_budget_check_view_shows_the_change_of_the_claims_difference(tmp_path, monkeypatch):
+    nbdir = _notebooks(tmp_path, "rows: [demo/table1/a, demo/table1/b]\nprofiles: [quick]\n")
+    (nbdir / "demo" / "runs.yaml").write_text(  # b runs at quick here, so its check does too
+        "tables:\n  table1:\n    notebook: t.ipynb\n    reference: a\n    variants:\n"
+        "      a: {width: 2}\n      b: {width: 3}\n      c: {width: 4}\n")
+    (nbdir / "demo" / "claims.yaml").write_text(
+        "- {id: b_beats_a, table: table1, metric: psnr, better: b, worse: a, text: t}\n"
+        "- {id: b_beats_a_lpips, table: table1, metric: lpips, better: b, worse: a, text: t}\n"
+        "- {id: c_beats_a, table: table1, metric: psnr, better: c, worse: a, text: t}\n")
+    monkeypatch.chdir(tmp_path)
+    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
+        _write("results", "a", seed, a)
+        _write("results", "b", seed, b)
+    view = book.paired_budget_check_view("demo", profile="quick")
+    # c has no budget check, and no side records LPIPS: b_beats_a alone
+    assert list(view["claim"]) == ["b_beats_a"]
+    assert view.loc[0, "difference at the budget"] == "+0.500"
+    assert view.loc[0, "at 2 x"] == "not run yet" and view.loc[0, "change"] == "—"
+    assert view.loc[0, "claim's half-width"] == "±0.379"  # 4.303 x 0.1528 / sqrt(3)
+    _write("results", "a__x2", 0, 19.1)
+    _write("results", "b__x2", 0, 19.9)  # both rows gained; the difference by 0.3
+    view = book.paired_budget_check_view("demo", profile="quick")
+    assert view.loc[0, "at 2 x"] == "+0.800" and view.loc[0, "change"] == "+0.300"
+    assert view.loc[0, "change < half-width"] == "yes"
+    _write("results", "b__x2", 0, 20.1)  # the difference moved by more than the half-width
+    view = book.paired_budget_check_view("demo", profile="quick")
+    assert view.loc[0, "change"] == "+0.500" and view.loc[0, "change < half-width"] == "no"
 
 
 def test_load_convergence_judges_each_claim_metric_on_its_own_curve(tmp_path):
