@@ -7,6 +7,7 @@
 * no run page, record or book page names a folder of the machine that built it.
 """
 
+import functools
 import json
 import re
 import subprocess
@@ -73,6 +74,7 @@ def test_run_pages_embed_no_image_and_link_existing_figures():
                 assert RESULTS.resolve() in target.parents, f"{link} is outside results/"
 
 
+@functools.cache  # reading every row's state takes seconds; the tests below ask twice
 def _row_states(profile: str, results_root: Path = RESULTS) -> dict[tuple[str, str, str], str]:
     """(paper, table, variant) -> the row's state as ``--list`` shows it."""
     from relight_lib.harness import reproduce
