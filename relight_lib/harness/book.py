@@ -673,6 +673,12 @@ def _seed_means(df: "Any", variant: str, metric: str) -> dict[int, float]:
     return {int(k): float(v) for k, v in sel.groupby("seed")["value"].mean().items()}
 
 
+def _paper_claims(paper: str) -> list[dict[str, Any]]:
+    """The entries of ``notebooks/<paper>/claims.yaml`` as written (none without the file)."""
+    path = Path("notebooks", paper, "claims.yaml")
+    return (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+
+
 def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tuple[str, float]]]:
     """metric -> [(claim id, half-width)] of the claims of ``notebooks/<paper>/claims.yaml`` on
     ``table`` whose two rows are both here: the half-width of the Student-t interval over the
@@ -683,8 +689,7 @@ def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tu
     from relight_lib.harness import claims as claims_mod
     from relight_lib.harness import results
 
-    path = Path("notebooks", paper, "claims.yaml")
-    claims = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    claims = _paper_claims(paper)
     frames: dict[tuple[str, str], Any] = {}
 
     def side(ref: str) -> tuple[str, str, str]:
@@ -783,11 +788,10 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
     checks = {(r.paper, r.table, reproduce.budget_check_of(r.variant)[0]): r
               for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)}
-    path = Path("notebooks", paper, "claims.yaml")
-    claims = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
     frames: dict[str, Any] = {}
+    widths: dict[str, dict[str, list[tuple[str, float]]]] = {}
     rows, links = [], []
-    for c in claims:
+    for c in _paper_claims(paper):
         table, metric = str(c.get("table")), str(c["metric"])
         better, worse = ((paper, table, str(c[k])) for k in ("better", "worse"))
         if better not in checks or worse not in checks:
@@ -796,8 +800,9 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
         seed, scale = int(cb.params["seeds"][0]), reproduce.budget_check_of(cb.variant)[1]
         if (int(cw.params["seeds"][0]), reproduce.budget_check_of(cw.variant)[1]) != (seed, scale):
             continue
-        if table not in frames:
+        if table not in frames:  # one read of the table's results and half-widths
             frames[table] = results.load_results("results", profile, paper=paper, table=table)
+            widths[table] = claim_half_widths(paper, table, profile)
         df = frames[table]
 
         def diff(b: str, w: str) -> float | None:
@@ -808,7 +813,7 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
         if base is None and longer is None:
             continue
         d = DIGITS.get(metric, 3) + 1  # differences are small: one digit more than the means
-        hw = dict(claim_half_widths(paper, table, profile).get(metric, [])).get(str(c["id"]))
+        hw = dict(widths[table].get(metric, [])).get(str(c["id"]))
         change = None if base is None or longer is None else longer - base
         links.append(run_page_href(paper, table, cb.variant, profile)
                      or run_page_href(paper, table, better[2], profile))

@@ -98,6 +98,13 @@ def _write(root, variant, seed, psnr, history=None, params=None, extra=None, tab
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
 
 
+def _write_three_seeds_of_a_and_b():
+    """Rows a and b of demo/table1, seeds 0-2, under ./results: b - a = 0.5, 0.3, 0.6 dB."""
+    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
+        _write("results", "a", seed, a)
+        _write("results", "b", seed, b)
+
+
 def _curve(values, steps=range(40, 840, 40)):
     at = dict(zip(steps, values))
     return [{"step": s, "lr": 1e-3 if s <= 560 else 1e-5, "val_psnr": at.get(s)}
@@ -137,9 +144,7 @@ def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, mo
     (tmp_path / "notebooks" / "demo" / "claims.yaml").write_text(
         "- {id: b_beats_a, table: table1, metric: psnr, better: b, worse: a, text: t}\n")
     monkeypatch.chdir(tmp_path)
-    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
-        _write("results", "a", seed, a)
-        _write("results", "b", seed, b)
+    _write_three_seeds_of_a_and_b()
     view = book.budget_check_view("demo", profile="quick")
     assert view.loc[0, "at 2 x"] == "not run yet" and view.loc[0, "change"] == "—"
     # differences 0.5, 0.3, 0.6: sd 0.1528, t(0.975, 2) = 4.303 -> half-width 0.38
@@ -173,9 +178,7 @@ def test_paired_budget_check_view_shows_the_change_of_the_claims_difference(tmp_
         "- {id: b_beats_a_lpips, table: table1, metric: lpips, better: b, worse: a, text: t}\n"
         "- {id: c_beats_a, table: table1, metric: psnr, better: c, worse: a, text: t}\n")
     monkeypatch.chdir(tmp_path)
-    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
-        _write("results", "a", seed, a)
-        _write("results", "b", seed, b)
+    _write_three_seeds_of_a_and_b()
     view = book.paired_budget_check_view("demo", profile="quick")
     # c has no budget check, and no side records LPIPS: b_beats_a alone
     assert list(view["claim"]) == ["b_beats_a"]
