@@ -772,59 +772,59 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
     """What training one seed for longer changed in a claim's *difference*: per claim of
     ``notebooks/<paper>/claims.yaml`` whose two rows both have a budget check (the same seed and
     scale, ``notebooks/budget_checks.yaml``), the seed's difference better − worse of the
-    claim's metric at the rows' budget and at the longer one, the change, and the claim's
-    half-width (:func:`claim_half_widths`). A level change of one row (:func:`budget_check_view`)
-    cannot say whether a claim depends on the budget: both rows may gain alike. "not run yet"
-    where a longer side has no results; claims whose metric no side records (LPIPS without its
-    weights) are left out. One seed: the change carries that seed's training noise, about the
-    seeds' spread of the difference (the half-width is 1.2-2.5 times that spread at 3-5
-    seeds), so a change well below the half-width is evidence that the budget does not decide
-    the claim, not proof."""
+    claim's metric at the rows' budget and at the longer one
+    (:func:`relight_lib.harness.claims.seed_difference`, on the test split where the rows have
+    it), the change, and the claim's half-width (:func:`claim_half_widths`). A level change of
+    one row (:func:`budget_check_view`) cannot say whether a claim depends on the budget: both
+    rows may gain alike. "not run yet" where a longer side has no results; claims whose metric
+    no side records (LPIPS without its weights) are left out. A change of at least the
+    half-width withholds the claim's verdict (``claims.BUDGET_CHECK_RULE``): the last column
+    says "no". One seed: the change carries that seed's training noise, so a change well below
+    the half-width is evidence that the budget does not decide the claim, not proof."""
     import pandas as pd
 
+    from relight_lib.harness import claims as claims_mod
     from relight_lib.harness import results
 
     profile = profile or current_profile()
     checks = {(r.paper, r.table, reproduce.budget_check_of(r.variant)[0]): r
               for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)}
+    path = Path("notebooks", paper, "claims.yaml")
+    claims = claims_mod.load_claims(path, paper=paper) if path.is_file() else []
     frames: dict[str, Any] = {}
     widths: dict[str, dict[str, list[tuple[str, float]]]] = {}
     rows, links = [], []
-    for c in _paper_claims(paper):
-        table, metric = str(c.get("table")), str(c["metric"])
-        better, worse = ((paper, table, str(c[k])) for k in ("better", "worse"))
+    for c in claims:
+        better, worse = c.sides
         if better not in checks or worse not in checks:
             continue  # sides in other tables ('paper/table/variant') have no pair here
         cb, cw = checks[better], checks[worse]
         seed, scale = int(cb.params["seeds"][0]), reproduce.budget_check_of(cb.variant)[1]
         if (int(cw.params["seeds"][0]), reproduce.budget_check_of(cw.variant)[1]) != (seed, scale):
             continue
-        if table not in frames:  # one read of the table's results and half-widths
-            frames[table] = results.load_results("results", profile, paper=paper, table=table)
-            widths[table] = claim_half_widths(paper, table, profile)
-        df = frames[table]
-
-        def diff(b: str, w: str) -> float | None:
-            vb, vw = _seed_means(df, b, metric).get(seed), _seed_means(df, w, metric).get(seed)
-            return None if vb is None or vw is None else vb - vw
-
-        base, longer = diff(better[2], worse[2]), diff(cb.variant, cw.variant)
+        if c.table not in frames:  # one read of the table's results and half-widths
+            frames[c.table] = results.load_per_image("results", profile, paper, c.table)
+            widths[c.table] = claim_half_widths(paper, c.table, profile)
+        df = frames[c.table]
+        split = "test" if "test" in set(df["split"]) else None
+        base = claims_mod.seed_difference(c, df, seed, split=split)
+        longer = claims_mod.seed_difference(c, df, seed, (cb.variant, cw.variant), split=split)
         if base is None and longer is None:
             continue
-        d = DIGITS.get(metric, 3) + 1  # differences are small: one digit more than the means
-        hw = dict(widths[table].get(metric, [])).get(str(c["id"]))
+        d = DIGITS.get(c.metric, 3) + 1  # differences are small: one digit more than the means
+        hw = dict(widths[c.table].get(c.metric, [])).get(c.id)
         change = None if base is None or longer is None else longer - base
-        links.append(run_page_href(paper, table, cb.variant, profile)
-                     or run_page_href(paper, table, better[2], profile))
+        links.append(run_page_href(paper, c.table, cb.variant, profile)
+                     or run_page_href(paper, c.table, better[2], profile))
         rows.append({
-            "table": table, "claim": str(c["id"]), "metric": metric.upper(), "seed": seed,
+            "table": c.table, "claim": c.id, "metric": c.metric.upper(), "seed": seed,
             "difference at the budget": "—" if base is None else f"{base:+.{d}f}",
             f"at {scale:g} x": "not run yet" if longer is None else f"{longer:+.{d}f}",
             "change": "—" if change is None else f"{change:+.{d}f}",
             "claim's half-width": "—" if hw is None else f"±{hw:.{d}f}",
             "change < half-width": "—" if change is None or hw is None
-            else ("yes" if abs(change) < hw else "no")})
+            else ("yes" if abs(change) < hw else "no: verdict withheld")})
     cols = ["table", "claim", "metric", "seed", "difference at the budget",
             *sorted({k for row in rows for k in row if k.startswith("at ")}),
             "change", "claim's half-width", "change < half-width"]

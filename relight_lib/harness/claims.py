@@ -77,7 +77,9 @@ __all__ = [
     "EXPECTS",
     "MIN_SEEDS",
     "VERDICTS",
+    "BUDGET_CHECK_RULE",
     "Claim",
+    "budget_check_change",
     "chance_verdicts",
     "claim_sources",
     "claim_verdict",
@@ -87,6 +89,7 @@ __all__ = [
     "paper_claims",
     "profile_claims",
     "reported_difference",
+    "seed_difference",
     "t_interval",
     "verdict_of",
     "welch_interval",
@@ -102,6 +105,12 @@ EXPECTS: tuple[str, ...] = ("difference", "no_difference")
 
 #: Fewest seeds on each side for a verdict (with two, t_{0.975, 1} = 12.7: no useful interval).
 MIN_SEEDS = 3
+
+#: When a claim's paired budget check withholds its verdict (:func:`claims_table`), in words.
+BUDGET_CHECK_RULE = (
+    "a claim whose two rows were both trained once more at a multiple of their budget (the same "
+    "seed) gets no verdict when that seed's difference moved by at least the claim's half-width: "
+    "the rows had not stopped improving for this claim, whatever their curves say")
 
 #: Columns of ``results/<profile>/claims.csv``, in order.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -756,6 +765,79 @@ def claim_verdict(
     return result
 
 
+def seed_difference(
+    claim: Claim, per_image: pd.DataFrame, seed: int,
+    variants: tuple[str, str] | None = None, split: str | None = None,
+) -> float | None:
+    """One seed's difference of image means ``better - worse`` on the claim's metric, as
+    measured (not turned by the claim's direction); None where a side has no finite value for
+    that seed. ``variants`` names other rows of the sides' tables to compare instead (a budget
+    check's ``<variant>__x2``); ``split`` reads only that split.
+
+    >>> df = pd.DataFrame({"variant": ["b", "w", "b__x2"], "seed": 0, "image": "i",
+    ...                    "metric": "psnr", "value": [20.0, 19.0, 20.5]})
+    >>> c = Claim("c", "", "t", "psnr", "b", "w")
+    >>> seed_difference(c, df, 0), seed_difference(c, df, 0, ("b__x2", "w__x2"))
+    (1.0, None)
+    """
+    means = []
+    for side, variant in zip(claim.sides, variants or (claim.sides[0][2], claim.sides[1][2])):
+        sel = ((per_image["variant"] == variant) & (per_image["metric"] == claim.metric)
+               & (per_image["seed"] == seed))
+        if "table" in per_image.columns:
+            sel &= per_image["table"] == side[1]
+        if side[0] is not None and "paper" in per_image.columns:
+            sel &= per_image["paper"] == side[0]
+        if split is not None and "split" in per_image.columns:
+            sel &= per_image["split"] == split
+        values = per_image.loc[sel, "value"].astype(float)
+        values = values[np.isfinite(values)]
+        if values.empty:
+            return None
+        means.append(float(values.mean()))
+    return means[0] - means[1]
+
+
+def budget_check_change(
+    claim: Claim, per_image: pd.DataFrame, split: str | None = None
+) -> dict[str, Any] | None:
+    """The claim's paired budget check: what training both its rows longer did to its difference.
+
+    A budget-check row ``<variant>__x<scale>`` (``notebooks/budget_checks.yaml``) trains one
+    seed of ``variant`` at ``scale`` times its budget. When ``per_image`` holds one for both
+    sides of ``claim`` at the same scale, and the check's seed has results in all four rows,
+    this returns that seed's :func:`seed_difference` at the rows' budget (``at_budget``) and at
+    the longer one (``longer``), their ``change``, ``seed`` and ``scale``; else None. The change
+    is compared with a half-width, so its sign does not matter.
+
+    >>> df = pd.DataFrame({"variant": ["b", "w", "b__x2", "w__x2"], "seed": 0, "image": "i",
+    ...                    "metric": "psnr", "value": [20.0, 19.0, 20.5, 20.0]})
+    >>> budget_check_change(Claim("c", "", "t", "psnr", "b", "w"), df)["change"]
+    -0.5
+    """
+    from relight_lib.harness.reproduce import budget_check_of
+
+    def scales(side: tuple[str | None, str, str]) -> set[float]:
+        """the scales of the side's budget checks, from the variants of its table"""
+        sel = per_image["variant"].astype(str).str.startswith(f"{side[2]}__x")
+        if "table" in per_image.columns:
+            sel &= per_image["table"] == side[1]
+        found = (budget_check_of(v) for v in per_image.loc[sel, "variant"].unique())
+        return {scale for ref, scale in filter(None, found) if ref == side[2]}
+
+    b_side, w_side = claim.sides
+    for scale in sorted(scales(b_side) & scales(w_side)):
+        longer_rows = (f"{b_side[2]}__x{scale:g}", f"{w_side[2]}__x{scale:g}")
+        seeds = sorted(set(per_image.loc[per_image["variant"] == longer_rows[0], "seed"]))
+        for seed in seeds:
+            at_budget = seed_difference(claim, per_image, seed, split=split)
+            longer = seed_difference(claim, per_image, seed, longer_rows, split=split)
+            if at_budget is not None and longer is not None:
+                return {"seed": int(seed), "scale": float(scale), "at_budget": at_budget,
+                        "longer": longer, "change": longer - at_budget}
+    return None
+
+
 def claims_table(
     claims: Iterable[Claim],
     per_image: pd.DataFrame,
@@ -774,6 +856,13 @@ def claims_table(
     ``(paper, table, variant, metric)`` gives the row's test on the claim's own metric
     (``None``: it passed) and then decides for the claims on that metric instead
     (:func:`relight_lib.harness.results.load_convergence`'s ``by_metric``).
+
+    The paired budget check (:func:`budget_check_change`, rule :data:`BUDGET_CHECK_RULE`): a
+    claim that would get a verdict gets none when both its rows were trained longer on one seed
+    and that seed's difference moved by at least the claim's half-width, the smallest difference
+    the design resolves. The plateau test cannot see this (a decaying schedule flattens every
+    curve at its end), and a change that large could turn the verdict. The rule only withholds
+    verdicts, so it cannot raise the rate of verdicts on claims with no true difference.
     """
     rows = []
     for c in claims:
@@ -783,8 +872,21 @@ def claims_table(
         if unfinished and r["verdict"] != "not testable here":
             r = {**r, "verdict": "not testable here",
                  "reason": "not converged: " + "; ".join(unfinished)}
+        if r["verdict"] != "not testable here":
+            check = budget_check_change(c, per_image, split=r["split"] or split)
+            if check is not None and not abs(check["change"]) < r["half_width"]:
+                r = {**r, "verdict": "not testable here",
+                     "reason": _budget_sensitive(c, check, r["half_width"])}
         rows.append(r)
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def _budget_sensitive(claim: Claim, check: Mapping[str, Any], half_width: float) -> str:
+    """The one-line reason of a verdict withheld by the paired budget check."""
+    return (f"budget-sensitive: trained {check['scale']:g} times as long, seed {check['seed']}'s "
+            f"difference {claim.better} - {claim.worse} moved from {check['at_budget']:+.4g} "
+            f"to {check['longer']:+.4g} ({check['change']:+.4g}; the claim's half-width is "
+            f"±{half_width:.4g}): the rows had not stopped improving for this claim")
 
 
 def _unconverged(not_converged: Mapping[tuple, str | None] | None, side: tuple, metric: str

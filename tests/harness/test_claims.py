@@ -364,6 +364,56 @@ def test_claims_table_trained_by_row_not_converged_is_not_testable(tmp_path):
     assert C.claims_table([claim], df)["verdict"].tolist() == ["supported"]
 
 
+def _with_budget_checks(df, better_gain, worse_gain, seed=0):
+    """``df`` plus the budget checks ``new__x2`` and ``old__x2`` of one seed: each row's values
+    of that seed raised by its gain."""
+    extra = []
+    for variant, gain in (("new", better_gain), ("old", worse_gain)):
+        one = df[(df["variant"] == variant) & (df["seed"] == seed)]
+        extra.append(one.assign(variant=f"{variant}__x2", value=one["value"] + gain))
+    return pd.concat([df, *extra], ignore_index=True)
+
+
+def test_budget_check_change_reads_one_seeds_difference_at_both_budgets():
+    df = _supported_frame()
+    assert C.budget_check_change(CLAIM, df) is None  # no checks: no pair
+    # only one side checked: no pair either
+    only_new = _with_budget_checks(df, 0.4, 0.0)
+    assert C.budget_check_change(CLAIM, only_new[only_new["variant"] != "old__x2"]) is None
+    check = C.budget_check_change(CLAIM, _with_budget_checks(df, 0.4, 0.1))
+    base = C.seed_difference(CLAIM, df, 0)
+    assert base == pytest.approx(df[(df.variant == "new") & (df.seed == 0)]["value"].mean()
+                                 - df[(df.variant == "old") & (df.seed == 0)]["value"].mean())
+    assert check == {"seed": 0, "scale": 2.0, "at_budget": pytest.approx(base),
+                     "longer": pytest.approx(base + 0.3), "change": pytest.approx(0.3)}
+    # a lower-is-better metric is not turned: the change is as measured
+    lp = C.Claim("c2", "t", "table2", "lpips", "new", "old", paper="ltnet")
+    lp_df = _with_budget_checks(df.assign(metric="lpips"), -0.2, 0.0)
+    assert C.budget_check_change(lp, lp_df)["change"] == pytest.approx(-0.2)
+    # a seed missing from one side's check is no pair
+    assert C.seed_difference(CLAIM, df, 0, ("new__x2", "old__x2")) is None
+
+
+def test_claims_table_withholds_a_verdict_the_budget_check_moves_by_a_half_width():
+    df = _supported_frame()
+    plain = C.claims_table([CLAIM], df).iloc[0]
+    assert plain["verdict"] == "supported"
+    hw = plain["half_width"]
+    # both rows gained alike: the difference moved by a fraction of the half-width
+    kept = C.claims_table([CLAIM], _with_budget_checks(df, 0.5, 0.5 - 0.5 * hw)).iloc[0]
+    assert kept["verdict"] == "supported" and kept["reason"] == plain["reason"]
+    # the difference moved by more than the half-width, either way: no verdict
+    for gain in (1.5 * hw, -1.5 * hw):
+        moved = C.claims_table([CLAIM], _with_budget_checks(df, gain, 0.0)).iloc[0]
+        assert moved["verdict"] == "not testable here"
+        assert moved["reason"].startswith("budget-sensitive: trained 2 times as long, seed 0's")
+        assert f"{gain:+.4g}" in moved["reason"]
+        # the interval is still shown, as for a claim whose rows did not converge
+        assert moved["our_difference"] == pytest.approx(plain["our_difference"])
+    # the checks themselves are never a side of the interval
+    assert kept["n_seeds"] == plain["n_seeds"] == 3
+
+
 # ------------------------------------------------------------------------------ load_claims
 
 
