@@ -791,7 +791,10 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
               for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)}
     path = Path("notebooks", paper, "claims.yaml")
-    claims = claims_mod.load_claims(path, paper=paper) if path.is_file() else []
+    # the paper's own differences are not shown here: no reported CSV is read
+    claims = (claims_mod.load_claims(path, paper=paper,
+                                     reported=pd.DataFrame(columns=results.SCHEMA))
+              if path.is_file() else [])
     frames: dict[str, Any] = {}
     widths: dict[str, dict[str, list[tuple[str, float]]]] = {}
     rows, links = [], []

@@ -57,6 +57,8 @@ REASONS: tuple[tuple[str, Any], ...] = (
     ("wait for the LPIPS (AlexNet) weights",
      lambda r: "lpips" in r.lower() and ("unavailable" in r.lower() or "alexnet" in r.lower())),
     ("compare a row whose training has not converged", lambda r: r.startswith("not converged")),
+    ("compare rows whose difference moved by at least its half-width when trained twice as long "
+     "(budget-sensitive)", lambda r: r.startswith("budget-sensitive")),
     ("compare rows read on the validation split, not on the split claims are read on "
      "(rerun them)", lambda r: "read on the" in r and "split this profile reads claims on" in r),
     ("compare a row not run at this profile",

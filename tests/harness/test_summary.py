@@ -90,6 +90,10 @@ def test_untestable_reasons_are_grouped_and_add_up() -> None:
      "compare rows evaluated on different splits"),
     ("psnr not computed: no reason recorded", "need a metric that was not computed"),
     ("variant 'x': not run here: too slow", "compare a row not run at this profile"),
+    ("budget-sensitive: trained 2 times as long, seed 0's difference a - c moved from -0.09 to "
+     "+0.07 (+0.17; the claim's half-width is ±0.05): the rows had not stopped improving",
+     "compare rows whose difference moved by at least its half-width when trained twice as "
+     "long (budget-sensitive)"),
 ])
 def test_reason_groups(reason: str, group: str) -> None:
     assert summary.reason_group(reason) == group
