@@ -78,6 +78,7 @@ __all__ = [
     "MIN_SEEDS",
     "VERDICTS",
     "BUDGET_CHECK_RULE",
+    "CURVE_OF",
     "Claim",
     "budget_check_change",
     "chance_verdicts",
@@ -889,14 +890,25 @@ def _budget_sensitive(claim: Claim, check: Mapping[str, Any], half_width: float)
             f"±{half_width:.4g}): the rows had not stopped improving for this claim")
 
 
+#: Claim metrics that no learning curve records, and the curve that follows the same quantity:
+#: the any-to-any Score (``score_l2``, ``score_l2_pairmean``) is MSE(I, G) / MSE(relit, G), and
+#: the identity's MSE does not train, so the score moves with the relit images' error alone,
+#: which the validation PSNR curve (-10 log10 of that error per image) follows. Model A's L_c
+#: curve says nothing about it (its predicter is a separate head). A claim on such a metric is
+#: judged on that curve (:func:`claims_table`), as a PSNR claim is.
+CURVE_OF: dict[str, str] = {"score_l2": "psnr", "score_l2_pairmean": "psnr", "mse": "psnr"}
+
+
 def _unconverged(not_converged: Mapping[tuple, str | None] | None, side: tuple, metric: str
                  ) -> str | None:
     """Why ``side``'s training is not converged for a claim on ``metric``, or None: its test
-    on that metric where known, else the row's own."""
+    on that metric's curve where known (:data:`CURVE_OF` for a metric no curve records), else
+    the row's own."""
     if not not_converged:
         return None
-    if (*side, metric) in not_converged:
-        return not_converged[(*side, metric)]
+    curve = CURVE_OF.get(metric, metric)
+    if (*side, curve) in not_converged:
+        return not_converged[(*side, curve)]
     return not_converged.get(side)
 
 

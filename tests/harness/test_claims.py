@@ -348,6 +348,23 @@ def test_claims_table_a_claims_own_metric_decides_over_the_rows_verdict():
     assert other["reason"].iloc[0] == "not converged: old: row"
 
 
+def test_claims_table_judges_a_score_claim_on_the_psnr_curve():
+    """Score_l2 is a ratio of MSEs of the relit images: the PSNR curve decides for it, not the
+    row's verdict (model A's L_c), and a metric with neither keeps the row's verdict."""
+    score = C.Claim("s", "A beats the identity", "table2", "score_l2", "new", "old", paper="ltnet")
+    df = _supported_frame().assign(metric="score_l2")
+    side = ("ltnet", "table2", "old")
+    lc_jumps = {side: "L_c jumps", (*side, "psnr"): None}
+    assert C.claims_table([score], df, not_converged=lc_jumps)["verdict"].tolist() == [
+        "supported"]
+    psnr_climbs = {side: "L_c jumps", (*side, "psnr"): "PSNR still climbs"}
+    assert C.claims_table([score], df, not_converged=psnr_climbs)["reason"].tolist() == [
+        "not converged: old: PSNR still climbs"]
+    light = C.Claim("l", "t", "table2", "light_loss", "new", "old", paper="ltnet")
+    gated = C.claims_table([light], df.assign(metric="light_loss"), not_converged=lc_jumps)
+    assert gated["reason"].tolist() == ["not converged: old: L_c jumps"]
+
+
 def test_claims_table_trained_by_row_not_converged_is_not_testable(tmp_path):
     path = _yaml(tmp_path, "- {id: a, text: t, paper: ltnet, table: table2, metric: psnr, "
                            "better: new, worse: old, trained_by: table1/trainer, "
