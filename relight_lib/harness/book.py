@@ -665,10 +665,14 @@ def convergence_view(paper: str, profile: str | None = None,
     return view
 
 
-def _seed_means(df: "Any", variant: str, metric: str) -> dict[int, float]:
-    """Seed -> the row's mean of ``metric`` (the test split where a run has one)."""
+def _seed_means(df: "Any", variant: str, metric: str, split: str | None = None
+                ) -> dict[int, float]:
+    """Seed -> the row's mean of ``metric`` on ``split`` (default: the test split where a run
+    has one)."""
     sel = df[(df["variant"] == variant) & (df["metric"] == metric) & df["value"].notna()]
-    if "test" in set(sel["split"]):
+    if split is not None:
+        sel = sel[sel["split"] == split]
+    elif "test" in set(sel["split"]):
         sel = sel[sel["split"] == "test"]
     return {int(k): float(v) for k, v in sel.groupby("seed")["value"].mean().items()}
 
@@ -743,8 +747,12 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
                        if m == c or m in recorded]:
             plain = metric.removesuffix("_no_postprocess")
             d = DIGITS.get(plain, 3)
-            base = _seed_means(df, ref, metric).get(seed)
-            longer = _seed_means(df, r.variant, metric).get(seed)
+            # both on the split the longer run was read on: a row not rerun yet may have only
+            # its old validation numbers, which are no baseline for a test-split check
+            longer_split = set(df.loc[df["variant"] == r.variant, "split"])
+            split = "test" if "test" in longer_split else None
+            base = _seed_means(df, ref, metric, split).get(seed)
+            longer = _seed_means(df, r.variant, metric, split).get(seed)
             hw = sorted(widths.get(metric, []), key=lambda x: x[1])
             change = None if base is None or longer is None else longer - base
             links.append(run_page_href(paper, r.table, r.variant, profile)

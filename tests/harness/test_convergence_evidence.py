@@ -86,13 +86,13 @@ def test_committed_budget_checks_resolve_against_their_notebooks():
 
 
 def _write(root, variant, seed, psnr, history=None, params=None, extra=None, table="table1",
-           more=None):
+           more=None, split="validation"):
     """One run whose two images score ``psnr`` -/+ 0.5 (each metric of ``more`` likewise)."""
     per_image = pd.concat(
         [pd.DataFrame({"image": ["x", "y"], "metric": m, "value": [v - 0.5, v + 0.5]})
          for m, v in {"psnr": psnr, **(more or {})}.items()], ignore_index=True)
     out = record.write_run(root, paper="demo", table=table, variant=variant, profile="quick",
-                           seed=seed, dataset="SynVIDIT", split="validation",
+                           seed=seed, dataset="SynVIDIT", split=split,
                            per_image=per_image, params=params or {}, extra=extra or {})
     if history is not None:
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
@@ -166,6 +166,20 @@ def test_budget_check_view_shows_the_change_next_to_the_half_widths(tmp_path, mo
     monkeypatch.setattr(book, "out_of_date", lambda *a: None)
     table, _ = book.table_view("demo", "table1", ["psnr"], profile="quick")
     assert not any("x2" in str(i) for i in table.index)
+
+
+def test_budget_check_view_compares_only_on_the_longer_runs_split(tmp_path, monkeypatch):
+    """A row not rerun yet (its old validation numbers) is no baseline for a check read on the
+    test split: "—", not a change across splits."""
+    _notebooks(tmp_path, "rows: [demo/table1/a]\nprofiles: [quick]\n")
+    monkeypatch.chdir(tmp_path)
+    _write("results", "a", 0, 20.0)  # validation
+    _write("results", "a__x2", 0, 17.0, split="test")
+    row = book.budget_check_view("demo", profile="quick").iloc[0]
+    assert (row["at the budget"], row["at 2 x"], row["change"]) == ("—", "17.00", "—")
+    _write("results", "a", 0, 16.8, split="test")  # rerun on the test split
+    row = book.budget_check_view("demo", profile="quick").iloc[0]
+    assert (row["at the budget"], row["change"]) == ("16.80", "+0.20")
 
 
 def test_paired_budget_check_view_shows_the_change_of_the_claims_difference(tmp_path, monkeypatch):
