@@ -688,7 +688,8 @@ def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tu
     ``table`` whose two rows are both here: the half-width of the Student-t interval over the
     seeds' paired differences of the rows' means (:func:`relight_lib.harness.claims.t_interval`,
     the interval the verdicts use), the smallest difference the design resolves (fewer than 2
-    common seeds: left out). Read from the rows' ``metrics.csv``, so it needs no per-image
+    common seeds: left out), on one split (test where both rows have it, else the one split
+    they share; none: left out). Read from the rows' ``metrics.csv``, so it needs no per-image
     files and no reported numbers."""
     from relight_lib.harness import claims as claims_mod
     from relight_lib.harness import results
@@ -704,11 +705,20 @@ def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tu
     for c in claims:
         if str(c.get("table")) != table:
             continue
-        means = []
-        for p_, t_, v_ in (side(str(c["better"])), side(str(c["worse"]))):
+        sides = [side(str(c["better"])), side(str(c["worse"]))]
+        for p_, t_, _ in sides:
             if (p_, t_) not in frames:
                 frames[(p_, t_)] = results.load_results("results", profile, paper=p_, table=t_)
-            means.append(_seed_means(frames[(p_, t_)], v_, str(c["metric"])))
+        # one split for both sides, as the verdicts: test where both have it, else the one
+        # split they share (a row not rerun yet has only its validation numbers)
+        splits = [set(frames[(p_, t_)].loc[frames[(p_, t_)]["variant"] == v_, "split"])
+                  for p_, t_, v_ in sides]
+        shared = splits[0] & splits[1]
+        if len(shared) != 1 and "test" not in shared:
+            continue
+        split = "test" if "test" in shared else next(iter(shared))
+        means = [_seed_means(frames[(p_, t_)], v_, str(c["metric"]), split)
+                 for p_, t_, v_ in sides]
         seeds = sorted(set(means[0]) & set(means[1]))
         if len(seeds) < 2:
             continue

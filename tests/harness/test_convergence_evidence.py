@@ -182,6 +182,18 @@ def test_budget_check_view_compares_only_on_the_longer_runs_split(tmp_path, monk
     assert (row["at the budget"], row["change"]) == ("16.80", "+0.20")
 
 
+def test_claim_half_widths_never_mix_splits(tmp_path, monkeypatch):
+    nbdir = _notebooks(tmp_path, "rows: [demo/table1/a]\nprofiles: [quick]\n")
+    (nbdir / "demo" / "claims.yaml").write_text(
+        "- {id: b_beats_a, table: table1, metric: psnr, better: b, worse: a, text: t}\n")
+    monkeypatch.chdir(tmp_path)
+    _write_three_seeds_of_a_and_b()  # both rows on validation: one shared split
+    assert book.claim_half_widths("demo", "table1", "quick")["psnr"][0][0] == "b_beats_a"
+    for seed in range(3):  # b rerun on the test split, a not yet: no half-width
+        _write("results", "b", seed, 19.5, split="test")
+    assert book.claim_half_widths("demo", "table1", "quick") == {}
+
+
 def test_paired_budget_check_view_shows_the_change_of_the_claims_difference(tmp_path, monkeypatch):
     nbdir = _notebooks(tmp_path, "rows: [demo/table1/a, demo/table1/b]\nprofiles: [quick]\n")
     (nbdir / "demo" / "runs.yaml").write_text(  # b runs at quick here, so its check does too
