@@ -709,14 +709,13 @@ def claim_half_widths(paper: str, table: str, profile: str) -> dict[str, list[tu
         for p_, t_, _ in sides:
             if (p_, t_) not in frames:
                 frames[(p_, t_)] = results.load_results("results", profile, paper=p_, table=t_)
-        # one split for both sides, as the verdicts: test where both have it, else the one
-        # split they share (a row not rerun yet has only its validation numbers)
-        splits = [set(frames[(p_, t_)].loc[frames[(p_, t_)]["variant"] == v_, "split"])
-                  for p_, t_, v_ in sides]
-        shared = splits[0] & splits[1]
-        if len(shared) != 1 and "test" not in shared:
+        # one split for both sides, chosen as the verdicts choose it (a row not rerun yet has
+        # only its validation numbers)
+        split, _ = claims_mod._select_split(
+            {k: set(frames[(p_, t_)].loc[frames[(p_, t_)]["variant"] == v_, "split"])
+             for k, (p_, t_, v_) in zip(("better", "worse"), sides)}, None)
+        if split is None:
             continue
-        split = "test" if "test" in shared else next(iter(shared))
         means = [_seed_means(frames[(p_, t_)], v_, str(c["metric"]), split)
                  for p_, t_, v_ in sides]
         seeds = sorted(set(means[0]) & set(means[1]))
