@@ -403,7 +403,7 @@ def _cmd_reproduce(args) -> int:
         states = reproduce.row_states(args.profile, args.paper, args.table, args.variant,
                                       data_root=data_root)
         for r, state in states:
-            print(f"{r.name}  [{state}]  ({r.notebook}, parameters {r.params})")
+            print(f"{r.name}  [{state}]  ({r.notebook}, parameters {r.params_at(args.profile)})")
         print(reproduce.state_counts([state for _, state in states]))
         return 0
     outcomes = reproduce.reproduce(args.profile, args.paper, args.table, args.variant,

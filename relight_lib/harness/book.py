@@ -739,16 +739,22 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
     none, so its last two columns are "—")."""
     import pandas as pd
 
+    from relight_lib.harness import claims as claims_mod
     from relight_lib.harness import results
 
     profile = profile or current_profile()
     checks = [r for r in reproduce.budget_check_rows(reproduce.load_rows())
               if r.paper == paper and r.runs_at(profile)]
     rows, links = [], []
+    steps: dict[str, dict[tuple, dict[int, int | None]]] = {}
     for r in checks:
         ref, scale = reproduce.budget_check_of(r.variant)
         seed = int(r.params["seeds"][0])
         df = results.load_results("results", profile, paper=paper, table=r.table)
+        if r.table not in steps:
+            steps[r.table] = _seed_steps(paper, r.table, profile)
+        current = claims_mod.check_at_scale((paper, r.table, ref), r.variant, seed, scale,
+                                            steps[r.table])
         widths = claim_half_widths(paper, r.table, profile)
         claimed = ["psnr", *sorted(set(widths) - {"psnr"})]
         recorded = set(df.loc[df["variant"].isin([ref, r.variant]), "metric"])
@@ -761,7 +767,7 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             longer_split = set(df.loc[df["variant"] == r.variant, "split"])
             split = "test" if "test" in longer_split else None
             base = _seed_means(df, ref, metric, split).get(seed)
-            longer = _seed_means(df, r.variant, metric, split).get(seed)
+            longer = _seed_means(df, r.variant, metric, split).get(seed) if current else None
             hw = sorted(widths.get(metric, []), key=lambda x: x[1])
             change = None if base is None or longer is None else longer - base
             links.append(run_page_href(paper, r.table, r.variant, profile)
@@ -770,7 +776,8 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
             rows.append({
                 "table": r.table, "row": ref, "seed": seed, "metric": label,
                 "at the budget": "—" if base is None else f"{base:.{d}f}",
-                f"at {scale:g} x": "not run yet" if longer is None else f"{longer:.{d}f}",
+                f"at {scale:g} x": (OLDER_BUDGET if not current else "not run yet")
+                if longer is None else f"{longer:.{d}f}",
                 "change": "—" if change is None else f"{change:+.{d}f}",
                 "claims' half-widths": ", ".join(f"±{w:.{d}f} ({cid})" for cid, w in hw) or "—",
                 "change < smallest half-width": "—" if change is None or not hw
@@ -783,6 +790,19 @@ def budget_check_view(paper: str, profile: str | None = None) -> "Any":
     view.attrs.update(row_links=links, link_column="row",  # the longer run's page, else the row's
                       key_columns=["table", "row", "metric", "change"])
     return view
+
+
+#: What a budget-check view shows for a check trained before its row's budget changed (its
+#: steps are not the listed multiple of the row's): it says nothing about the row now.
+OLDER_BUDGET = "not rerun at the row's new budget"
+
+
+def _seed_steps(paper: str, table: str, profile: str) -> dict[tuple, dict[int, int | None]]:
+    """``(paper, table, variant) -> {seed: trained steps}`` of one table's committed runs."""
+    from relight_lib.harness import results
+
+    return {(paper, table, v): c.get("seed_steps", {})
+            for v, c in results.load_convergence("results", profile, paper, table).items()}
 
 
 def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
@@ -814,6 +834,7 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
               if path.is_file() else [])
     frames: dict[str, Any] = {}
     widths: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    steps: dict[str, dict[tuple, dict[int, int | None]]] = {}
     rows, links = [], []
     for c in claims:
         better, worse = c.sides
@@ -826,10 +847,15 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
         if c.table not in frames:  # one read of the table's results and half-widths
             frames[c.table] = results.load_per_image("results", profile, paper, c.table)
             widths[c.table] = claim_half_widths(paper, c.table, profile)
+            steps[c.table] = _seed_steps(paper, c.table, profile)
         df = frames[c.table]
         split = "test" if "test" in set(df["split"]) else None
+        current = all(claims_mod.check_at_scale(side, check.variant, seed, scale,
+                                                steps[c.table])
+                      for side, check in ((better, cb), (worse, cw)))
         base = claims_mod.seed_difference(c, df, seed, split=split)
-        longer = claims_mod.seed_difference(c, df, seed, (cb.variant, cw.variant), split=split)
+        longer = claims_mod.seed_difference(c, df, seed, (cb.variant, cw.variant),
+                                            split=split) if current else None
         if base is None and longer is None:
             continue
         d = DIGITS.get(c.metric, 3) + 1  # differences are small: one digit more than the means
@@ -840,7 +866,8 @@ def paired_budget_check_view(paper: str, profile: str | None = None) -> "Any":
         rows.append({
             "table": c.table, "claim": c.id, "metric": c.metric.upper(), "seed": seed,
             "difference at the budget": "—" if base is None else f"{base:+.{d}f}",
-            f"at {scale:g} x": "not run yet" if longer is None else f"{longer:+.{d}f}",
+            f"at {scale:g} x": (OLDER_BUDGET if not current else "not run yet")
+            if longer is None else f"{longer:+.{d}f}",
             "change": "—" if change is None else f"{change:+.{d}f}",
             "claim's half-width": "—" if hw is None else f"±{hw:.{d}f}",
             "change < half-width": "—" if change is None or hw is None

@@ -800,7 +800,8 @@ def seed_difference(
 
 
 def budget_check_change(
-    claim: Claim, per_image: pd.DataFrame, split: str | None = None
+    claim: Claim, per_image: pd.DataFrame, split: str | None = None,
+    budgets: Mapping[tuple, Mapping[int, int | None]] | None = None,
 ) -> dict[str, Any] | None:
     """The claim's paired budget check: what training both its rows longer did to its difference.
 
@@ -810,6 +811,10 @@ def budget_check_change(
     this returns that seed's :func:`seed_difference` at the rows' budget (``at_budget``) and at
     the longer one (``longer``), their ``change``, ``seed`` and ``scale``; else None. The change
     is compared with a half-width, so its sign does not matter.
+
+    ``budgets`` (``(paper, table, variant) -> {seed: trained steps}``): a check whose steps
+    are known and are not ``scale`` times its row's (trained before the row's budget changed)
+    is not used.
 
     >>> df = pd.DataFrame({"variant": ["b", "w", "b__x2", "w__x2"], "seed": 0, "image": "i",
     ...                    "metric": "psnr", "value": [20.0, 19.0, 20.5, 20.0]})
@@ -831,12 +836,31 @@ def budget_check_change(
         longer_rows = (f"{b_side[2]}__x{scale:g}", f"{w_side[2]}__x{scale:g}")
         seeds = sorted(set(per_image.loc[per_image["variant"] == longer_rows[0], "seed"]))
         for seed in seeds:
+            if not all(check_at_scale(side, longer, int(seed), scale, budgets)
+                       for side, longer in zip((b_side, w_side), longer_rows)):
+                continue
             at_budget = seed_difference(claim, per_image, seed, split=split)
             longer = seed_difference(claim, per_image, seed, longer_rows, split=split)
             if at_budget is not None and longer is not None:
                 return {"seed": int(seed), "scale": float(scale), "at_budget": at_budget,
                         "longer": longer, "change": longer - at_budget}
     return None
+
+
+def check_at_scale(side: tuple, longer: str, seed: int, scale: float,
+                      budgets: Mapping[tuple, Mapping[int, int | None]] | None) -> bool:
+    """Whether budget check ``longer`` (a variant of ``side``'s table) trained ``seed`` for
+    ``scale`` times the steps of ``side``'s run of that seed, as ``budgets`` (``(paper, table,
+    variant) -> {seed: steps}``) records them; True where either count is unknown. False for a
+    check trained before its row's budget changed, which measures nothing about the row now.
+
+    >>> b = {("p", "t", "a"): {0: 3200}, ("p", "t", "a__x2"): {0: 3200}}
+    >>> check_at_scale(("p", "t", "a"), "a__x2", 0, 2, b)
+    False
+    """
+    at = (budgets or {}).get(side, {}).get(seed)
+    check = (budgets or {}).get((*side[:2], longer), {}).get(seed)
+    return at is None or check is None or int(check) == max(1, round(int(at) * scale))
 
 
 def claims_table(
@@ -847,6 +871,7 @@ def claims_table(
     alpha: float = 0.05,
     not_converged: Mapping[tuple, str | None] | None = None,
     split: str | None = None,
+    budgets: Mapping[tuple, Mapping[int, int | None]] | None = None,
 ) -> pd.DataFrame:
     """:func:`claim_verdict` for each claim, as a DataFrame (columns :data:`CLAIM_COLUMNS`).
 
@@ -864,6 +889,13 @@ def claims_table(
     the design resolves. The plateau test cannot see this (a decaying schedule flattens every
     curve at its end), and a change that large could turn the verdict. The rule only withholds
     verdicts, so it cannot raise the rate of verdicts on claims with no true difference.
+
+    ``budgets`` maps ``(paper, table, variant)`` to each seed's trained steps
+    (:func:`relight_lib.harness.results.load_convergence`'s ``seed_steps``). With it, a claim
+    whose rows hold seeds trained for different numbers of steps (a row part-way through a
+    rerun at a new budget) gets no verdict: its interval would mix two budgets. It also keeps
+    a budget check that is not ``scale`` times its row's budget (one trained before the row's
+    budget changed) out of the rule.
     """
     rows = []
     for c in claims:
@@ -873,13 +905,40 @@ def claims_table(
         if unfinished and r["verdict"] != "not testable here":
             r = {**r, "verdict": "not testable here",
                  "reason": "not converged: " + "; ".join(unfinished)}
+        mixed = [m for side in c.trained_rows if (m := _mixed_budgets(side, budgets))]
+        if mixed and r["verdict"] != "not testable here":
+            r = {**r, "verdict": "not testable here",
+                 "reason": "seeds trained at different budgets: " + "; ".join(mixed)
+                 + " (rerun the row at one budget)"}
         if r["verdict"] != "not testable here":
-            check = budget_check_change(c, per_image, split=r["split"] or split)
+            check = budget_check_change(c, per_image, split=r["split"] or split,
+                                        budgets=budgets)
             if check is not None and not abs(check["change"]) < r["half_width"]:
                 r = {**r, "verdict": "not testable here",
                      "reason": _budget_sensitive(c, check, r["half_width"])}
         rows.append(r)
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def _mixed_budgets(side: tuple, budgets: Mapping[tuple, Mapping[int, int | None]] | None
+                   ) -> str | None:
+    """``'a_lc: 1,600 steps (seeds 1, 2), 3,200 steps (seed 0)'`` when the seeds of ``side``
+    were trained for different numbers of steps, else None (unknown counts are left out).
+
+    >>> _mixed_budgets(("p", "t", "a"), {("p", "t", "a"): {0: 3200, 1: 1600, 2: 1600}})
+    'a: 1,600 steps (seeds 1, 2), 3,200 steps (seed 0)'
+    >>> _mixed_budgets(("p", "t", "a"), {("p", "t", "a"): {0: 3200, 1: None}}) is None
+    True
+    """
+    by_steps: dict[int, list[int]] = {}
+    for seed, steps in sorted((budgets or {}).get(side, {}).items()):
+        if steps is not None:
+            by_steps.setdefault(int(steps), []).append(int(seed))
+    if len(by_steps) < 2:
+        return None
+    parts = [f"{n:,} steps (seed{'s' if len(ss) > 1 else ''} {', '.join(map(str, ss))})"
+             for n, ss in sorted(by_steps.items())]
+    return f"{side[2]}: " + ", ".join(parts)
 
 
 def _budget_sensitive(claim: Claim, check: Mapping[str, Any], half_width: float) -> str:
@@ -937,9 +996,11 @@ def paper_claims(
         columns=["paper", "table", "variant", "seed", "split", "image", "metric", "value"])
     note_frame = pd.concat(notes, ignore_index=True) if notes else None
     unfinished: dict[tuple, str | None] = {}
+    budgets: dict[tuple, dict[int, int | None]] = {}
     for src_paper, table in convergence_sources(claims):
         for variant, c in load_convergence(results_root, profile, src_paper, table).items():
             side = (src_paper, table, variant)
+            budgets[side] = c.get("seed_steps", {})
             if c["converged"] is not True:
                 unfinished[side] = str(c["reason"])
             # a claim on a metric the curves validate (PSNR, SSIM) is judged on its own curve
@@ -948,7 +1009,7 @@ def paper_claims(
     # read every claim on the profile's table split (test at the SynVIDIT profiles): a row
     # read on another split (validation, which the recipes were tuned on) gives no verdict
     return claims_table(claims, per_image, note_frame, not_converged=unfinished,
-                        split=_profile_split(profile))
+                        split=_profile_split(profile), budgets=budgets)
 
 
 def _profile_split(profile: str) -> str | None:

@@ -234,9 +234,10 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def _seeds(row: reproduce.Row, seeds: Mapping[str, int]) -> int:
-    if row.params.get("seeds") is not None:
-        return len(row.params["seeds"])
+def _seeds(row: reproduce.Row, seeds: Mapping[str, int], profile: str) -> int:
+    listed = row.params_at(profile).get("seeds")
+    if listed is not None:
+        return len(listed)
     return int(seeds.get(row.paper, seeds["default"]))
 
 
@@ -317,7 +318,7 @@ def cost_table(profile: str = "quick", machine: str = DEFAULT_MACHINE,
     lines = []
     for row in reproduce.load_rows(budget_checks=True):
         plan = row_plans.get(row.name) or {"error": "not planned"}
-        n = _seeds(row, seeds)
+        n = _seeds(row, seeds, profile)
         note = plan.get("error", "")
         model, stand_in = (None, "") if "error" in plan else bench_model(plan)
         steps = int(plan.get("steps") or 0)

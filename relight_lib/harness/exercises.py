@@ -35,7 +35,6 @@ chapter and :func:`newcomer_markdown` the first run of a newcomer.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -256,7 +255,7 @@ def _count(n: int, noun: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _plan(row_name: str, changes_json: str, notebooks_dir: str) -> dict[str, Any]:
     (row,) = [r for r in reproduce.load_rows(Path(notebooks_dir)) if r.name == row_name]
-    changed = dataclasses.replace(row, params={**row.params, **json.loads(changes_json)})
+    changed = row.with_params(json.loads(changes_json))
     return reproduce.plan_row(changed, PROFILE)
 
 

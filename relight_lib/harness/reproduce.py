@@ -57,7 +57,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -83,9 +83,31 @@ class Row:
     params: dict[str, Any]
     only_profiles: tuple[str, ...] | None = None
     why: str = ""
+    #: Parameters that hold at one profile only (``by_profile:`` in runs.yaml), e.g. a longer
+    #: budget at the quick profile for a table whose rows had not stopped improving there; the
+    #: other profiles keep ``params`` (the paper profile, the paper's own budget).
+    by_profile: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def runs_at(self, profile: str) -> bool:
         return self.only_profiles is None or profile in self.only_profiles
+
+    def params_at(self, profile: str) -> dict[str, Any]:
+        """The row's parameters at ``profile``: ``params`` updated by its ``by_profile`` entry.
+
+        >>> Row("p", "t", "v", Path("n.ipynb"), "", {"steps": None, "lr": 1},
+        ...     by_profile={"quick": {"steps": 3200}}).params_at("quick")
+        {'steps': 3200, 'lr': 1}
+        """
+        return {**self.params, **self.by_profile.get(profile, {})}
+
+    def with_params(self, changes: Mapping[str, Any], **fields: Any) -> "Row":
+        """A copy with ``changes`` set at every profile (a change a user typed wins over the
+        row's ``by_profile`` values), and any other ``fields`` replaced."""
+        by_profile = {p: {k: v for k, v in vals.items() if k not in changes}
+                      for p, vals in self.by_profile.items()}
+        return dataclasses.replace(self, params={**self.params, **changes},
+                                   by_profile={p: v for p, v in by_profile.items() if v},
+                                   **fields)
 
     @property
     def name(self) -> str:
@@ -168,7 +190,8 @@ def budget_check_rows(rows: list[Row], notebooks_dir: Path = NOTEBOOKS_DIR) -> l
         only = tuple(p for p in where if ref.runs_at(p))
         out.append(Row(ref.paper, ref.table, f"{ref.variant}__x{scale:g}", ref.notebook,
                        ref.title, params, only, f"budget check of {name} (seed {seed}, "
-                       f"{scale:g} x the budget): run at {', '.join(only) or 'no profile'} only"))
+                       f"{scale:g} x the budget): run at {', '.join(only) or 'no profile'} only",
+                       {p: dict(v) for p, v in ref.by_profile.items()}))
     return out
 
 
@@ -197,13 +220,32 @@ def _runs_rows(notebooks_dir: Path) -> list[Row]:
                 if only is not None and not why:
                     raise RunsFileError(f"{runs}: {table}/{variant} has only_profiles but no "
                                         "'why'")
-                clash = sorted(set(params) & set(RUNNER_PARAMETERS))
+                by_profile = _by_profile(runs, f"table {table}", tspec.get("by_profile"))
+                for prof, vals in _by_profile(runs, f"{table}/{variant}",
+                                              params.pop("by_profile", None)).items():
+                    by_profile[prof] = {**by_profile.get(prof, {}), **vals}
+                clash = sorted((set(params) | {k for v in by_profile.values() for k in v})
+                               & set(RUNNER_PARAMETERS))
                 if clash:
                     raise RunsFileError(f"{runs}: {table}/{variant} sets runner parameters {clash}")
                 rows.append(Row(paper, str(table), str(variant), nb,
                                 str(tspec.get("title", table)), params,
-                                tuple(only) if only is not None else None, why))
+                                tuple(only) if only is not None else None, why, by_profile))
     return rows
+
+
+def _by_profile(runs: Path, where: str, spec: Any) -> dict[str, dict[str, Any]]:
+    """A ``by_profile:`` entry of runs.yaml (``{profile: {parameter: value}}``), checked."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
+        raise RunsFileError(f"{runs}: {where}: by_profile needs a mapping of profile -> "
+                            f"{{parameter: value}}, got {spec!r}")
+    unknown = sorted(set(map(str, spec)) - set(profiles.PROFILES))
+    if unknown:
+        raise RunsFileError(f"{runs}: {where}: by_profile names unknown profiles {unknown} "
+                            f"(known: {sorted(profiles.PROFILES)})")
+    return {str(p): dict(v) for p, v in spec.items()}
 
 
 def table_reference(paper: str, table: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str | None:
@@ -301,7 +343,7 @@ def resolved_parameters(row: Row, profile: str, results_root: Path,
                         data_root: str | None = None) -> dict[str, Any]:
     declared = notebook_parameters(row.notebook)
     params = {"profile": profile, "paper": row.paper, "table": row.table, "variant": row.variant,
-              "results_root": str(results_root), **row.params}
+              "results_root": str(results_root), **row.params_at(profile)}
     if data_root is not None:
         params["data_root"] = str(data_root)
     unknown = sorted(set(params) - set(declared) - {"cache_key"})
@@ -890,19 +932,23 @@ def parameter_comments(path: Path) -> dict[str, str]:
     return out
 
 
-def parameter_listing(row: Row, changes: dict[str, Any] | None = None
-                      ) -> list[tuple[str, Any, str, str]]:
+def parameter_listing(row: Row, changes: dict[str, Any] | None = None,
+                      profile: str | None = None) -> list[tuple[str, Any, str, str]]:
     """Every parameter ``relight try`` may change for ``row``, as ``(name, value, source,
-    comment)``: the value the run would use, where it comes from (``--set``, ``runs.yaml`` or
-    the notebook's default) and the parameters cell's comment on it."""
+    comment)``: the value the run would use, where it comes from (``--set``, ``runs.yaml``,
+    ``runs.yaml, <profile>`` for a ``by_profile`` value at ``profile``, or the notebook's
+    default) and the parameters cell's comment on it."""
     changes = dict(changes or {})
     check_changes(row, changes)
     defaults = notebook_parameters(row.notebook)
     comments = parameter_comments(row.notebook)
+    at_profile = row.by_profile.get(profile, {}) if profile is not None else {}
     out = []
     for name in settable_parameters(row):
         if name in changes:
             value, source = changes[name], "--set"
+        elif name in at_profile:
+            value, source = at_profile[name], f"runs.yaml, {profile}"
         elif name in row.params:
             value, source = row.params[name], "runs.yaml"
         else:
@@ -940,11 +986,11 @@ def format_parameters(row: Row, changes: dict[str, Any] | None = None,
         return yaml.safe_dump(v, default_flow_style=True, width=10_000).strip() \
             .removesuffix("...").strip()
 
-    listing = parameter_listing(row, changes)
+    listing = parameter_listing(row, changes, profile)
     resolved: dict[str, Any] = {}
     note = ""
     if profile is not None and any(n in BUDGET_PARAMETERS for n, *_ in listing):
-        changed = dataclasses.replace(row, params={**row.params, **dict(changes or {})})
+        changed = row.with_params(dict(changes or {}))
         try:
             resolved = effective_budget(changed, profile)
         except (PlanError, RunsFileError) as e:
@@ -1024,8 +1070,7 @@ def try_row_for(spec: str, changes: dict[str, Any], name: str | None = None,
     suffix = name if name is not None else changes_slug(changes)
     if not _NAME.match(suffix):
         raise RunsFileError(f"--name {suffix!r}: use letters, digits, '_', '-', '.' or '+'")
-    new = dataclasses.replace(row, variant=f"{row.variant}__{suffix}",
-                              params={**row.params, **changes})
+    new = row.with_params(changes, variant=f"{row.variant}__{suffix}")
     return row, new
 
 

@@ -286,8 +286,9 @@ def load_convergence(
     results_root: str | os.PathLike[str], profile: str, paper: str, table: str
 ) -> dict[str, dict[str, Any]]:
     """The plateau test (:mod:`relight_lib.library.convergence`) of every trained row of a
-    table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps", "best_step",
-    "tail_gains", "tail_gain", "final_drops", "tols"}``.
+    table, over its seeds: ``variant -> {"converged", "reason", "seeds", "steps", "seed_steps",
+    "best_step", "tail_gains", "tail_gain", "final_drops", "tols"}`` (``seed_steps``: each
+    seed's trained steps, None where ``run.json`` does not say).
 
     Each seed's test is recomputed from its stored learning curve (``history.csv``, with the
     run's snapshot steps, read checkpoint, model A's L_c and recorded member values), so a run
@@ -312,6 +313,7 @@ def load_convergence(
     folder = Path(results_root) / profile / paper / table
     for vdir in sorted(p for p in folder.glob("*") if p.is_dir()):
         tests = []
+        seed_steps: dict[int, int | None] = {}
         by_metric: dict[str, list[dict[str, Any]]] | None = {m: [] for m in claim_metrics}
         for rj in sorted(vdir.glob("seed=*/run.json")):
             try:
@@ -319,6 +321,7 @@ def load_convergence(
             except (OSError, json.JSONDecodeError):
                 continue
             extra, params = run.get("extra") or {}, run.get("params") or {}
+            seed_steps[_seed_of(rj.parent)] = extra.get("train_steps")
             curve = rj.with_name("history.csv")
             if curve.is_file() and (extra.get("convergence") or extra.get("train_steps")):
                 hist = pd.read_csv(curve).to_dict("records")
@@ -347,7 +350,7 @@ def load_convergence(
         known = [g for g in gains if g is not None]
         out[vdir.name] = {
             "converged": converged, "reason": reason, "seeds": len(tests),
-            "steps": max((n or 0) for _, n in tests),
+            "steps": max((n or 0) for _, n in tests), "seed_steps": seed_steps,
             "best_step": [t.get("best_step") for t, _ in tests],
             "tail_gains": gains, "tail_gain": max(known) if known else None,
             "final_drops": [t.get("final_drop") for t, _ in tests],

@@ -4,9 +4,10 @@ A one-to-one row's checkpoint is keyed by its *effective recipe*
 (:func:`relight_lib.papers.onetoone.training_recipe`): what decides the trained weights, with the
 loss terms left out here (weights missing) dropped and without what a row only evaluates or
 keeps on the way (post-process, snapshots). Rows with the same recipe train once; the others
-reuse the finished checkpoint. LTNet at the quick profile, without the AlexNet weights of LPIPS:
+reuse the finished checkpoint. LTNet without the AlexNet weights of LPIPS, at one budget:
 Table 6's A trains what Table 3's ``skip`` trains, Table 6's C and the snapshot ensemble what
-LTNet* trains.
+LTNet* trains (at the quick profile Table 6 trains twice as long, so it shares with the
+budget checks of those rows instead, for the checks' seed).
 
 :func:`shared_trainings` reads the committed ``run.json`` files of a profile, rebuilds each
 row's effective recipe from what they record (``params``, the deviations naming the terms left

@@ -66,6 +66,8 @@ REASONS: tuple[tuple[str, Any], ...] = (
     (f"have fewer than {MIN_SEEDS} seeds on a side",
      lambda r: bool(re.match(r"\d+ seed\(s\): a verdict", r))),
     ("compare rows evaluated on different splits", lambda r: "different splits" in r),
+    ("compare a row part-way through a rerun at a new budget (its seeds trained for different "
+     "numbers of steps)", lambda r: r.startswith("seeds trained at different budgets")),
     ("need a metric that was not computed", lambda r: " not computed" in r),
 )
 #: The group of a reason that no test of :data:`REASONS` matches.

@@ -431,6 +431,42 @@ def test_claims_table_withholds_a_verdict_the_budget_check_moves_by_a_half_width
     assert kept["n_seeds"] == plain["n_seeds"] == 3
 
 
+def test_a_budget_check_trained_before_its_rows_budget_changed_is_not_used():
+    """A check of 3,200 steps next to a row now trained for 3,200 measures nothing about the
+    row: the rule leaves it out; a check at twice the row's steps is used."""
+    df = _supported_frame()
+    moved = _with_budget_checks(df, 1.0, 0.0)  # would withhold the verdict
+    side_new, side_old = ("ltnet", "table2", "new"), ("ltnet", "table2", "old")
+
+    def budgets(row_steps, check_steps):
+        return {side_new: {s: row_steps for s in range(3)},
+                side_old: {s: row_steps for s in range(3)},
+                ("ltnet", "table2", "new__x2"): {0: check_steps},
+                ("ltnet", "table2", "old__x2"): {0: check_steps}}
+
+    assert C.budget_check_change(CLAIM, moved, budgets=budgets(1600, 3200)) is not None
+    assert C.budget_check_change(CLAIM, moved, budgets=budgets(3200, 3200)) is None
+    assert C.budget_check_change(CLAIM, moved, budgets={}) is not None  # counts unknown
+    stale = C.claims_table([CLAIM], moved, budgets=budgets(3200, 3200)).iloc[0]
+    assert stale["verdict"] == "supported"
+    current = C.claims_table([CLAIM], moved, budgets=budgets(1600, 3200)).iloc[0]
+    assert current["reason"].startswith("budget-sensitive")
+
+
+def test_claims_table_withholds_a_verdict_over_seeds_of_different_budgets():
+    """A row part-way through a rerun at a new budget: its interval would mix two budgets."""
+    df = _supported_frame()
+    side = ("ltnet", "table2", "old")
+    mixed = C.claims_table([CLAIM], df, budgets={side: {0: 3200, 1: 1600, 2: 1600}}).iloc[0]
+    assert mixed["verdict"] == "not testable here"
+    assert mixed["reason"] == ("seeds trained at different budgets: old: 1,600 steps "
+                               "(seeds 1, 2), 3,200 steps (seed 0) (rerun the row at one budget)")
+    assert mixed["our_difference"] == pytest.approx(C.claims_table([CLAIM], df)
+                                                    .iloc[0]["our_difference"])
+    same = C.claims_table([CLAIM], df, budgets={side: {0: 3200, 1: 3200, 2: None}}).iloc[0]
+    assert same["verdict"] == "supported"
+
+
 # ------------------------------------------------------------------------------ load_claims
 
 

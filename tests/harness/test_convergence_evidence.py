@@ -222,6 +222,31 @@ def test_paired_budget_check_view_shows_the_change_of_the_claims_difference(tmp_
     assert view.loc[0, "change < half-width"] == "no: verdict withheld"
 
 
+def test_budget_check_views_leave_out_a_check_older_than_its_rows_budget(tmp_path, monkeypatch):
+    """Row a now trained for as many steps as its check: the check says nothing about it."""
+    nbdir = _notebooks(tmp_path, "rows: [demo/table1/a, demo/table1/b]\nprofiles: [quick]\n")
+    (nbdir / "demo" / "runs.yaml").write_text(
+        "tables:\n  table1:\n    notebook: t.ipynb\n    reference: a\n    variants:\n"
+        "      a: {width: 2}\n      b: {width: 3}\n")
+    (nbdir / "demo" / "claims.yaml").write_text(
+        "- {id: b_beats_a, table: table1, metric: psnr, better: b, worse: a, text: t}\n")
+    monkeypatch.chdir(tmp_path)
+    for seed, (a, b) in enumerate([(19.0, 19.5), (19.2, 19.5), (19.1, 19.7)]):
+        _write("results", "a", seed, a, extra={"train_steps": 1600})
+        _write("results", "b", seed, b, extra={"train_steps": 1600})
+    _write("results", "a__x2", 0, 19.1, extra={"train_steps": 3200})
+    _write("results", "b__x2", 0, 19.9, extra={"train_steps": 3200})
+    assert results.load_convergence("results", "quick", "demo", "table1")["a"]["seed_steps"] \
+        == {0: 1600, 1: 1600, 2: 1600}
+    assert book.paired_budget_check_view("demo", profile="quick").loc[0, "change"] == "+0.300"
+    assert book.budget_check_view("demo", profile="quick").loc[0, "change"] == "+0.10"
+    _write("results", "a", 0, 19.0, extra={"train_steps": 3200})  # a's new budget, seed 0
+    paired = book.paired_budget_check_view("demo", profile="quick").iloc[0]
+    assert (paired["at 2 x"], paired["change"]) == (book.OLDER_BUDGET, "—")
+    level = book.budget_check_view("demo", profile="quick")
+    assert list(level["at 2 x"]) == [book.OLDER_BUDGET, "19.90"]  # b's check still stands
+
+
 def test_load_convergence_judges_each_claim_metric_on_its_own_curve(tmp_path):
     """spec/evidence.md section 5: "for every metric a claim uses". A run whose PSNR has
     stopped while its SSIM still climbs passes for PSNR claims and fails for SSIM claims; the

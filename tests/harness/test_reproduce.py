@@ -51,11 +51,50 @@ def test_unknown_parameter_is_an_error(tmp_path):
     ("tables:\n  t1: {notebook: missing.ipynb, variants: {a: {}}}\n", "does not exist"),
     ("tables:\n  t1: {notebook: t.ipynb, variants: {a: {profile: gpu}}}\n", "runner parameters"),
     ("tables: [\n", "not valid YAML"),
+    ("tables:\n  t1: {notebook: t.ipynb, by_profile: {huge: {method: b}}, variants: {a: {}}}\n",
+     "unknown profiles"),
+    ("tables:\n  t1: {notebook: t.ipynb, variants: {a: {by_profile: {quick: 3}}}}\n",
+     "mapping of profile"),
+    ("tables:\n  t1: {notebook: t.ipynb, by_profile: {quick: {paper: x}}, variants: {a: {}}}\n",
+     "runner parameters"),
 ])
 def test_runs_file_errors(tmp_path, text, match):
     nbdir = _runs(tmp_path, text)
     with pytest.raises(reproduce.RunsFileError, match=match):
         reproduce.load_rows(nbdir)
+
+
+def test_by_profile_parameters_hold_at_their_profile_only(tmp_path):
+    """A table's longer budget at the quick profile: the paper profile keeps the paper's; a
+    variant's own by_profile entry wins over the table's; a budget check inherits them; a
+    change typed with --set wins at every profile."""
+    nbdir = _runs(tmp_path, "tables:\n  t1:\n    notebook: t.ipynb\n"
+                            "    by_profile: {quick: {method: q}}\n    variants:\n"
+                            "      a: {}\n      b: {by_profile: {quick: {method: r}}}\n",
+                  params_src='profile = "smoke"\npaper = ""\ntable = ""\nvariant = ""\n'
+                  'results_root = ""\ncache_key = ""\nmethod = "a"\nseeds = None\n'
+                  'budget_scale = 1\n')
+    (nbdir / "budget_checks.yaml").write_text("rows: [demo/t1/a]\n")
+    a, b, a2 = reproduce.load_rows(nbdir, budget_checks=True)
+    assert reproduce.resolved_parameters(a, "quick", Path("r"))["method"] == "q"
+    assert "method" not in reproduce.resolved_parameters(a, "paper", Path("r"))  # the default
+    assert reproduce.resolved_parameters(b, "quick", Path("r"))["method"] == "r"
+    assert a2.params_at("quick") == {"method": "q", "seeds": [0], "budget_scale": 2}
+    # the cache key follows the profile's value: the quick row reruns, the smoke row does not
+    keys = {p: reproduce.cache_key(a, p, reproduce.resolved_parameters(a, p, Path("r")))
+            for p in ("quick", "smoke")}
+    plain = reproduce.dataclasses.replace(a, by_profile={})
+    assert keys["smoke"] == reproduce.cache_key(
+        plain, "smoke", reproduce.resolved_parameters(plain, "smoke", Path("r")))
+    assert keys["quick"] != reproduce.cache_key(
+        plain, "quick", reproduce.resolved_parameters(plain, "quick", Path("r")))
+    changed = a.with_params({"method": "z"}, variant="a__try")
+    assert (changed.variant, changed.params_at("quick"), changed.by_profile) == (
+        "a__try", {"method": "z"}, {})
+    listing = {n: (v, src) for n, v, src, _ in reproduce.parameter_listing(a, profile="quick")}
+    assert listing["method"] == ("q", "runs.yaml, quick")
+    assert {n: (v, src) for n, v, src, _ in reproduce.parameter_listing(a)}["method"] == (
+        "a", "notebook")
 
 
 def test_parameters_cell_rules(tmp_path):

@@ -94,6 +94,10 @@ def test_untestable_reasons_are_grouped_and_add_up() -> None:
      "+0.07 (+0.17; the claim's half-width is ±0.05): the rows had not stopped improving",
      "compare rows whose difference moved by at least its half-width when trained twice as "
      "long (budget-sensitive)"),
+    ("seeds trained at different budgets: a_lc: 1,600 steps (seeds 1, 2), 3,200 steps (seed 0) "
+     "(rerun the row at one budget)",
+     "compare a row part-way through a rerun at a new budget (its seeds trained for different "
+     "numbers of steps)"),
 ])
 def test_reason_groups(reason: str, group: str) -> None:
     assert summary.reason_group(reason) == group
