@@ -559,17 +559,19 @@ class Outcome:
 def _compacted_histories(folder: Path):
     """Round every seed's ``history.csv`` under ``folder`` to the digits kept
     (:func:`relight_lib.harness.results.compact_history`) when the row's notebook ends, finished
-    or not: a row stopped between seeds leaves its finished seeds compact too."""
+    or not, and seal it (:func:`relight_lib.harness.results.seal_history`): a row stopped
+    between seeds leaves its finished seeds compact and sealed too."""
     try:
         yield
     finally:
-        from relight_lib.harness.results import compact_history
+        from relight_lib.harness.results import compact_history, seal_history
 
         for curve in sorted(folder.glob("seed=*/history.csv")):
             try:
                 compact_history(curve)
             except ValueError:  # a seed stopped while writing it: its rerun redoes it
-                pass
+                continue
+            seal_history(curve.parent)
 
 
 def run_row(row: Row, profile: str, results_root: Path, force: bool, log=print,

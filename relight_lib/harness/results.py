@@ -378,9 +378,9 @@ def compact_history(path: str | os.PathLike[str], digits: int = HISTORY_DIGITS) 
     Why: a learning curve of 1600 steps written with every digit of a float is about 88 kB,
     half of a seed's committed files; at 6 digits it is about 55 kB (results/README.md, "Size
     budget"). What reads it loses nothing: validation PSNR keeps 1e-4 dB and SSIM 1e-6, far
-    below the plateau test's smallest tolerance (0.05 dB, 0.002). The file is not among the
-    hashed files of ``run.json`` (:func:`relight_lib.library.record.verify_run`), and rounding
-    twice gives the same text, so the runner may call this on every seed after each row.
+    below the plateau test's smallest tolerance (0.05 dB, 0.002). Rounding twice gives the same
+    text, so the runner may call this on every seed after each row; it then seals the compact
+    file (:func:`seal_history`).
 
     Raises:
         ValueError: ``path`` is not a readable CSV (the message names it).
@@ -399,6 +399,42 @@ def compact_history(path: str | os.PathLike[str], digits: int = HISTORY_DIGITS) 
     with atomic_write(path) as tmp:
         tmp.write_text(new, encoding="utf-8")
     return saved
+
+
+def seal_history(path: str | os.PathLike[str]) -> bool:
+    """Add the sha256 of a run's ``history.csv`` to the hashed files of its ``run.json``, so
+    that an edit of the learning curve, which decides the plateau test and with it whether a
+    claim gets a verdict, marks the run as edited by hand
+    (:func:`relight_lib.library.record.verify_run`) as an edit of its scores does.
+
+    The curve is written after the run's scores and rounded when its row ends
+    (:func:`compact_history`), so it is sealed then, by the runner. A run that does not
+    verify is left as it is (sealing it would launder the edit), and so is one without a
+    ``run.json``, a ``history.csv`` or a ``sha256`` record.
+
+    Args:
+        path: a run directory (``.../<variant>/seed=<k>``).
+
+    Returns:
+        True when ``run.json`` now records the file's current hash (written only if it
+        changed), False when the run was left as it is.
+    """
+    from relight_lib.library.data.imageio import atomic_write, sha256_file
+    from relight_lib.library.record import verify_run
+
+    path = Path(path)
+    curve, rj = path / "history.csv", path / "run.json"
+    if not curve.is_file() or not rj.is_file() or verify_run(path) is not None:
+        return False
+    rec = json.loads(rj.read_text(encoding="utf-8"))
+    if not isinstance(rec.get("sha256"), dict):
+        return False
+    digest = sha256_file(curve)
+    if rec["sha256"].get("history.csv") != digest:
+        rec["sha256"]["history.csv"] = digest
+        with atomic_write(rj) as tmp:
+            tmp.write_text(json.dumps(rec, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return True
 
 
 def _over_seeds(tests: list[dict[str, Any]]) -> tuple[bool | None, str]:

@@ -358,6 +358,31 @@ def test_compact_history_leaves_the_plateau_test_as_it_was(tmp_path):
     assert after["converged"] == before["converged"] and after["reason"] == before["reason"]
 
 
+def test_seal_history_makes_an_edited_curve_an_edited_run(tmp_path):
+    from relight_lib.library.record import EDITED, verify_run
+
+    run = _write(tmp_path)
+    assert not R.seal_history(run)  # no curve yet: nothing to seal
+    (run / "history.csv").write_text(_CURVE)
+    R.compact_history(run / "history.csv")
+    assert R.seal_history(run) and verify_run(run) is None
+    stamp = (run / "run.json").read_bytes()
+    assert R.seal_history(run) and (run / "run.json").read_bytes() == stamp  # idempotent
+    assert "history.csv" in json.loads(stamp)["sha256"]
+    # an edit of the curve (which decides the plateau test) is now an edit of the run
+    (run / "history.csv").write_text(_CURVE.replace("train,20.", "train,21.", 1))
+    assert verify_run(run) == (f"{EDITED} (seed=0: history.csv differs from the sha256 in "
+                               "its run.json)")
+    assert not R.seal_history(run)  # an edited run is never resealed (it would launder it)
+    assert verify_run(run) is not None
+    # an edit of the scores is refused too, before any curve was sealed
+    other = _write(tmp_path, variant="i_d_v")
+    (other / "history.csv").write_text(_CURVE)
+    (other / "metrics.csv").write_text((other / "metrics.csv").read_text() + "\n")
+    assert not R.seal_history(other)
+    assert "history.csv" not in json.loads((other / "run.json").read_text())["sha256"]
+
+
 def test_compact_history_names_a_file_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match=r"nowhere\.csv: not a readable history\.csv"):
         R.compact_history(tmp_path / "nowhere.csv")
