@@ -848,7 +848,7 @@ def budget_check_change(
 
 
 def check_at_scale(side: tuple, longer: str, seed: int, scale: float,
-                      budgets: Mapping[tuple, Mapping[int, int | None]] | None) -> bool:
+                   budgets: Mapping[tuple, Mapping[int, int | None]] | None) -> bool:
     """Whether budget check ``longer`` (a variant of ``side``'s table) trained ``seed`` for
     ``scale`` times the steps of ``side``'s run of that seed, as ``budgets`` (``(paper, table,
     variant) -> {seed: steps}``) records them; True where either count is unknown. False for a

@@ -184,14 +184,15 @@ def budget_check_rows(rows: list[Row], notebooks_dir: Path = NOTEBOOKS_DIR) -> l
         if ref is None:
             raise RunsFileError(f"{path}: row {name!r} is not a row of notebooks/*/runs.yaml "
                                 "(write paper/table/variant)")
-        params = {**ref.params, "seeds": [seed], "budget_scale": scale}
-        if params.get("label"):
-            params["label"] = f"{params['label']} ({scale:g} x the budget)"
+        changes: dict[str, Any] = {"seeds": [seed], "budget_scale": scale}
+        if ref.params.get("label"):
+            changes["label"] = f"{ref.params['label']} ({scale:g} x the budget)"
         only = tuple(p for p in where if ref.runs_at(p))
-        out.append(Row(ref.paper, ref.table, f"{ref.variant}__x{scale:g}", ref.notebook,
-                       ref.title, params, only, f"budget check of {name} (seed {seed}, "
-                       f"{scale:g} x the budget): run at {', '.join(only) or 'no profile'} only",
-                       {p: dict(v) for p, v in ref.by_profile.items()}))
+        # the row's by_profile values hold for its check too (a longer budget is doubled)
+        out.append(ref.with_params(
+            changes, variant=f"{ref.variant}__x{scale:g}", only_profiles=only,
+            why=f"budget check of {name} (seed {seed}, {scale:g} x the budget): run at "
+            f"{', '.join(only) or 'no profile'} only"))
     return out
 
 
