@@ -6,8 +6,8 @@ loss terms left out here (weights missing) dropped and without what a row only e
 keeps on the way (post-process, snapshots). Rows with the same recipe train once; the others
 reuse the finished checkpoint. LTNet without the AlexNet weights of LPIPS, at one budget:
 Table 6's A trains what Table 3's ``skip`` trains, Table 6's C and the snapshot ensemble what
-LTNet* trains (at the quick profile Table 6 trains twice as long, so it shares with the
-budget checks of those rows instead, for the checks' seed).
+LTNet* trains (at the quick profile Tables 2, 3 and 6 train twice as long: they share among
+themselves, and with the budget checks of Tables 1 and 5 for the checks' seed).
 
 :func:`shared_trainings` reads the committed ``run.json`` files of a profile, rebuilds each
 row's effective recipe from what they record (``params``, the deviations naming the terms left
