@@ -286,10 +286,11 @@ def _plan(tmp_path, data_root, **kw):
 def test_a_budget_check_doubles_the_steps_and_keeps_the_read_fraction(tmp_path, data_root,
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
-    kw = dict(model="swapnet_envmap", loss_setting="B", variant="envmap__x2", steps=10)
+    kw = dict(model="swapnet_envmap", loss_setting="B", variant="envmap__x2", steps=10,
+              read_at=0.4)
     base, plan = _plan(tmp_path, data_root, **kw), _plan(tmp_path, data_root, **kw, budget_scale=2)
     assert (base["steps"], plan["steps"]) == (10, 20)
-    assert plan["snapshots"] == [8]  # model B's read checkpoint: 8/20 of the longer budget
+    assert plan["snapshots"] == [8]  # a read checkpoint: the same fraction of the longer budget
     assert any(d.startswith("Budget check: trained for 2 x the row's budget (10 -> 20 steps")
                for d in plan["deviations"])
     with pytest.raises(ValueError, match="budget_scale"):
@@ -344,6 +345,25 @@ def test_paper_profile_plans(tmp_path, data_root, monkeypatch):
     assert b["snapshots"] == [8] and c["snapshots"] == [6]
     assert any("not run here" in n for n in c["notes"])
     assert plans["identity"]["steps"] == 0 and plans["identity"]["lr_schedule"] == []
+
+
+def test_short_profiles_score_models_b_and_c_on_their_last_weights(tmp_path, data_root,
+                                                                   monkeypatch):
+    """The report reads B at epoch 8 and C at epoch 6 of 20 at a constant rate; under a
+    short profile's decaying rate that checkpoint is mid-descent, so the last weights are
+    scored, and the deviation says so. A read_at the row gives is kept."""
+    monkeypatch.chdir(tmp_path)
+    for model, setting, epoch in (("swapnet_envmap", "B", 8), ("swapnet_envmap_scene", "C", 6)):
+        plan = _plan(tmp_path, data_root, model=model, loss_setting=setting, steps=10)
+        assert plan["snapshots"] is None
+        said = [d for d in plan["deviations"] if d.startswith("Scored on the last weights")]
+        assert len(said) == 1 and f"epoch {epoch} of 20" in said[0]
+        kept = _plan(tmp_path, data_root, model=model, loss_setting=setting, steps=10,
+                     read_at=0.5)
+        assert kept["snapshots"] == [5]
+        assert not any(d.startswith("Scored on the last weights") for d in kept["deviations"])
+    a = _plan(tmp_path, data_root, model="swapnet_illum", loss_setting="A", steps=10)
+    assert not any(d.startswith("Scored on the last weights") for d in a["deviations"])
 
 
 def test_paper_budget_numbers():
@@ -479,7 +499,7 @@ def test_plans_an_unrendered_preset_from_its_parameters(tmp_path, monkeypatch):
                                   profile="quick", model="swapnet_envmap", loss_setting="B",
                                   dry_run=True)
     assert (plan["steps"], plan["batch_size"], plan["n_train"]) == (400, 8, 3200)
-    assert plan["snapshots"] == [160] and [e["n"] for e in plan["eval"]] == [100] * 4
+    assert plan["snapshots"] is None and [e["n"] for e in plan["eval"]] == [100] * 4
     assert any("not rendered yet" in n for n in plan["notes"])
     assert not (tmp_path / "data").exists()
 

@@ -43,7 +43,7 @@ from relight_lib.library import record, utils
 from relight_lib.library.convergence import from_history
 from relight_lib.papers import profiles
 from relight_lib.papers.swapnet.evaluate import (SUBSET_METRICS, EvaluatedSeed,
-                                                 evaluate_seed)
+                                                 evaluate_seed, scored_checkpoint)
 from relight_lib.papers.swapnet.figures import write_figures
 from relight_lib.papers.swapnet.loop import TrainedSeed, train_seed
 from relight_lib.papers.swapnet.objective import chance_losses
@@ -92,7 +92,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
         eval_subsets: Definitions of the ``subsets`` table's sets, ``"report"`` (default) or
             ``"protocol"`` (:data:`~relight_lib.papers.swapnet.pairs.EVAL_SUBSETS`).
         read_at: Fraction of the budget whose checkpoint is evaluated; None: the report's
-            (model B 8/20, model C 6/20, model A the last); 1: the last.
+            at the paper profile (model B 8/20, model C 6/20, model A the last), the last
+            below it (:func:`~relight_lib.papers.swapnet.evaluate.scored_checkpoint`); 1: the
+            last.
         amp: bf16 autocast, where it runs natively (CUDA, a CPU with AVX-512 BF16 or AMX);
             None: the profile's, except fp32 at the paper profile (as the report).
         extra_tables: Also write the ``subsets`` and ``predicter`` tables.
@@ -126,6 +128,9 @@ def run_any_to_any(*, paper: str, table: str, variant: str, profile: str,
     if not dry_run and prof.scene_seed == "per_seed" and len(prof.seeds) > 1:
         return pd.concat([run_any_to_any(**{**call, "seeds": [s]}) for s in prof.seeds],
                          ignore_index=True)
+    read_at, read_deviation = scored_checkpoint(prof, loss_setting, read_at)
+    if read_deviation:
+        deviations = [*deviations, read_deviation]
     plan = resolve_plan(profile=profile, table=table, variant=variant, model=model,
                         model_kwargs=model_kwargs, loss_setting=loss_setting,
                         discriminator=discriminator, data_root=data_root, seeds=seeds,

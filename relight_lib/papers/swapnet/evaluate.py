@@ -43,7 +43,41 @@ if TYPE_CHECKING:
     from relight_lib.papers.swapnet.plan import AnyToAnyPlan
 
 __all__ = ["EVAL_METRICS", "EvaluatedSeed", "SUBSET_METRICS", "VAL_METRICS", "evaluate_pairs",
-           "evaluate_seed", "not_run_rows", "validate"]
+           "evaluate_seed", "not_run_rows", "scored_checkpoint", "validate"]
+
+def scored_checkpoint(cfg: Any, setting: str | None, read_at: float | None
+                      ) -> tuple[float | None, str | None]:
+    """Which checkpoint a row scores: ``(read_at, deviation)`` to plan it with.
+
+    The report's Table 1 reads model B at its epoch-8 and model C at its epoch-6 checkpoint of
+    20 (``evaluate.py``; :data:`~relight_lib.papers.swapnet.budget.READ_FRACTION`), trained at a
+    constant rate. The paper profile reads the same epochs. Below it (``cfg.train_steps`` set,
+    not the paper profile) the rate warms up and decays to 1 % over the budget
+    (:func:`~relight_lib.papers.swapnet.budget.train_config`), so the checkpoint at 8/20 or
+    6/20 of it is taken at a high rate, mid-descent: it measures how far training had got, not
+    the model, and the plateau test rejects it. There B and C are scored on their last weights
+    (``read_at`` 1), as model A is, with a deviation sentence saying so. A ``read_at`` given
+    by the row is kept, and so is every row at the paper profile.
+
+    >>> from types import SimpleNamespace
+    >>> quick = SimpleNamespace(name="quick", train_steps=400)
+    >>> scored_checkpoint(quick, "B", None)[0], scored_checkpoint(quick, "A", None)
+    (1.0, (None, None))
+    >>> scored_checkpoint(SimpleNamespace(name="paper", train_steps=None), "B", None)
+    (None, None)
+    """
+    from relight_lib.papers.swapnet.budget import READ_FRACTION
+
+    short = cfg.name != "paper" and cfg.train_steps is not None
+    if read_at is not None or setting not in READ_FRACTION or not short:
+        return read_at, None
+    num, den = READ_FRACTION[setting]
+    return 1.0, (f"Scored on the last weights, not on the checkpoint the report's Table 1 reads "
+                 f"(epoch {num} of {den}, at the report's constant rate): at the {cfg.name} "
+                 f"profile the rate decays over the budget, so the checkpoint at {num}/{den} of "
+                 "it is taken mid-descent, at a high rate, and would score how far training had "
+                 "got rather than the model (model A is scored on its last weights too).")
+
 
 EVAL_METRICS = ("psnr", "ssim", "dssim", "lpips", "mse", "score_l2", "score_l2_pairmean")
 SUBSET_METRICS = ("psnr", "ssim", "mse", "score_l2", "score_l2_pairmean")
