@@ -420,7 +420,7 @@ def seal_history(path: str | os.PathLike[str]) -> bool:
         changed), False when the run was left as it is.
     """
     from relight_lib.library.data.imageio import atomic_write, sha256_file
-    from relight_lib.library.record import verify_run
+    from relight_lib.library.record import _write_json, verify_run
 
     path = Path(path)
     curve, rj = path / "history.csv", path / "run.json"
@@ -432,8 +432,8 @@ def seal_history(path: str | os.PathLike[str]) -> bool:
     digest = sha256_file(curve)
     if rec["sha256"].get("history.csv") != digest:
         rec["sha256"]["history.csv"] = digest
-        with atomic_write(rj) as tmp:
-            tmp.write_text(json.dumps(rec, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        with atomic_write(rj) as tmp:  # as record.write_run wrote it
+            _write_json(rec, tmp)
     return True
 
 
