@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["EVAL_METRICS", "EvaluatedSeed", "SUBSET_METRICS", "VAL_METRICS", "evaluate_pairs",
            "evaluate_seed", "not_run_rows", "scored_checkpoint", "validate"]
 
-
 def scored_checkpoint(cfg: Any, setting: str | None, read_at: float | None
                       ) -> tuple[float | None, str | None]:
     """Which checkpoint a row scores: ``(read_at, deviation)`` to plan it with.
